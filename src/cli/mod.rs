@@ -1,0 +1,154 @@
+//! Command-line parsing and dispatch, shared by every executable.
+//!
+//! The umbrella `kubectl-gitops <command>` and the standalone `kubectl-gitops-<command>` both
+//! parse through [`Cli`]: a standalone executable inserts its command name as the first
+//! argument. So both have the same flags, help, output and exit codes by construction.
+
+mod version;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Result};
+
+/// Flux CD GitOps from kubectl: bootstrap Flux into a cluster and its Git repository, see what
+/// every Flux object is doing, and reconcile them now.
+#[derive(Parser)]
+#[command(
+    name = "kubectl-gitops",
+    bin_name = "kubectl gitops",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Log verbosity on stderr: 0 warnings, 2 info, 4 debug, 6 and up traces every request
+    #[arg(
+        short = 'v',
+        long = "v",
+        value_name = "LEVEL",
+        global = true,
+        default_value_t = 0
+    )]
+    verbosity: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the plugin's version, and the cluster's Kubernetes and Flux versions
+    Version(Box<version::VersionArgs>),
+    /// Show what every Flux object is doing (not implemented yet)
+    Status(NotImplementedArgs),
+    /// Ask Flux to reconcile objects now and wait for the result (not implemented yet)
+    Reconcile(NotImplementedArgs),
+    /// Install Flux and commit its manifests to a Git repository (not implemented yet)
+    Bootstrap(NotImplementedArgs),
+}
+
+/// Accepts anything, so a command that is not implemented yet says so instead of complaining
+/// about its flags.
+#[derive(clap::Args)]
+struct NotImplementedArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+/// Entry point of the umbrella executable.
+pub fn main_umbrella() -> ExitCode {
+    run(std::env::args_os().collect())
+}
+
+/// Entry point of a standalone `kubectl-gitops-<command>` executable.
+pub fn main_standalone(command: &str) -> ExitCode {
+    let mut args: Vec<_> = std::env::args_os().collect();
+    args.insert(1.min(args.len()), command.into());
+    run(args)
+}
+
+fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.verbosity);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            return report(&Error::Output(format!(
+                "cannot start the async runtime: {err}"
+            )));
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match runtime.block_on(dispatch(cli.command, &mut stdout)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&err),
+    }
+}
+
+async fn dispatch(command: Command, out: &mut dyn Write) -> Result<()> {
+    match command {
+        Command::Version(args) => version::run(*args, out).await,
+        Command::Status(_) => Err(not_implemented("status")),
+        Command::Reconcile(_) => Err(not_implemented("reconcile")),
+        Command::Bootstrap(_) => Err(not_implemented("bootstrap")),
+    }
+}
+
+fn not_implemented(command: &'static str) -> Error {
+    Error::NotImplemented {
+        command,
+        version: env!("CARGO_PKG_VERSION"),
+    }
+}
+
+fn report(err: &Error) -> ExitCode {
+    eprintln!("error: {err}");
+    ExitCode::FAILURE
+}
+
+/// Writes command output, turning a closed pipe (`| head`) into an ordinary error.
+fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|err| Error::Output(format!("cannot write to stdout: {err}")))
+}
+
+fn init_logging(verbosity: u8) {
+    let level = match verbosity {
+        0..=1 => "warn",
+        2..=3 => "info",
+        4..=5 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KUBECTL_GITOPS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,260 @@
+//! Typed errors whose messages name the object, the cause and the next step.
+//!
+//! Every failure a user can cause or meet (bad kubeconfig, unreachable server, TLS, RBAC) has
+//! its own variant, so callers can match on it and the executables print one clear line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the plugin was doing when the API server answered, e.g. `get customresourcedefinitions
+/// "gitrepositories.source.toolkit.fluxcd.io"`. Part of every API error message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    pub verb: String,
+    pub resource: String,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+impl Action {
+    pub fn new(verb: &str, resource: &str) -> Self {
+        Self {
+            verb: verb.to_string(),
+            resource: resource.to_string(),
+            name: None,
+            namespace: None,
+        }
+    }
+
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
+        self
+    }
+
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = Some(namespace.to_string());
+        self
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.verb, self.resource)?;
+        if let Some(name) = &self.name {
+            write!(f, " \"{name}\"")?;
+        }
+        if let Some(namespace) = &self.namespace {
+            write!(f, " in namespace \"{namespace}\"")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "kubeconfig {path} does not exist: pass an existing file to --kubeconfig, or leave the flag out to use KUBECONFIG or ~/.kube/config"
+    )]
+    KubeconfigMissing { path: PathBuf },
+
+    #[error(
+        "kubeconfig {path} could not be read: {cause}; fix the file or point --kubeconfig or KUBECONFIG at a valid one"
+    )]
+    KubeconfigInvalid { path: PathBuf, cause: String },
+
+    #[error(
+        "no kubeconfig found: {looked_at}; create one (e.g. with your cluster's tooling), set KUBECONFIG, or pass --kubeconfig or --server"
+    )]
+    NoKubeconfig { looked_at: String },
+
+    #[error(
+        "{what} \"{name}\" is not defined in the kubeconfig ({sources}); defined: {available}; pick one of those (kubectl config get-contexts lists contexts)"
+    )]
+    NotInKubeconfig {
+        what: &'static str,
+        name: String,
+        sources: String,
+        available: String,
+    },
+
+    #[error("the kubeconfig cannot be used: {cause}; check it with kubectl config view")]
+    KubeconfigUnusable { cause: String },
+
+    #[error("invalid value \"{value}\" for {flag}: {reason}")]
+    InvalidFlag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error(
+        "cannot reach the Kubernetes API server at {server}: {cause}; check that the cluster is running and that the kubeconfig, --context or --server point at it"
+    )]
+    Unreachable { server: String, cause: String },
+
+    #[error(
+        "the Kubernetes API server at {server} did not answer within {timeout:?} ({action}); check the network path to it, or raise --request-timeout"
+    )]
+    Timeout {
+        server: String,
+        timeout: Duration,
+        action: Box<Action>,
+    },
+
+    #[error(
+        "TLS with the Kubernetes API server at {server} failed: {cause}; check the certificate authority (kubeconfig certificate-authority(-data) or --certificate-authority)"
+    )]
+    Tls { server: String, cause: String },
+
+    #[error(
+        "the Kubernetes API server at {server} rejected the credentials (401 Unauthorized) when trying to {action}; log in again or fix the user's token or certificate in the kubeconfig"
+    )]
+    Unauthorized { server: String, action: Box<Action> },
+
+    #[error(
+        "forbidden: {user} cannot {action} (403: {message}); ask a cluster admin for that permission, or use a context with more rights"
+    )]
+    Forbidden {
+        user: String,
+        action: Box<Action>,
+        message: String,
+    },
+
+    #[error("the Kubernetes API server refused to {action}: {message} ({code} {reason})")]
+    Api {
+        action: Box<Action>,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+
+    #[error("{action} failed: {cause}")]
+    Client { action: Box<Action>, cause: String },
+
+    #[error("{0}")]
+    Output(String),
+
+    #[error(
+        "`kubectl gitops {command}` is not implemented yet in kubectl-gitops {version}; use the flux CLI for it meanwhile"
+    )]
+    NotImplemented {
+        command: &'static str,
+        version: &'static str,
+    },
+}
+
+impl Error {
+    /// Turns a kube client error met while doing `action` against `server` into the variant a
+    /// user can act on. Transport errors are recognised from their source chain, because kube
+    /// wraps hyper, rustls and io errors in opaque boxes.
+    pub fn from_kube(
+        err: kube::Error,
+        server: &str,
+        timeout: Option<Duration>,
+        action: Action,
+    ) -> Self {
+        let action = Box::new(action);
+        if let kube::Error::Api(status) = &err {
+            return match status.code {
+                401 => Error::Unauthorized {
+                    server: server.to_string(),
+                    action,
+                },
+                403 => Error::Forbidden {
+                    user: forbidden_user(&status.message),
+                    action,
+                    message: status.message.clone(),
+                },
+                code => Error::Api {
+                    action,
+                    code,
+                    reason: status.reason.clone(),
+                    message: status.message.clone(),
+                },
+            };
+        }
+        let chain = source_chain(&err);
+        let lower = chain.to_ascii_lowercase();
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            return Error::Tls {
+                server: server.to_string(),
+                cause: innermost(&err),
+            };
+        }
+        if lower.contains("timed out") || lower.contains("elapsed") || lower.contains("timeout") {
+            return Error::Timeout {
+                server: server.to_string(),
+                timeout: timeout.unwrap_or_default(),
+                action,
+            };
+        }
+        if lower.contains("connect") || lower.contains("dns") || lower.contains("refused") {
+            return Error::Unreachable {
+                server: server.to_string(),
+                cause: innermost(&err),
+            };
+        }
+        Error::Client {
+            action,
+            cause: chain,
+        }
+    }
+}
+
+/// The user named in a 403 message (`User "alice" cannot ...`), or a neutral word.
+fn forbidden_user(message: &str) -> String {
+    message
+        .split_once("User \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(user, _)| format!("user \"{user}\""))
+        .unwrap_or_else(|| "the current user".to_string())
+}
+
+/// The whole `source()` chain in one line, outermost first, without repeats.
+fn source_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The deepest cause, which is the one that says what went wrong ("Connection refused",
+/// "invalid peer certificate: UnknownIssuer").
+fn innermost(err: &dyn std::error::Error) -> String {
+    let mut current: &dyn std::error::Error = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_verb_resource_name_and_namespace() {
+        let action = Action::new("get", "kustomizations.kustomize.toolkit.fluxcd.io")
+            .named("apps")
+            .in_namespace("flux-system");
+        assert_eq!(
+            action.to_string(),
+            "get kustomizations.kustomize.toolkit.fluxcd.io \"apps\" in namespace \"flux-system\""
+        );
+    }
+
+    #[test]
+    fn forbidden_user_is_taken_from_the_server_message() {
+        let msg = "customresourcedefinitions.apiextensions.k8s.io \"x\" is forbidden: User \"nobody\" cannot get resource";
+        assert_eq!(forbidden_user(msg), "user \"nobody\"");
+        assert_eq!(forbidden_user("forbidden"), "the current user");
+    }
+}

