@@ -126,18 +126,23 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
         .map_err(|err| Error::Output(format!("cannot write to stdout: {err}")))
 }
 
+/// Logs go to stderr. At the default level only this plugin's warnings show: the kube client
+/// logs every failed request itself, which would repeat the one clear error we print.
 fn init_logging(verbosity: u8) {
-    let level = match verbosity {
-        0..=1 => "warn",
-        2..=3 => "info",
-        4..=5 => "debug",
+    use std::io::IsTerminal;
+    let directives = match verbosity {
+        0..=1 => "kubectl_gitops=warn",
+        2..=3 => "kubectl_gitops=info,kube=warn",
+        4..=5 => "kubectl_gitops=debug,kube=debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KUBECTL_GITOPS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(color)
         .without_time()
         .try_init();
 }

@@ -1,0 +1,10 @@
+//! Integration tests against a real kube-apiserver and etcd (see tests/support), the real
+//! kubectl, and this package's executables.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod connection_errors;
+mod connection_flags;
+mod control_plane;
+mod plugin_discovery;

@@ -1,0 +1,130 @@
+//! kubectl finds and runs the plugins: the umbrella alone, a standalone executable, both.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::processes::temp_dir;
+use crate::support::{control_plane, plugin_exe, run, stderr, stdout};
+
+/// A PATH folder holding copies of the named executables of this package.
+fn plugin_dir(names: &[&str]) -> PathBuf {
+    let dir = temp_dir("plugins-");
+    for name in names {
+        std::fs::copy(plugin_exe(name), dir.join(name))
+            .unwrap_or_else(|e| panic!("copy {name}: {e}"));
+    }
+    dir
+}
+
+/// The real kubectl with only `dir` on PATH.
+fn kubectl_with(dir: &Path, args: &[&str]) -> Output {
+    run(Command::new(control_plane().assets.kubectl())
+        .env("PATH", dir)
+        .env("HOME", temp_dir("home-"))
+        .env_remove("KUBECONFIG")
+        .args(args))
+}
+
+fn direct(args: &[&str]) -> Output {
+    run(Command::new(plugin_exe("kubectl-gitops")).args(args))
+}
+
+#[test]
+fn kubectl_runs_the_umbrella_and_the_standalone_plugin_with_the_same_output() {
+    let expected = direct(&["version", "--client"]);
+    assert!(expected.status.success(), "{}", stderr(&expected));
+    assert!(
+        stdout(&expected).starts_with(&format!("kubectl-gitops: v{}", env!("CARGO_PKG_VERSION")))
+    );
+
+    let umbrella_only = kubectl_with(
+        &plugin_dir(&["kubectl-gitops"]),
+        &["gitops", "version", "--client"],
+    );
+    assert!(umbrella_only.status.success(), "{}", stderr(&umbrella_only));
+    assert_eq!(stdout(&umbrella_only), stdout(&expected));
+
+    // Without the umbrella, only the standalone executable can answer.
+    let standalone_only = kubectl_with(
+        &plugin_dir(&["kubectl-gitops-version"]),
+        &["gitops", "version", "--client"],
+    );
+    assert!(
+        standalone_only.status.success(),
+        "{}",
+        stderr(&standalone_only)
+    );
+    assert_eq!(stdout(&standalone_only), stdout(&expected));
+
+    let both = kubectl_with(
+        &plugin_dir(&["kubectl-gitops", "kubectl-gitops-version"]),
+        &["gitops", "version", "--client", "-o", "json"],
+    );
+    assert!(both.status.success(), "{}", stderr(&both));
+    assert_eq!(
+        stdout(&both),
+        stdout(&direct(&["version", "--client", "-o", "json"]))
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout(&both)).unwrap();
+    assert!(
+        report.get("serverVersion").is_none(),
+        "--client must not contact a server"
+    );
+}
+
+#[test]
+fn standalone_and_umbrella_fail_identically() {
+    for args in [vec!["--no-such-flag"], vec!["-o", "xml"]] {
+        let umbrella = direct(&[&["version"], args.as_slice()].concat());
+        let standalone = run(Command::new(plugin_exe("kubectl-gitops-version")).args(&args));
+        assert_ne!(umbrella.status.code(), Some(0));
+        assert_eq!(umbrella.status.code(), standalone.status.code(), "{args:?}");
+        assert_eq!(stderr(&umbrella), stderr(&standalone), "{args:?}");
+    }
+    for command in ["status", "reconcile", "bootstrap"] {
+        let umbrella = direct(&[command, "anything", "--flag"]);
+        let standalone = run(
+            Command::new(plugin_exe(&format!("kubectl-gitops-{command}")))
+                .args(["anything", "--flag"]),
+        );
+        assert_eq!(umbrella.status.code(), Some(1));
+        assert_eq!(standalone.status.code(), Some(1));
+        assert!(
+            stderr(&umbrella).contains("not implemented yet"),
+            "{}",
+            stderr(&umbrella)
+        );
+        assert_eq!(stderr(&umbrella), stderr(&standalone));
+    }
+    let help_umbrella = direct(&["version", "--help"]);
+    let help_standalone = run(Command::new(plugin_exe("kubectl-gitops-version")).arg("--help"));
+    assert_eq!(stdout(&help_umbrella), stdout(&help_standalone));
+    assert!(stdout(&help_umbrella).contains("Usage: kubectl gitops version"));
+}
+
+#[test]
+fn kubectl_plugin_list_shows_every_executable_without_warnings() {
+    let names = [
+        "kubectl-gitops",
+        "kubectl-gitops-version",
+        "kubectl-gitops-status",
+        "kubectl-gitops-reconcile",
+        "kubectl-gitops-bootstrap",
+    ];
+    let dir = plugin_dir(&names);
+    let out = kubectl_with(&dir, &["plugin", "list"]);
+    assert!(
+        out.status.success(),
+        "kubectl plugin list failed: {}",
+        stderr(&out)
+    );
+    let listed = stdout(&out);
+    for name in names {
+        assert!(
+            listed.contains(&dir.join(name).display().to_string()),
+            "{name} not listed: {listed}"
+        );
+    }
+    let err = stderr(&out);
+    assert!(!err.to_lowercase().contains("warning"), "warnings: {err}");
+}

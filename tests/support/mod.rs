@@ -1,0 +1,55 @@
+//! The test environment: a real etcd and kube-apiserver on loopback, started once per test
+//! binary and stopped when it exits (also after a failed test).
+#![allow(dead_code)]
+
+pub mod certs;
+pub mod control_plane;
+pub mod processes;
+
+pub use control_plane::control_plane;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Path of one of this package's executables, built by cargo for the tests.
+pub fn plugin_exe(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_kubectl-gitops"));
+    dir.with_file_name(name)
+}
+
+/// Runs a command and returns its output; panics (failing the test) when it cannot start.
+pub fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {:?}: {err}", command.get_program()))
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a run of a plugin failed the way a user should see it: exit 1, one clear message,
+/// no panic or backtrace. Returns stderr.
+pub fn assert_clean_failure(output: &Output) -> String {
+    let err = stderr(output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected exit 1; stderr: {err}; stdout: {}",
+        stdout(output)
+    );
+    assert!(
+        err.starts_with("error: "),
+        "stderr should start with 'error: ': {err}"
+    );
+    assert!(!err.contains("panicked"), "panic in stderr: {err}");
+    assert!(
+        !err.contains("RUST_BACKTRACE"),
+        "backtrace hint in stderr: {err}"
+    );
+    err
+}
