@@ -11,10 +11,16 @@ pub use control_plane::control_plane;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// Path of one of this package's executables, built by cargo for the tests.
+/// Path of one of this package's executables: cargo names them for integration tests; the
+/// demo example finds them beside its own folder (`target/<profile>/examples/..`).
 pub fn plugin_exe(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_kubectl-gitops"));
-    dir.with_file_name(name)
+    match option_env!("CARGO_BIN_EXE_kubectl-gitops") {
+        Some(umbrella) => PathBuf::from(umbrella).with_file_name(name),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent()?.parent().map(|dir| dir.join(name)))
+            .unwrap_or_else(|| PathBuf::from(name)),
+    }
 }
 
 /// Runs a command and returns its output; panics (failing the test) when it cannot start.

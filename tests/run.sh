@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs every test of kubectl-gitops: format and lint checks, unit tests, and the integration
+# tests against a real kube-apiserver, etcd and kubectl (provided by tests/env/prepare.sh,
+# built from their Go modules and cached outside the clone on first use).
+# Installs what is missing; fails loudly, never skips.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages the tests need.
+packages=()
+command -v git >/dev/null 2>&1 || packages+=(git)
+command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-pip)
+if ((${#packages[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian packages: ${packages[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >&2
+  else
+    die "missing ${packages[*]}: install them (apt-get install ${packages[*]}) and run again"
+  fi
+fi
+command -v cargo >/dev/null 2>&1 || die "cargo is not installed: install Rust (https://rustup.rs) and run again"
+command -v go >/dev/null 2>&1 || [[ -n ${KUBEBUILDER_ASSETS:-} ]] \
+  || die "go is not installed: it builds kube-apiserver and etcd for the tests (or set KUBEBUILDER_ASSETS)"
+
+say "providing the test control plane (tests/env/prepare.sh)"
+started=$SECONDS
+eval "$(tests/env/prepare.sh)"
+say "test environment ready in $((SECONDS - started))s"
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+say "cargo test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
