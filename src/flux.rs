@@ -17,8 +17,9 @@ pub mod labels {
     pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 }
 
-/// One Flux kind: where its API lives and how users abbreviate it. The version is the one
-/// Flux 2.9 serves; commands that read objects resolve the preferred version through discovery.
+/// One Flux kind: where its API lives, how users abbreviate it, and where its status keeps the
+/// facts commands show. The version is the one Flux 2.9 serves; commands resolve the served
+/// (preferred) version through discovery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FluxKind {
     pub kind: &'static str,
@@ -27,6 +28,44 @@ pub struct FluxKind {
     pub plural: &'static str,
     pub short_names: &'static [&'static str],
     pub controller: &'static str,
+    pub revision: Revision,
+    pub source: SourceRef,
+    /// Whether the controller acts on `reconcile.fluxcd.io/requestedAt` (Alert and Provider are
+    /// static objects without a reconcile loop).
+    pub reconcilable: bool,
+}
+
+/// Where a kind's current revision lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revision {
+    /// `status.artifact.revision` (sources): "fetched revision".
+    Artifact,
+    /// `status.lastAppliedRevision` (Kustomization): "applied revision".
+    LastApplied,
+    /// `status.history[0].chartVersion`, else `status.lastAttemptedRevision` (HelmRelease).
+    HelmHistory,
+    /// `status.lastScanResult.latestTags[0]` (ImageRepository).
+    LatestScannedTag,
+    /// `status.latestRef.tag` (ImagePolicy).
+    LatestRef,
+    /// `status.lastPushCommit` (ImageUpdateAutomation).
+    LastPushCommit,
+    /// No revision (notification kinds).
+    None,
+}
+
+/// Where a kind names the object it takes its input from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceRef {
+    /// `spec.sourceRef` (Kustomization, HelmChart, ImageUpdateAutomation).
+    Spec,
+    /// `spec.chartRef`, else `spec.chart.spec.sourceRef` (HelmRelease).
+    HelmChart,
+    /// `spec.imageRepositoryRef` (ImagePolicy).
+    ImageRepository,
+    /// `spec.providerRef` (Alert).
+    Provider,
+    None,
 }
 
 const SOURCE: &str = "source.toolkit.fluxcd.io";
@@ -41,6 +80,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "gitrepositories",
         short_names: &["gitrepo"],
         controller: "source-controller",
+        revision: Revision::Artifact,
+        source: SourceRef::None,
+        reconcilable: true,
     },
     FluxKind {
         kind: "OCIRepository",
@@ -49,6 +91,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "ocirepositories",
         short_names: &["ocirepo"],
         controller: "source-controller",
+        revision: Revision::Artifact,
+        source: SourceRef::None,
+        reconcilable: true,
     },
     FluxKind {
         kind: "HelmRepository",
@@ -57,6 +102,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "helmrepositories",
         short_names: &["helmrepo"],
         controller: "source-controller",
+        revision: Revision::Artifact,
+        source: SourceRef::None,
+        reconcilable: true,
     },
     FluxKind {
         kind: "HelmChart",
@@ -65,6 +113,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "helmcharts",
         short_names: &["hc"],
         controller: "source-controller",
+        revision: Revision::Artifact,
+        source: SourceRef::Spec,
+        reconcilable: true,
     },
     FluxKind {
         kind: "Bucket",
@@ -73,6 +124,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "buckets",
         short_names: &["bucket"],
         controller: "source-controller",
+        revision: Revision::Artifact,
+        source: SourceRef::None,
+        reconcilable: true,
     },
     FluxKind {
         kind: "Kustomization",
@@ -81,6 +135,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "kustomizations",
         short_names: &["ks"],
         controller: "kustomize-controller",
+        revision: Revision::LastApplied,
+        source: SourceRef::Spec,
+        reconcilable: true,
     },
     FluxKind {
         kind: "HelmRelease",
@@ -89,6 +146,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "helmreleases",
         short_names: &["hr"],
         controller: "helm-controller",
+        revision: Revision::HelmHistory,
+        source: SourceRef::HelmChart,
+        reconcilable: true,
     },
     FluxKind {
         kind: "Receiver",
@@ -97,6 +157,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "receivers",
         short_names: &["receiver"],
         controller: "notification-controller",
+        revision: Revision::None,
+        source: SourceRef::None,
+        reconcilable: true,
     },
     FluxKind {
         kind: "Alert",
@@ -105,6 +168,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "alerts",
         short_names: &["alert"],
         controller: "notification-controller",
+        revision: Revision::None,
+        source: SourceRef::Provider,
+        reconcilable: false,
     },
     FluxKind {
         kind: "Provider",
@@ -113,6 +179,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "providers",
         short_names: &["provider"],
         controller: "notification-controller",
+        revision: Revision::None,
+        source: SourceRef::None,
+        reconcilable: false,
     },
     FluxKind {
         kind: "ImageRepository",
@@ -121,6 +190,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "imagerepositories",
         short_names: &["imgrepo"],
         controller: "image-reflector-controller",
+        revision: Revision::LatestScannedTag,
+        source: SourceRef::None,
+        reconcilable: true,
     },
     FluxKind {
         kind: "ImagePolicy",
@@ -129,6 +201,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "imagepolicies",
         short_names: &["imgpol"],
         controller: "image-reflector-controller",
+        revision: Revision::LatestRef,
+        source: SourceRef::ImageRepository,
+        reconcilable: true,
     },
     FluxKind {
         kind: "ImageUpdateAutomation",
@@ -137,6 +212,9 @@ pub const KINDS: &[FluxKind] = &[
         plural: "imageupdateautomations",
         short_names: &["imgauto"],
         controller: "image-automation-controller",
+        revision: Revision::LastPushCommit,
+        source: SourceRef::Spec,
+        reconcilable: true,
     },
 ];
 

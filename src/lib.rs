@@ -7,10 +7,13 @@
 pub mod apply;
 pub mod cli;
 pub mod connection;
+pub mod discovery;
 pub mod duration;
 pub mod error;
 pub mod flux;
+pub mod objects;
 pub mod output;
+pub mod status;
 pub mod version;
 
 pub use error::{Error, Result};

@@ -1,0 +1,362 @@
+//! Finding Flux objects: parsing `kind name`, `kind/name` arguments, listing many kinds at
+//! once (concurrently, paged), and getting one object with a helpful not-found message.
+
+use futures::future::join_all;
+use kube::api::{Api, DynamicObject, ListParams};
+
+use crate::apply::qualified_plural;
+use crate::connection::Connection;
+use crate::discovery::{FluxApis, ServedKind};
+use crate::error::{Action, Error, Result};
+use crate::flux::{FluxKind, KINDS};
+
+/// Objects per list request; large namespaces are read in pages of this size.
+const PAGE_SIZE: u32 = 500;
+
+/// Where to look: one namespace, or all (`-A`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Namespace(String),
+    AllNamespaces,
+}
+
+impl Scope {
+    pub fn new(namespace: &str, all_namespaces: bool) -> Scope {
+        if all_namespaces {
+            Scope::AllNamespaces
+        } else {
+            Scope::Namespace(namespace.to_string())
+        }
+    }
+
+    fn api(&self, connection: &Connection, served: &ServedKind) -> Api<DynamicObject> {
+        match self {
+            Scope::Namespace(ns) => {
+                Api::namespaced_with(connection.client.clone(), ns, &served.resource)
+            }
+            Scope::AllNamespaces => Api::all_with(connection.client.clone(), &served.resource),
+        }
+    }
+}
+
+/// A Flux object with the kind facts that interpret it.
+#[derive(Debug, Clone)]
+pub struct FluxObject {
+    pub kind: &'static FluxKind,
+    pub object: DynamicObject,
+}
+
+impl FluxObject {
+    pub fn name(&self) -> &str {
+        self.object.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.object
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or_default()
+    }
+
+    /// `Kind/name`, as tables and messages show it.
+    pub fn display_name(&self) -> String {
+        format!("{}/{}", self.kind.kind, self.name())
+    }
+}
+
+/// What one `kind name` or `kind/name` argument asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub kind: &'static FluxKind,
+    pub name: String,
+}
+
+/// Resolves a kind name a user typed (kind, plural, short name; any case).
+pub fn kind_named(name: &str) -> Result<&'static FluxKind> {
+    FluxKind::lookup(name).ok_or_else(|| Error::UnknownKind {
+        name: name.to_string(),
+        known: KINDS
+            .iter()
+            .map(|k| format!("{} ({})", k.kind, k.short_names.join(", ")))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// Parses `<kind> <name>...` or `<kind>/<name>...`. Returns the kind alone when only a kind is
+/// given (`status ks`), and the named targets otherwise.
+pub fn parse_targets(args: &[String]) -> Result<(Option<&'static FluxKind>, Vec<Target>)> {
+    let Some(first) = args.first() else {
+        return Ok((None, Vec::new()));
+    };
+    if first.contains('/') {
+        let targets = args
+            .iter()
+            .map(|arg| {
+                let (kind, name) = arg.split_once('/').filter(|(k, n)| !k.is_empty() && !n.is_empty()).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "\"{arg}\" is not <kind>/<name>; give every object as <kind>/<name>, or a kind followed by names"
+                    ))
+                })?;
+                Ok(Target {
+                    kind: kind_named(kind)?,
+                    name: name.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        return Ok((None, targets));
+    }
+    let kind = kind_named(first)?;
+    let targets = args[1..]
+        .iter()
+        .map(|name| {
+            if name.contains('/') {
+                Err(Error::Usage(format!(
+                    "\"{name}\" mixes forms: after a kind, give plain names (or use <kind>/<name> for every object)"
+                )))
+            } else {
+                Ok(Target { kind, name: name.clone() })
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((Some(kind), targets))
+}
+
+/// The result of listing: objects, and warnings for kinds that could not be read (RBAC).
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<FluxObject>,
+    pub warnings: Vec<String>,
+}
+
+/// Lists `kinds` (every served kind when empty) in `scope`, all kinds concurrently, each in
+/// pages. A kind the user may not list becomes a warning; other failures are errors.
+pub async fn list(
+    connection: &Connection,
+    apis: &FluxApis,
+    kinds: &[&'static FluxKind],
+    scope: &Scope,
+    label_selector: Option<&str>,
+) -> Result<Listing> {
+    let served: Vec<&ServedKind> = if kinds.is_empty() {
+        apis.served.iter().collect()
+    } else {
+        kinds
+            .iter()
+            .map(|k| apis.require(k))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let results = join_all(
+        served
+            .iter()
+            .map(|served| list_kind(connection, served, scope, label_selector)),
+    )
+    .await;
+    let mut listing = Listing::default();
+    for result in results {
+        match result {
+            Ok(mut objects) => listing.objects.append(&mut objects),
+            Err(Error::Forbidden { user, action, .. }) => listing.warnings.push(format!(
+                "{user} cannot {action}: forbidden; those objects are not shown"
+            )),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(listing)
+}
+
+async fn list_kind(
+    connection: &Connection,
+    served: &ServedKind,
+    scope: &Scope,
+    label_selector: Option<&str>,
+) -> Result<Vec<FluxObject>> {
+    let api = scope.api(connection, served);
+    let mut action = Action::new("list", &qualified_plural(&served.resource));
+    if let Scope::Namespace(ns) = scope {
+        action = action.in_namespace(ns);
+    }
+    let mut params = ListParams::default().limit(PAGE_SIZE);
+    if let Some(selector) = label_selector {
+        params = params.labels(selector);
+    }
+    let mut objects = Vec::new();
+    loop {
+        let page = connection.call(action.clone(), api.list(&params)).await?;
+        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        objects.extend(page.items.into_iter().map(|object| FluxObject {
+            kind: served.kind,
+            object,
+        }));
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(objects),
+        }
+    }
+}
+
+/// Gets one object; when it does not exist, the error names close matches of that kind.
+pub async fn get(
+    connection: &Connection,
+    served: &ServedKind,
+    namespace: &str,
+    name: &str,
+) -> Result<FluxObject> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(connection.client.clone(), namespace, &served.resource);
+    let action = Action::new("get", &qualified_plural(&served.resource))
+        .named(name)
+        .in_namespace(namespace);
+    match connection.call(action, api.get_opt(name)).await? {
+        Some(object) => Ok(FluxObject {
+            kind: served.kind,
+            object,
+        }),
+        None => Err(not_found(connection, served, namespace, name).await),
+    }
+}
+
+async fn not_found(
+    connection: &Connection,
+    served: &ServedKind,
+    namespace: &str,
+    name: &str,
+) -> Error {
+    let scope = Scope::Namespace(namespace.to_string());
+    let names: Vec<String> = match list_kind(connection, served, &scope, None).await {
+        Ok(objects) => objects.iter().map(|o| o.name().to_string()).collect(),
+        Err(_) => Vec::new(),
+    };
+    Error::NotFound {
+        kind: served.kind.kind,
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        hint: close_names_hint(served.kind, namespace, name, &names),
+    }
+}
+
+/// "; did you mean ...?" with the names closest to `wanted`, or what exists in the namespace.
+fn close_names_hint(kind: &FluxKind, namespace: &str, wanted: &str, names: &[String]) -> String {
+    if names.is_empty() {
+        return format!(
+            "; there are no {} objects in namespace \"{namespace}\" (use -n or -A)",
+            kind.kind
+        );
+    }
+    let mut scored: Vec<(usize, &String)> = names
+        .iter()
+        .map(|n| (edit_distance(&n.to_lowercase(), &wanted.to_lowercase()), n))
+        .filter(|(d, n)| {
+            *d <= 3.max(wanted.len() / 3) || n.contains(wanted) || wanted.contains(n.as_str())
+        })
+        .collect();
+    scored.sort();
+    if scored.is_empty() {
+        let mut some: Vec<&String> = names.iter().take(5).collect();
+        some.sort();
+        return format!(
+            "; {} objects in that namespace: {}",
+            kind.kind,
+            some.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    format!(
+        "; did you mean {}?",
+        scored
+            .iter()
+            .take(3)
+            .map(|(_, n)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(previous + 1).min(row[j] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn targets_in_both_forms() {
+        let (kind, targets) = parse_targets(&args(&["ks", "a", "b"])).unwrap();
+        assert_eq!(kind.unwrap().kind, "Kustomization");
+        assert_eq!(
+            targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+
+        let (kind, targets) = parse_targets(&args(&["ks/a", "GitRepository/b"])).unwrap();
+        assert!(kind.is_none());
+        assert_eq!(
+            (targets[0].kind.kind, targets[1].kind.kind),
+            ("Kustomization", "GitRepository")
+        );
+
+        let (kind, targets) = parse_targets(&args(&["HelmReleases"])).unwrap();
+        assert_eq!(kind.unwrap().kind, "HelmRelease");
+        assert!(targets.is_empty());
+    }
+
+    #[test]
+    fn bad_targets_are_explained() {
+        assert!(matches!(
+            parse_targets(&args(&["deployment", "x"])),
+            Err(Error::UnknownKind { .. })
+        ));
+        assert!(matches!(
+            parse_targets(&args(&["ks/"])),
+            Err(Error::Usage(_))
+        ));
+        assert!(matches!(
+            parse_targets(&args(&["ks", "gitrepo/x"])),
+            Err(Error::Usage(_))
+        ));
+        let err = parse_targets(&args(&["nope/x"])).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown kind \"nope\"") && err.contains("Kustomization (ks)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn close_names_are_suggested() {
+        let ks = FluxKind::lookup("ks").unwrap();
+        let names = args(&["apps", "infrastructure", "flux-system"]);
+        assert_eq!(
+            close_names_hint(ks, "ns", "app", &names),
+            "; did you mean apps?"
+        );
+        assert_eq!(
+            close_names_hint(ks, "ns", "infra", &names),
+            "; did you mean infrastructure?"
+        );
+        assert!(
+            close_names_hint(ks, "ns", "zzzzzz", &names)
+                .contains("objects in that namespace: apps")
+        );
+        assert!(close_names_hint(ks, "ns", "x", &[]).contains("no Kustomization objects"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}
