@@ -164,6 +164,14 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// `status --fail-if-not-ready` found objects that are not Ready (exit status 3).
+    #[error("{not_ready} of {total} selected Flux objects are not Ready")]
+    NotAllReady { not_ready: usize, total: usize },
+
+    /// Some of several objects failed to reconcile; each was reported already.
+    #[error("{failed} of {total} objects did not reconcile")]
+    SomeFailed { failed: usize, total: usize },
+
     #[error(
         "{kind}/{name} in namespace \"{namespace}\" is suspended, so Flux will not reconcile it; resume it with: kubectl gitops resume {short} {name} -n {namespace}"
     )]
@@ -184,6 +192,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The process exit status for this error: 3 when objects are merely not Ready (so CI
+    /// pipelines can tell "unhealthy" from "could not check"), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::NotAllReady { .. } => 3,
+            _ => 1,
+        }
+    }
+
     /// Turns a kube client error met while doing `action` against `server` into the variant a
     /// user can act on. Transport errors are recognised from their source chain, because kube
     /// wraps hyper, rustls and io errors in opaque boxes.

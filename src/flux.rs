@@ -317,3 +317,37 @@ mod tests {
         }
     }
 }
+
+/// How many of Flux's controller Deployments (label `part-of=flux`) are available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ControllersReady {
+    pub ready: usize,
+    pub total: usize,
+}
+
+/// Counts the available Flux controller Deployments in `namespace`.
+pub async fn controllers_ready(
+    connection: &Connection,
+    namespace: &str,
+) -> Result<ControllersReady> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let deployments: Api<Deployment> = Api::namespaced(connection.client.clone(), namespace);
+    let action = Action::new("list", "deployments.apps").in_namespace(namespace);
+    let params = kube::api::ListParams::default().labels(&format!("{}=flux", labels::PART_OF));
+    let list = connection.call(action, deployments.list(&params)).await?;
+    let ready = list
+        .items
+        .iter()
+        .filter(|d| {
+            let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let status = d.status.as_ref();
+            let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
+            let observed = status.and_then(|s| s.observed_generation);
+            available >= want && observed == d.metadata.generation
+        })
+        .count();
+    Ok(ControllersReady {
+        ready,
+        total: list.items.len(),
+    })
+}

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod completion;
 pub mod connection;
 pub mod discovery;
 pub mod duration;
@@ -13,7 +14,9 @@ pub mod error;
 pub mod flux;
 pub mod objects;
 pub mod output;
+pub mod reconcile;
 pub mod status;
+pub mod suspend;
 pub mod version;
 
 pub use error::{Error, Result};

@@ -360,3 +360,97 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
+
+/// Objects chosen for an action (reconcile, suspend, resume).
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub objects: Vec<FluxObject>,
+    /// True when the user named the objects (so problems with one of them are errors), false
+    /// for `--all` and `-l` (where, e.g., suspended objects are skipped).
+    pub named: bool,
+    pub warnings: Vec<String>,
+}
+
+/// How the user chose objects on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct SelectionArgs {
+    pub targets: Vec<String>,
+    pub label_selector: Option<String>,
+    pub all: bool,
+    pub all_namespaces: bool,
+}
+
+/// Resolves the command line to objects, before anything is changed, so a typo in the third
+/// name does not leave the first two half-done. `kinds_filter` restricts `--all` without a kind
+/// (e.g. to kinds that reconcile).
+pub async fn select(
+    connection: &Connection,
+    apis: &FluxApis,
+    args: &SelectionArgs,
+    kinds_filter: impl Fn(&FluxKind) -> bool,
+) -> Result<Selection> {
+    let (kind, targets) = parse_targets(&args.targets)?;
+    let bulk = args.all || args.label_selector.is_some();
+    if !targets.is_empty() {
+        if bulk {
+            return Err(Error::Usage(
+                "give either object names or --all/-l, not both".to_string(),
+            ));
+        }
+        if args.all_namespaces {
+            return Err(Error::Usage(
+                "-A works with --all or -l; named objects are looked up in one namespace (-n)"
+                    .to_string(),
+            ));
+        }
+        let served = targets
+            .iter()
+            .map(|t| apis.require(t.kind))
+            .collect::<Result<Vec<_>>>()?;
+        let found =
+            join_all(targets.iter().zip(&served).map(|(target, served)| {
+                get(connection, served, &connection.namespace, &target.name)
+            }))
+            .await;
+        return Ok(Selection {
+            objects: found.into_iter().collect::<Result<Vec<_>>>()?,
+            named: true,
+            warnings: Vec::new(),
+        });
+    }
+    if !bulk {
+        return Err(Error::Usage(match kind {
+            Some(kind) => format!(
+                "name the {} objects (e.g. {} <name>), or select them with --all or -l",
+                kind.kind, kind.short_names[0]
+            ),
+            None => "name the objects (<kind> <name>... or <kind>/<name>...), or select them with --all or -l".to_string(),
+        }));
+    }
+    let kinds: Vec<&'static FluxKind> = match kind {
+        Some(kind) => vec![kind],
+        None => apis
+            .served
+            .iter()
+            .map(|s| s.kind)
+            .filter(|k| kinds_filter(k))
+            .collect(),
+    };
+    if kinds.is_empty() {
+        return Err(Error::FluxNotInstalled);
+    }
+    let scope = Scope::new(&connection.namespace, args.all_namespaces);
+    let listing = list(
+        connection,
+        apis,
+        &kinds,
+        &scope,
+        args.label_selector.as_deref(),
+    )
+    .await?;
+    Ok(Selection {
+        objects: listing.objects,
+        named: false,
+        warnings: listing.warnings,
+    })
+}

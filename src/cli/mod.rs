@@ -4,6 +4,9 @@
 //! parse through [`Cli`]: a standalone executable inserts its command name as the first
 //! argument. So both have the same flags, help, output and exit codes by construction.
 
+mod completion;
+mod reconcile;
+mod status;
 mod version;
 
 use std::io::Write;
@@ -39,12 +42,18 @@ pub struct Cli {
 enum Command {
     /// Print the plugin's version, and the cluster's Kubernetes and Flux versions
     Version(Box<version::VersionArgs>),
-    /// Show what every Flux object is doing (not implemented yet)
-    Status(NotImplementedArgs),
-    /// Ask Flux to reconcile objects now and wait for the result (not implemented yet)
-    Reconcile(NotImplementedArgs),
+    /// Show what every Flux object is doing: ready, failing, suspended, reconciling
+    Status(Box<status::StatusArgs>),
+    /// Ask Flux to reconcile objects now and wait, watching, for the result
+    Reconcile(Box<reconcile::ReconcileArgs>),
+    /// Suspend Flux objects: the controllers stop reconciling them
+    Suspend(Box<reconcile::SuspendArgs>),
+    /// Resume suspended Flux objects and wait for them to reconcile
+    Resume(Box<reconcile::ResumeArgs>),
     /// Install Flux and commit its manifests to a Git repository (not implemented yet)
     Bootstrap(NotImplementedArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell)
+    Completion(completion::CompletionArgs),
 }
 
 /// Accepts anything, so a command that is not implemented yet says so instead of complaining
@@ -57,7 +66,17 @@ struct NotImplementedArgs {
 
 /// Entry point of the umbrella executable.
 pub fn main_umbrella() -> ExitCode {
-    run(std::env::args_os().collect())
+    let args: Vec<_> = std::env::args_os().collect();
+    // `kubectl-gitops __complete <args>` answers kubectl's plugin completion, like
+    // `kubectl_complete-gitops <args>` (for installs with the umbrella only, as krew's).
+    if args.get(1).is_some_and(|arg| arg == "__complete") {
+        let words: Vec<String> = args[2..]
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        return crate::completion::print_completions(&words);
+    }
+    run(args)
 }
 
 /// Entry point of a standalone `kubectl-gitops-<command>` executable.
@@ -101,9 +120,12 @@ fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
 async fn dispatch(command: Command, out: &mut dyn Write) -> Result<()> {
     match command {
         Command::Version(args) => version::run(*args, out).await,
-        Command::Status(_) => Err(not_implemented("status")),
-        Command::Reconcile(_) => Err(not_implemented("reconcile")),
+        Command::Status(args) => status::run(*args, out).await,
+        Command::Reconcile(args) => reconcile::run_reconcile(*args, out).await,
+        Command::Suspend(args) => reconcile::run_suspend(*args, out).await,
+        Command::Resume(args) => reconcile::run_resume(*args, out).await,
         Command::Bootstrap(_) => Err(not_implemented("bootstrap")),
+        Command::Completion(args) => completion::run(args, out),
     }
 }
 
@@ -116,7 +138,7 @@ fn not_implemented(command: &'static str) -> Error {
 
 fn report(err: &Error) -> ExitCode {
     eprintln!("error: {err}");
-    ExitCode::FAILURE
+    ExitCode::from(err.exit_code())
 }
 
 /// Writes command output, turning a closed pipe (`| head`) into an ordinary error.

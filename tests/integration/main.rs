@@ -4,7 +4,12 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod completion;
 mod connection_errors;
 mod connection_flags;
 mod control_plane;
+mod flux_objects;
+mod krew;
 mod plugin_discovery;
+mod reconcile;
+mod status;

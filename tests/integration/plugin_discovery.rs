@@ -81,7 +81,7 @@ fn standalone_and_umbrella_fail_identically() {
         assert_eq!(umbrella.status.code(), standalone.status.code(), "{args:?}");
         assert_eq!(stderr(&umbrella), stderr(&standalone), "{args:?}");
     }
-    for command in ["status", "reconcile", "bootstrap"] {
+    for command in ["bootstrap"] {
         let umbrella = direct(&[command, "anything", "--flag"]);
         let standalone = run(
             Command::new(plugin_exe(&format!("kubectl-gitops-{command}")))
@@ -110,6 +110,8 @@ fn kubectl_plugin_list_shows_every_executable_without_warnings() {
         "kubectl-gitops-status",
         "kubectl-gitops-reconcile",
         "kubectl-gitops-bootstrap",
+        "kubectl-gitops-suspend",
+        "kubectl-gitops-resume",
     ];
     let dir = plugin_dir(&names);
     let out = kubectl_with(&dir, &["plugin", "list"]);

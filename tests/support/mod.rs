@@ -59,3 +59,31 @@ pub fn assert_clean_failure(output: &Output) -> String {
     );
     err
 }
+
+pub mod fake_flux_controller;
+
+/// A fresh namespace for one test, so tests running in parallel never see each other's objects.
+pub fn fresh_namespace(prefix: &str) -> String {
+    let name = format!("{prefix}-{}", &control_plane::random_hex()[..8]);
+    control_plane().kubectl_ok(&["create", "namespace", &name]);
+    name
+}
+
+/// Creates (server-side applies, as admin) one Flux object from its JSON.
+pub fn apply_object(object: serde_json::Value) {
+    let plane = control_plane();
+    let dir = processes::temp_dir("object-");
+    let file = dir.join("object.json");
+    std::fs::write(&file, serde_json::to_vec(&object).expect("serialise")).expect("write object");
+    plane.kubectl_ok(&["apply", "--server-side", "-f", &file.display().to_string()]);
+}
+
+/// An admin client for tests that act as the cluster (e.g. the fake controller).
+pub async fn admin_client() -> kube::Client {
+    let flags = kubectl_gitops::connection::ConnectionFlags {
+        kubeconfig: Some(control_plane().kubeconfig.clone()),
+        request_timeout: "0".into(),
+        ..Default::default()
+    };
+    flags.connect().await.expect("admin connection").client
+}

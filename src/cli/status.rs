@@ -1,0 +1,452 @@
+//! `kubectl gitops status`: one table of every Flux object, failing ones first.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::watcher;
+use serde::Serialize;
+
+use crate::connection::{Connection, ConnectionFlags};
+use crate::discovery::FluxApis;
+use crate::error::{Error, Result};
+use crate::flux::{self, FluxKind};
+use crate::objects::{self, FluxObject, Scope, kind_named, parse_targets};
+use crate::output::{self, OutputFormat};
+use crate::status::{State, Summary, short_revision, summarize};
+
+/// Messages longer than this are cut in the table (`-o wide` shows them whole).
+const TABLE_MESSAGE_WIDTH: usize = 72;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusFilter {
+    Ready,
+    Failed,
+    Stalled,
+    Reconciling,
+    Suspended,
+    Unknown,
+    /// Anything but Ready.
+    NotReady,
+}
+
+impl StatusFilter {
+    fn matches(self, state: State) -> bool {
+        match self {
+            StatusFilter::Ready => state == State::Ready,
+            StatusFilter::Failed => state == State::Failed,
+            StatusFilter::Stalled => state == State::Stalled,
+            StatusFilter::Reconciling => state == State::Reconciling,
+            StatusFilter::Suspended => state == State::Suspended,
+            StatusFilter::Unknown => state == State::Unknown,
+            StatusFilter::NotReady => state != State::Ready,
+        }
+    }
+}
+
+/// Show what every Flux object is doing: ready, failing, suspended or reconciling, at which
+/// revision, since when, and why.
+///
+/// Arguments: nothing (every Flux object), a kind (ks, hr, gitrepo, ...), `<kind> <name>...`
+/// or `<kind>/<name>...`. Exit status: 0 shown, 1 error, 3 with --fail-if-not-ready when some
+/// object is not Ready.
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// A kind, `<kind> <name>...` or `<kind>/<name>...`
+    #[arg(value_name = "OBJECT")]
+    targets: Vec<String>,
+    /// List objects in all namespaces
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    /// Label selector (e.g. app=web), as kubectl's
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    selector: Option<String>,
+    /// Only these kinds (repeatable, or comma-separated)
+    #[arg(long = "kind", value_name = "KIND", value_delimiter = ',')]
+    kinds: Vec<String>,
+    /// Only objects in these states (repeatable, or comma-separated)
+    #[arg(
+        long = "status",
+        value_name = "STATE",
+        value_enum,
+        value_delimiter = ','
+    )]
+    states: Vec<StatusFilter>,
+    /// Output format
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    output: OutputFormat,
+    /// After listing, keep watching and show every change until interrupted
+    #[arg(short = 'w', long)]
+    watch: bool,
+    /// Exit with status 3 when any shown object is not Ready (for CI pipelines)
+    #[arg(long)]
+    fail_if_not_ready: bool,
+    #[command(flatten)]
+    connection: ConnectionFlags,
+}
+
+/// One row of the status view: the object's identity plus its computed status.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Item {
+    api_version: String,
+    kind: &'static str,
+    metadata: ItemMeta,
+    status: Summary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemMeta {
+    name: String,
+    namespace: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creation_timestamp: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation: Option<i64>,
+}
+
+impl Item {
+    fn new(object: &FluxObject) -> Item {
+        Item {
+            api_version: object
+                .object
+                .types
+                .as_ref()
+                .map(|t| t.api_version.clone())
+                .unwrap_or_default(),
+            kind: object.kind.kind,
+            metadata: ItemMeta {
+                name: object.name().to_string(),
+                namespace: object.namespace().to_string(),
+                creation_timestamp: object
+                    .object
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map(|t| t.0),
+                generation: object.object.metadata.generation,
+            },
+            status: summarize(object.kind, &object.object),
+        }
+    }
+
+    fn sort_key(&self) -> (State, String, &'static str, String) {
+        (
+            self.status.state,
+            self.metadata.namespace.clone(),
+            self.kind,
+            self.metadata.name.clone(),
+        )
+    }
+
+    /// kubectl's `-o name` form: `kustomization.kustomize.toolkit.fluxcd.io/apps`.
+    fn resource_name(&self) -> String {
+        let group = self.api_version.split('/').next().unwrap_or_default();
+        format!(
+            "{}.{}/{}",
+            self.kind.to_lowercase(),
+            group,
+            self.metadata.name
+        )
+    }
+}
+
+pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
+    let connection = args.connection.connect().await?;
+    let apis = FluxApis::discover(&connection).await?;
+    let (kind, targets) = parse_targets(&args.targets)?;
+    let mut kinds: Vec<&'static FluxKind> = args
+        .kinds
+        .iter()
+        .map(|k| kind_named(k))
+        .collect::<Result<_>>()?;
+    kinds.extend(kind);
+    kinds.extend(targets.iter().map(|t| t.kind));
+    kinds.dedup();
+    let scope = Scope::new(&connection.namespace, args.all_namespaces);
+
+    let objects = if targets.is_empty() {
+        let listing =
+            objects::list(&connection, &apis, &kinds, &scope, args.selector.as_deref()).await?;
+        for warning in &listing.warnings {
+            eprintln!("warning: {warning}");
+        }
+        listing.objects
+    } else {
+        if args.all_namespaces {
+            return Err(Error::Usage(
+                "named objects are looked up in one namespace (-n); drop -A, or give only a kind"
+                    .to_string(),
+            ));
+        }
+        let mut found = Vec::new();
+        for target in &targets {
+            found.push(
+                objects::get(
+                    &connection,
+                    apis.require(target.kind)?,
+                    &connection.namespace,
+                    &target.name,
+                )
+                .await?,
+            );
+        }
+        found
+    };
+    let mut items: Vec<Item> = objects
+        .iter()
+        .map(Item::new)
+        .filter(|item| {
+            args.states.is_empty() || args.states.iter().any(|f| f.matches(item.status.state))
+        })
+        .collect();
+    items.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+
+    let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+    if table {
+        super::write_out(out, &header(&connection, &apis).await)?;
+    }
+    if items.is_empty() && table {
+        eprintln!("No Flux objects found{}.", scope_words(&scope));
+    } else {
+        super::write_out(out, &render(&items, args.output, args.all_namespaces)?)?;
+    }
+
+    if args.watch {
+        let served: Vec<&'static FluxKind> = if kinds.is_empty() {
+            apis.served.iter().map(|s| s.kind).collect()
+        } else {
+            kinds.clone()
+        };
+        return watch(&connection, &apis, &served, &scope, &args, &items, out).await;
+    }
+    if args.fail_if_not_ready {
+        let not_ready = items
+            .iter()
+            .filter(|i| i.status.state != State::Ready)
+            .count();
+        if not_ready > 0 {
+            return Err(Error::NotAllReady {
+                not_ready,
+                total: items.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn scope_words(scope: &Scope) -> String {
+    match scope {
+        Scope::Namespace(ns) => format!(" in namespace {ns}"),
+        Scope::AllNamespaces => " in any namespace".to_string(),
+    }
+}
+
+/// "Flux v2.9.4 in flux-system, controllers ready 4/4", or why not.
+async fn header(connection: &Connection, apis: &FluxApis) -> String {
+    let install = match flux::installed(connection).await {
+        Ok(Some(install)) => install,
+        Ok(None) if apis.served.is_empty() => return "Flux is not installed in this cluster.\n".to_string(),
+        Ok(None) => return "Flux CRDs are present, but not the GitRepository CRD that carries the version.\n".to_string(),
+        Err(err) => return format!("Flux version unknown: {err}\n"),
+    };
+    let version = install.version.as_deref().unwrap_or("(unknown version)");
+    let namespace = install.namespace.as_deref().unwrap_or("flux-system");
+    let controllers = match flux::controllers_ready(connection, namespace).await {
+        Ok(c) if c.total == 0 => "no controller Deployments found".to_string(),
+        Ok(c) => format!("controllers ready {}/{}", c.ready, c.total),
+        Err(Error::Forbidden { .. }) => "controllers: not allowed to list Deployments".to_string(),
+        Err(err) => format!("controllers: {err}"),
+    };
+    format!("Flux {version} in {namespace}, {controllers}\n")
+}
+
+fn age(since: Option<Timestamp>) -> String {
+    since
+        .and_then(|t| Timestamp::now().duration_since(t).try_into().ok())
+        .map(crate::duration::human)
+        .unwrap_or_else(|| "-".to_string())
+}
+
+fn cut(message: &str, width: usize) -> String {
+    let one_line = message.replace('\n', " ");
+    if one_line.chars().count() <= width {
+        return one_line;
+    }
+    let mut cut: String = one_line.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+fn rows(items: &[Item], wide: bool, namespaces: bool) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let mut headers = Vec::new();
+    if namespaces {
+        headers.push("namespace");
+    }
+    headers.extend([
+        "name",
+        "ready",
+        "status",
+        "revision",
+        "age",
+        "last reconciled",
+    ]);
+    if wide {
+        headers.push("source");
+    }
+    headers.push("message");
+    let rows = items
+        .iter()
+        .map(|item| {
+            let s = &item.status;
+            let mut row = Vec::new();
+            if namespaces {
+                row.push(item.metadata.namespace.clone());
+            }
+            row.push(format!("{}/{}", item.kind, item.metadata.name));
+            row.push(s.ready.clone());
+            row.push(s.state.to_string());
+            row.push(match (&s.revision, wide) {
+                (Some(r), true) => r.clone(),
+                (Some(r), false) => short_revision(r),
+                (None, _) => "-".to_string(),
+            });
+            row.push(age(item.metadata.creation_timestamp));
+            row.push(age(s.last_reconciled));
+            if wide {
+                row.push(s.source.clone().unwrap_or_else(|| "-".to_string()));
+                row.push(s.message.replace('\n', " "));
+            } else {
+                row.push(cut(&s.message, TABLE_MESSAGE_WIDTH));
+            }
+            row
+        })
+        .collect();
+    (headers, rows)
+}
+
+fn render(items: &[Item], format: OutputFormat, namespaces: bool) -> Result<String> {
+    Ok(match format {
+        OutputFormat::Table | OutputFormat::Wide => {
+            let (headers, rows) = rows(items, format == OutputFormat::Wide, namespaces);
+            output::table(&headers, &rows)
+        }
+        OutputFormat::Json => output::to_json(&list(items))?,
+        OutputFormat::Yaml => output::to_yaml(&list(items))?,
+        OutputFormat::Name => items.iter().map(|i| i.resource_name() + "\n").collect(),
+    })
+}
+
+fn list(items: &[Item]) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {}})
+}
+
+/// Follows changes with one Kubernetes watch per kind (no polling). On a terminal the whole
+/// table is redrawn; otherwise each change is printed as it comes (rows, or one JSON/YAML
+/// document per change), like `kubectl get -w`.
+async fn watch(
+    connection: &Connection,
+    apis: &FluxApis,
+    kinds: &[&'static FluxKind],
+    scope: &Scope,
+    args: &StatusArgs,
+    initial: &[Item],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut streams = Vec::new();
+    for kind in kinds {
+        let served = apis.require(kind)?;
+        let api: Api<DynamicObject> = match scope {
+            Scope::Namespace(ns) => {
+                Api::namespaced_with(connection.client.clone(), ns, &served.resource)
+            }
+            Scope::AllNamespaces => Api::all_with(connection.client.clone(), &served.resource),
+        };
+        let mut config = watcher::Config::default();
+        if let Some(selector) = &args.selector {
+            config = config.labels(selector);
+        }
+        let kind: &'static FluxKind = served.kind;
+        streams.push(watcher(api, config).map(move |event| (kind, event)).boxed());
+    }
+    let mut events = futures::stream::select_all(streams);
+    let redraw = std::io::stdout().is_terminal()
+        && matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+    let key = |i: &Item| {
+        (
+            i.kind,
+            i.metadata.namespace.clone(),
+            i.metadata.name.clone(),
+        )
+    };
+    let mut current: HashMap<(&'static str, String, String), Item> =
+        initial.iter().map(|i| (key(i), i.clone())).collect();
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        let (kind, event) = tokio::select! {
+            _ = &mut interrupted => return Ok(()),
+            next = events.next() => match next {
+                Some(next) => next,
+                None => return Ok(()),
+            },
+        };
+        let (object, deleted) = match event {
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => (o, false),
+            Ok(watcher::Event::Delete(o)) => (o, true),
+            Ok(_) => continue,
+            Err(err) => {
+                tracing::warn!("watch of {} failed, retrying: {err}", kind.plural);
+                continue;
+            }
+        };
+        let item = Item::new(&FluxObject { kind, object });
+        if !args.states.is_empty() && !args.states.iter().any(|f| f.matches(item.status.state)) {
+            continue;
+        }
+        let k = key(&item);
+        let changed = deleted
+            || current.get(&k).is_none_or(|old| {
+                old.status != item.status || old.metadata.generation != item.metadata.generation
+            });
+        if !changed {
+            continue;
+        }
+        if deleted {
+            current.remove(&k);
+        } else {
+            current.insert(k, item.clone());
+        }
+        let text = if redraw {
+            let mut all: Vec<Item> = current.values().cloned().collect();
+            all.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+            format!(
+                "\x1b[2J\x1b[H{}{}",
+                header(connection, apis).await,
+                render(&all, args.output, args.all_namespaces)?
+            )
+        } else {
+            match args.output {
+                OutputFormat::Table | OutputFormat::Wide => {
+                    let (_, rows) = rows(
+                        std::slice::from_ref(&item),
+                        args.output == OutputFormat::Wide,
+                        args.all_namespaces,
+                    );
+                    let mut line = rows[0].join("   ");
+                    if deleted {
+                        line.push_str("   (deleted)");
+                    }
+                    line + "\n"
+                }
+                OutputFormat::Json => output::to_json(&item)?,
+                OutputFormat::Yaml => format!("---\n{}", output::to_yaml(&item)?),
+                OutputFormat::Name => item.resource_name() + "\n",
+            }
+        };
+        super::write_out(out, &text)?;
+    }
+}

@@ -1,0 +1,519 @@
+//! Asking Flux to reconcile now, through its annotations, and waiting (watching, not polling)
+//! for the controller's answer.
+//!
+//! The controller copies `reconcile.fluxcd.io/requestedAt` to `status.lastHandledReconcileAt`
+//! when it has handled the request; the object is done when that equals our token, the Ready
+//! condition has observed the current generation and is True. Ready=False or Stalled=True after
+//! the request fail at once, with the controller's reason and message.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::watcher;
+use serde::Serialize;
+
+use crate::apply::qualified_plural;
+use crate::connection::Connection;
+use crate::discovery::FluxApis;
+use crate::discovery::ServedKind;
+use crate::error::{Action, Error, Result};
+use crate::flux::FluxKind;
+use crate::objects::{FluxObject, get, kind_named};
+use crate::status::{Condition, condition, is_suspended, revision};
+
+pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
+pub const FORCE_AT: &str = "reconcile.fluxcd.io/forceAt";
+pub const RESET_AT: &str = "reconcile.fluxcd.io/resetAt";
+
+/// Consecutive watch failures after which waiting gives up (a watch the user may not open
+/// fails every time; a dropped connection recovers on the next try).
+const MAX_WATCH_FAILURES: u32 = 3;
+
+/// A fresh request token: the current time in RFC 3339 with nanoseconds, as flux writes it.
+pub fn new_token() -> String {
+    Timestamp::now().to_string()
+}
+
+/// How one reconcile request ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "camelCase")]
+pub enum Outcome {
+    /// Handled and Ready=True at the current generation.
+    #[serde(rename_all = "camelCase")]
+    Succeeded {
+        revision: Option<String>,
+        message: String,
+    },
+    /// Handled with Ready=False, or Stalled=True after the request.
+    #[serde(rename_all = "camelCase")]
+    Failed {
+        condition: String,
+        reason: String,
+        message: String,
+    },
+    /// Not done within the timeout; the last Ready condition seen, if any.
+    #[serde(rename_all = "camelCase")]
+    TimedOut {
+        timeout_seconds: u64,
+        last_ready_status: Option<String>,
+        last_reason: Option<String>,
+        last_message: Option<String>,
+    },
+    /// `--no-wait`: the request was made, nothing more.
+    Requested,
+    /// Not requested, e.g. a suspended object met through `--all` or `-l`.
+    #[serde(rename_all = "camelCase")]
+    Skipped { reason: String },
+}
+
+impl Outcome {
+    pub fn is_success(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Succeeded { .. } | Outcome::Requested | Outcome::Skipped { .. }
+        )
+    }
+}
+
+fn api(connection: &Connection, served: &ServedKind, namespace: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(connection.client.clone(), namespace, &served.resource)
+}
+
+/// Merge-patches `patch` onto the object, retrying when the server reports a conflict.
+pub async fn merge_patch(
+    connection: &Connection,
+    served: &ServedKind,
+    namespace: &str,
+    name: &str,
+    patch: &serde_json::Value,
+) -> Result<DynamicObject> {
+    let api = api(connection, served, namespace);
+    let action = Action::new("patch", &qualified_plural(&served.resource))
+        .named(name)
+        .in_namespace(namespace);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match connection
+            .call(
+                action.clone(),
+                api.patch(name, &PatchParams::default(), &Patch::Merge(patch)),
+            )
+            .await
+        {
+            Err(Error::Api { code: 409, .. }) if attempt < 5 => {
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Sets `reconcile.fluxcd.io/requestedAt` (and the extra annotations, e.g. forceAt) to `token`,
+/// touching nothing but metadata.annotations.
+pub async fn request(
+    connection: &Connection,
+    served: &ServedKind,
+    namespace: &str,
+    name: &str,
+    token: &str,
+    extra_annotations: &[&str],
+) -> Result<DynamicObject> {
+    let mut annotations = serde_json::Map::new();
+    for key in std::iter::once(&REQUESTED_AT).chain(extra_annotations) {
+        annotations.insert(
+            key.to_string(),
+            serde_json::Value::String(token.to_string()),
+        );
+    }
+    let patch = serde_json::json!({"metadata": {"annotations": annotations}});
+    merge_patch(connection, served, namespace, name, &patch).await
+}
+
+/// What the object's status says about the request `token` made at `since`, or `None` while
+/// the controller is not done with it.
+pub fn judge(
+    object: &DynamicObject,
+    kind: &FluxKind,
+    token: &str,
+    since: Timestamp,
+) -> Option<Outcome> {
+    let status = &object.data["status"];
+    let handled = status["lastHandledReconcileAt"].as_str() == Some(token);
+    let ready = condition(object, "Ready");
+    let stalled = condition(object, "Stalled").filter(|c| c.status == "True");
+    let failed = |type_: &str, c: &Condition| Outcome::Failed {
+        condition: type_.to_string(),
+        reason: c.reason.clone(),
+        message: c.message.clone(),
+    };
+    if let Some(stalled) = &stalled
+        && (handled || stalled.last_transition_time.is_some_and(|t| t >= since))
+    {
+        return Some(failed("Stalled", stalled));
+    }
+    if !handled {
+        return None;
+    }
+    let ready = ready?;
+    if ready.status == "False" {
+        return Some(failed("Ready", &ready));
+    }
+    let observed = ready
+        .observed_generation
+        .or_else(|| status["observedGeneration"].as_i64());
+    if ready.status == "True" && observed == object.metadata.generation {
+        return Some(Outcome::Succeeded {
+            revision: revision(kind, object),
+            message: ready.message,
+        });
+    }
+    None
+}
+
+/// Watches the object until [`judge`] decides, or `timeout` passes.
+pub async fn wait(
+    connection: &Connection,
+    target: &FluxObject,
+    served: &ServedKind,
+    token: &str,
+    since: Timestamp,
+    timeout: Duration,
+) -> Result<Outcome> {
+    let name = target.name().to_string();
+    let namespace = target.namespace().to_string();
+    let api = api(connection, served, &namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = watcher(api, config).boxed();
+    let mut last_ready: Option<Condition> = None;
+    let mut failures = 0;
+    let watching = async {
+        while let Some(event) = stream.next().await {
+            let object = match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => object,
+                Ok(watcher::Event::Delete(_)) => {
+                    return Err(Error::Usage(format!(
+                        "{}/{name} in namespace \"{namespace}\" was deleted while waiting for it",
+                        target.kind.kind
+                    )));
+                }
+                Ok(_) => continue,
+                Err(err) => {
+                    failures += 1;
+                    if failures >= MAX_WATCH_FAILURES {
+                        let action = Action::new("watch", &qualified_plural(&served.resource))
+                            .named(&name)
+                            .in_namespace(&namespace);
+                        return Err(watch_error(err, connection, action));
+                    }
+                    continue;
+                }
+            };
+            failures = 0;
+            last_ready = condition(&object, "Ready");
+            if let Some(outcome) = judge(&object, target.kind, token, since) {
+                return Ok(outcome);
+            }
+        }
+        Err(Error::Usage(format!(
+            "the watch on {}/{name} ended unexpectedly",
+            target.kind.kind
+        )))
+    };
+    match tokio::time::timeout(timeout, watching).await {
+        Ok(result) => result,
+        Err(_) => Ok(Outcome::TimedOut {
+            timeout_seconds: timeout.as_secs(),
+            last_ready_status: last_ready.as_ref().map(|c| c.status.clone()),
+            last_reason: last_ready.as_ref().map(|c| c.reason.clone()),
+            last_message: last_ready.map(|c| c.message),
+        }),
+    }
+}
+
+fn watch_error(err: watcher::Error, connection: &Connection, action: Action) -> Error {
+    match err {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => {
+            Error::from_kube(e, &connection.server, connection.request_timeout, action)
+        }
+        watcher::Error::WatchError(status) => Error::from_kube(
+            kube::Error::Api(status),
+            &connection.server,
+            connection.request_timeout,
+            action,
+        ),
+        other => Error::Client {
+            action: Box::new(action),
+            cause: other.to_string(),
+        },
+    }
+}
+
+/// What `reconcile` (and `resume`) should do besides the request itself.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Reconcile the object's source first (Kustomization: sourceRef; HelmRelease: its chart).
+    pub with_source: bool,
+    /// HelmRelease: also set forceAt (a one-off forced upgrade).
+    pub force: bool,
+    /// HelmRelease: also set resetAt (reset the failure counters).
+    pub reset: bool,
+    pub wait: bool,
+    pub timeout: Duration,
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub kind: &'static str,
+    pub name: String,
+    pub namespace: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub elapsed_seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Box<Report>>,
+}
+
+/// Receives one line per step (`annotating ...`, `waiting ...`) for a progress display.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+/// Reconciles one object: its source first when asked, then the object itself.
+pub async fn reconcile(
+    connection: &Connection,
+    apis: &FluxApis,
+    object: &FluxObject,
+    options: &Options,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    let source = if options.with_source {
+        match source_of(connection, apis, object).await? {
+            Some(source) => {
+                let source_options = Options {
+                    with_source: false,
+                    force: false,
+                    reset: false,
+                    ..options.clone()
+                };
+                Some(Box::new(
+                    reconcile_one(connection, apis, &source, &source_options, progress).await?,
+                ))
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
+    if let Some(source) = source.as_ref().filter(|s| !s.outcome.is_success()) {
+        let started = std::time::Instant::now();
+        let detail = match &source.outcome {
+            Outcome::Failed {
+                reason, message, ..
+            } => format!("{reason}: {message}"),
+            Outcome::TimedOut {
+                timeout_seconds, ..
+            } => format!("not reconciled within {timeout_seconds}s"),
+            _ => "not reconciled".to_string(),
+        };
+        return Ok(Report {
+            kind: object.kind.kind,
+            name: object.name().to_string(),
+            namespace: object.namespace().to_string(),
+            outcome: Outcome::Failed {
+                condition: "Source".to_string(),
+                reason: "SourceFailed".to_string(),
+                message: format!(
+                    "its source {}/{} failed: {detail}",
+                    source.kind, source.name
+                ),
+            },
+            elapsed_seconds: started.elapsed().as_secs_f64(),
+            source: Some(source.clone()),
+        });
+    }
+    let mut report = reconcile_one(connection, apis, object, options, progress).await?;
+    report.source = source;
+    Ok(report)
+}
+
+async fn reconcile_one(
+    connection: &Connection,
+    apis: &FluxApis,
+    object: &FluxObject,
+    options: &Options,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    let started = std::time::Instant::now();
+    let served = apis.require(object.kind)?;
+    let (name, namespace) = (object.name().to_string(), object.namespace().to_string());
+    if !object.kind.reconcilable {
+        return Err(Error::Usage(format!(
+            "{} objects have no reconcile loop in Flux (they take effect when applied); nothing to reconcile",
+            object.kind.kind
+        )));
+    }
+    if is_suspended(&object.object) {
+        return Err(Error::Suspended {
+            kind: object.kind.kind,
+            short: object.kind.short_names[0],
+            name,
+            namespace,
+        });
+    }
+    let mut extra = Vec::new();
+    if options.force {
+        extra.push(FORCE_AT);
+    }
+    if options.reset {
+        extra.push(RESET_AT);
+    }
+    let token = new_token();
+    let since = Timestamp::now();
+    progress(&format!(
+        "► requesting reconciliation of {} in namespace {namespace}",
+        object.display_name()
+    ));
+    request(connection, served, &namespace, &name, &token, &extra).await?;
+    let outcome = if options.wait {
+        progress(&format!(
+            "◎ waiting for {} to reconcile",
+            object.display_name()
+        ));
+        wait(connection, object, served, &token, since, options.timeout).await?
+    } else {
+        Outcome::Requested
+    };
+    Ok(Report {
+        kind: object.kind.kind,
+        name,
+        namespace,
+        outcome,
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        source: None,
+    })
+}
+
+/// The object a Kustomization or HelmRelease takes its input from.
+pub async fn source_of(
+    connection: &Connection,
+    apis: &FluxApis,
+    object: &FluxObject,
+) -> Result<Option<FluxObject>> {
+    let spec = &object.object.data["spec"];
+    let own = object.namespace();
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let (kind, name, namespace) = match object.kind.kind {
+        "Kustomization" => {
+            let r = &spec["sourceRef"];
+            (text(&r["kind"]), text(&r["name"]), text(&r["namespace"]))
+        }
+        "HelmRelease" if spec["chartRef"].is_object() => {
+            let r = &spec["chartRef"];
+            (text(&r["kind"]), text(&r["name"]), text(&r["namespace"]))
+        }
+        "HelmRelease" => (
+            Some("HelmChart".to_string()),
+            Some(format!("{own}-{}", object.name())),
+            text(&spec["chart"]["spec"]["sourceRef"]["namespace"]),
+        ),
+        _ => return Ok(None),
+    };
+    let (Some(kind), Some(name)) = (kind, name) else {
+        return Err(Error::Usage(format!(
+            "{} in namespace \"{own}\" names no source (spec.sourceRef), so --with-source has nothing to reconcile",
+            object.display_name()
+        )));
+    };
+    let served = apis.require(kind_named(&kind)?)?;
+    get(
+        connection,
+        served,
+        namespace.as_deref().unwrap_or(own),
+        &name,
+    )
+    .await
+    .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(generation: i64, status: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "apps", "namespace": "default", "generation": generation},
+            "spec": {}, "status": status
+        }))
+        .unwrap()
+    }
+
+    fn ks() -> &'static FluxKind {
+        FluxKind::lookup("ks").unwrap()
+    }
+
+    fn since() -> Timestamp {
+        "2026-11-30T05:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn tokens_are_rfc3339_with_nanoseconds_and_fresh() {
+        let a = new_token();
+        assert!(a.parse::<Timestamp>().is_ok(), "{a}");
+        assert!(a.ends_with('Z'));
+        assert_ne!(a, new_token());
+    }
+
+    #[test]
+    fn an_old_failure_is_not_taken_for_the_answer() {
+        let o = object(
+            1,
+            serde_json::json!({"lastHandledReconcileAt": "old", "observedGeneration": 1,
+            "conditions": [{"type": "Ready", "status": "False", "reason": "BuildFailed", "message": "old error", "observedGeneration": 1}]}),
+        );
+        assert_eq!(judge(&o, ks(), "new", since()), None);
+    }
+
+    #[test]
+    fn handled_and_ready_at_the_current_generation_succeeds() {
+        let o = object(
+            2,
+            serde_json::json!({"lastHandledReconcileAt": "t", "lastAppliedRevision": "main@sha1:abc",
+            "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded", "message": "Applied", "observedGeneration": 2}]}),
+        );
+        assert_eq!(
+            judge(&o, ks(), "t", since()),
+            Some(Outcome::Succeeded {
+                revision: Some("main@sha1:abc".into()),
+                message: "Applied".into()
+            })
+        );
+        let behind = object(3, o.data["status"].clone());
+        assert_eq!(judge(&behind, ks(), "t", since()), None);
+    }
+
+    #[test]
+    fn handled_with_ready_false_or_a_new_stall_fails_at_once() {
+        let o = object(
+            1,
+            serde_json::json!({"lastHandledReconcileAt": "t",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "BuildFailed", "message": "bad yaml", "observedGeneration": 1}]}),
+        );
+        assert!(
+            matches!(judge(&o, ks(), "t", since()), Some(Outcome::Failed { reason, .. }) if reason == "BuildFailed")
+        );
+        let stalled = object(
+            1,
+            serde_json::json!({"lastHandledReconcileAt": "old",
+            "conditions": [{"type": "Stalled", "status": "True", "reason": "InvalidPath", "message": "no such path", "lastTransitionTime": "2026-11-30T05:00:01Z"}]}),
+        );
+        assert!(
+            matches!(judge(&stalled, ks(), "t", since()), Some(Outcome::Failed { condition, .. }) if condition == "Stalled")
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! `fake_flux_controller`: stands in for the Flux controllers (which later tests run for real)
+//! for ONE object under test. It watches the object, and each time
+//! `reconcile.fluxcd.io/requestedAt` carries a new token it waits the delay the test chose and
+//! then writes, through the `/status` subresource, what the real controller writes at the end
+//! of a reconciliation: `lastHandledReconcileAt`, `observedGeneration`, the Ready (and Stalled)
+//! condition, and the revision where the kind keeps it.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::watcher;
+use kubectl_gitops::flux::{FluxKind, Revision};
+
+/// What the stand-in controller answers to a reconcile request.
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// Ready=True at `revision`.
+    Succeed { revision: String },
+    /// Ready=False with this reason and message.
+    Fail { reason: String, message: String },
+    /// Ready=False and Stalled=True (the controller gives up).
+    Stall { reason: String, message: String },
+}
+
+pub struct FakeFluxController {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeFluxController {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The status the real controller would write for `behaviour`, as a merge patch.
+pub fn status_patch(
+    kind: &FluxKind,
+    generation: i64,
+    token: Option<&str>,
+    behaviour: &Behaviour,
+) -> serde_json::Value {
+    let now = jiff::Timestamp::now().to_string();
+    let condition = |type_: &str, status: &str, reason: &str, message: &str| {
+        serde_json::json!({"type": type_, "status": status, "reason": reason, "message": message,
+            "observedGeneration": generation, "lastTransitionTime": now})
+    };
+    let mut status = serde_json::json!({"observedGeneration": generation});
+    if let Some(token) = token {
+        status["lastHandledReconcileAt"] = token.into();
+    }
+    match behaviour {
+        Behaviour::Succeed { revision } => {
+            status["conditions"] = serde_json::json!([condition(
+                "Ready",
+                "True",
+                "ReconciliationSucceeded",
+                &format!("Applied revision: {revision}")
+            )]);
+            match kind.revision {
+                Revision::Artifact => {
+                    status["artifact"] = serde_json::json!({"revision": revision, "path": "fake/path.tar.gz",
+                        "url": "http://source-controller.flux-system.svc/fake.tar.gz", "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                        "lastUpdateTime": now});
+                }
+                Revision::LastApplied => {
+                    status["lastAppliedRevision"] = revision.clone().into();
+                    status["lastAttemptedRevision"] = revision.clone().into();
+                }
+                Revision::HelmHistory => status["lastAttemptedRevision"] = revision.clone().into(),
+                _ => {}
+            }
+        }
+        Behaviour::Fail { reason, message } => {
+            status["conditions"] =
+                serde_json::json!([condition("Ready", "False", reason, message)]);
+        }
+        Behaviour::Stall { reason, message } => {
+            status["conditions"] = serde_json::json!([
+                condition("Ready", "False", reason, message),
+                condition("Stalled", "True", reason, message)
+            ]);
+        }
+    }
+    serde_json::json!({ "status": status })
+}
+
+/// Starts playing the controller for `namespace/name` of `kind`, answering after `delay`.
+pub fn fake_flux_controller(
+    client: kube::Client,
+    kind: &'static FluxKind,
+    namespace: &str,
+    name: &str,
+    behaviour: Behaviour,
+    delay: Duration,
+) -> FakeFluxController {
+    let api: Api<DynamicObject> = Api::namespaced_with(client, namespace, &kind.api_resource());
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let name = name.to_string();
+    let task = tokio::spawn(async move {
+        let mut answered: Option<String> = None;
+        let mut events = watcher(api.clone(), config).boxed();
+        while let Some(event) = events.next().await {
+            let Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) = event
+            else {
+                continue;
+            };
+            let token = object
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("reconcile.fluxcd.io/requestedAt"))
+                .cloned();
+            let Some(token) = token else { continue };
+            let handled =
+                object.data["status"]["lastHandledReconcileAt"].as_str() == Some(token.as_str());
+            if handled || answered.as_deref() == Some(token.as_str()) {
+                continue;
+            }
+            if object.data["spec"]["suspend"].as_bool() == Some(true) {
+                continue; // Flux does not reconcile suspended objects.
+            }
+            answered = Some(token.clone());
+            tokio::time::sleep(delay).await;
+            let generation = object.metadata.generation.unwrap_or(1);
+            let patch = status_patch(kind, generation, Some(&token), &behaviour);
+            if let Err(err) = api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                eprintln!("fake_flux_controller: status patch of {name} failed: {err}");
+            }
+        }
+    });
+    FakeFluxController { task }
+}
