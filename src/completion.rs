@@ -374,6 +374,11 @@ fn complete_value(line: &Line<'_>, arg: &Arg, prefix: &str, partial: &str) -> Co
             directive::NO_FILE_COMP,
         );
     }
+    if arg.get_long() == Some("kind") {
+        // `status --kind <TAB>`: the Flux kinds.
+        let kinds = complete_kinds("").candidates;
+        return Completions::matching(with_prefix(kinds), &full, directive::NO_FILE_COMP);
+    }
     let possible: Vec<Candidate> = arg
         .get_possible_values()
         .into_iter()
@@ -594,6 +599,15 @@ mod tests {
             values("completion "),
             vec!["bash", "zsh", "fish", "powershell"]
         );
+    }
+
+    #[test]
+    fn kinds_complete_for_the_kind_flag() {
+        assert_eq!(
+            values("status --kind helmrel"),
+            vec!["helmrelease", "helmreleases"]
+        );
+        assert_eq!(values("status --kind=ks"), vec!["--kind=ks"]);
     }
 
     #[test]

@@ -245,7 +245,9 @@ fn krew_installs_the_plugin_and_kubectl_runs_it_against_the_cluster() {
     assert_ok(&list, "kubectl krew list");
     assert!(
         // krew names plugins installed from a manifest file `detached/<name>`.
-        stdout(&list).lines().any(|line| line.trim() == "detached/gitops"),
+        stdout(&list)
+            .lines()
+            .any(|line| line.trim() == "detached/gitops"),
         "{}",
         stdout(&list)
     );
