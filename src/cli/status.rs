@@ -168,34 +168,20 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
     kinds.dedup();
     let scope = Scope::new(&connection.namespace, args.all_namespaces);
 
-    let objects = if targets.is_empty() {
-        let listing =
-            objects::list(&connection, &apis, &kinds, &scope, args.selector.as_deref()).await?;
-        for warning in &listing.warnings {
-            eprintln!("warning: {warning}");
+    let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+    // The header's two requests run while the objects are listed.
+    let header_text = async {
+        if table {
+            Some(header(&connection, &apis).await)
+        } else {
+            None
         }
-        listing.objects
-    } else {
-        if args.all_namespaces {
-            return Err(Error::Usage(
-                "named objects are looked up in one namespace (-n); drop -A, or give only a kind"
-                    .to_string(),
-            ));
-        }
-        let mut found = Vec::new();
-        for target in &targets {
-            found.push(
-                objects::get(
-                    &connection,
-                    apis.require(target.kind)?,
-                    &connection.namespace,
-                    &target.name,
-                )
-                .await?,
-            );
-        }
-        found
     };
+    let (objects, header_text) = tokio::join!(
+        find(&connection, &apis, &targets, &kinds, &scope, &args),
+        header_text
+    );
+    let objects = objects?;
     let mut items: Vec<Item> = objects
         .iter()
         .map(Item::new)
@@ -205,9 +191,8 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
         .collect();
     items.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 
-    let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
-    if table {
-        super::write_out(out, &header(&connection, &apis).await)?;
+    if let Some(header_text) = header_text {
+        super::write_out(out, &header_text)?;
     }
     if items.is_empty() && table {
         eprintln!("No Flux objects found{}.", scope_words(&scope));
@@ -236,6 +221,44 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The named objects, or the listing of the selected kinds (with RBAC warnings on stderr).
+async fn find(
+    connection: &Connection,
+    apis: &FluxApis,
+    targets: &[objects::Target],
+    kinds: &[&'static FluxKind],
+    scope: &Scope,
+    args: &StatusArgs,
+) -> Result<Vec<FluxObject>> {
+    if targets.is_empty() {
+        let listing =
+            objects::list(connection, apis, kinds, scope, args.selector.as_deref()).await?;
+        for warning in &listing.warnings {
+            eprintln!("warning: {warning}");
+        }
+        return Ok(listing.objects);
+    }
+    if args.all_namespaces {
+        return Err(Error::Usage(
+            "named objects are looked up in one namespace (-n); drop -A, or give only a kind"
+                .to_string(),
+        ));
+    }
+    let mut found = Vec::new();
+    for target in targets {
+        found.push(
+            objects::get(
+                connection,
+                apis.require(target.kind)?,
+                &connection.namespace,
+                &target.name,
+            )
+            .await?,
+        );
+    }
+    Ok(found)
 }
 
 fn scope_words(scope: &Scope) -> String {

@@ -81,20 +81,36 @@ fn standalone_and_umbrella_fail_identically() {
         assert_eq!(umbrella.status.code(), standalone.status.code(), "{args:?}");
         assert_eq!(stderr(&umbrella), stderr(&standalone), "{args:?}");
     }
-    for command in ["bootstrap"] {
-        let umbrella = direct(&[command, "anything", "--flag"]);
-        let standalone = run(
-            Command::new(plugin_exe(&format!("kubectl-gitops-{command}")))
-                .args(["anything", "--flag"]),
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("bootstrap", &["anything", "--flag"], "not implemented yet"),
+        (
+            "status",
+            &["--kubeconfig", "/nonexistent/config"],
+            "does not exist",
+        ),
+        (
+            "reconcile",
+            &["ks", "--kubeconfig", "/nonexistent/config"],
+            "does not exist",
+        ),
+        ("suspend", &["--bogus"], "unexpected argument"),
+    ];
+    for (command, args, expected) in cases {
+        let umbrella = direct(&[&[command], args].concat());
+        let standalone =
+            run(Command::new(plugin_exe(&format!("kubectl-gitops-{command}"))).args(args));
+        assert_ne!(umbrella.status.code(), Some(0), "{command} {args:?}");
+        assert_eq!(
+            umbrella.status.code(),
+            standalone.status.code(),
+            "{command} {args:?}"
         );
-        assert_eq!(umbrella.status.code(), Some(1));
-        assert_eq!(standalone.status.code(), Some(1));
         assert!(
-            stderr(&umbrella).contains("not implemented yet"),
-            "{}",
+            stderr(&umbrella).contains(expected),
+            "{command}: {}",
             stderr(&umbrella)
         );
-        assert_eq!(stderr(&umbrella), stderr(&standalone));
+        assert_eq!(stderr(&umbrella), stderr(&standalone), "{command} {args:?}");
     }
     let help_umbrella = direct(&["version", "--help"]);
     let help_standalone = run(Command::new(plugin_exe("kubectl-gitops-version")).arg("--help"));
