@@ -210,7 +210,11 @@ fi
 mkdir -p "$dist"
 dist=$(cd "$dist" && pwd)
 cleanup=()
-trap 'for d in ${cleanup[@]+"${cleanup[@]}"}; do rm -rf "$d"; done' EXIT
+remove_staging() {
+  local d
+  for d in ${cleanup[@]+"${cleanup[@]}"}; do rm -rf "$d"; done
+}
+trap remove_staging EXIT
 
 pack() { # os/arch executable
   local p=$1 exe=$2 file staging bytes limit
