@@ -117,6 +117,8 @@ fn kubectl_completes_object_names_and_namespaces_from_the_cluster() {
     let plane = control_plane();
     plane.install_flux_crds();
     plane.kubectl_ok(&["create", "namespace", "completion-apps"]);
+    // Not `default`: other tests share this control plane and list there.
+    plane.kubectl_ok(&["create", "namespace", "completion-home"]);
     let manifest = temp_dir("completion-objects-").join("objects.yaml");
     let mut text = String::new();
     for name in ["podinfo", "podcast", "infra"] {
@@ -124,7 +126,7 @@ fn kubectl_completes_object_names_and_namespaces_from_the_cluster() {
             "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: completion-apps\nspec:\n  interval: 10m\n  path: ./{name}\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: apps\n"
         ));
     }
-    text.push_str("---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: elsewhere\n  namespace: default\nspec:\n  interval: 10m\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: apps\n");
+    text.push_str("---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: elsewhere\n  namespace: completion-home\nspec:\n  interval: 10m\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: apps\n");
     std::fs::write(&manifest, text).unwrap();
     plane.kubectl_ok(&["apply", "-f", &manifest.to_string_lossy()]);
 
@@ -162,11 +164,13 @@ fn kubectl_completes_object_names_and_namespaces_from_the_cluster() {
     ));
     assert_eq!(values, vec!["infra", "podcast"]);
 
-    // The kubeconfig's namespace (default) when no -n is given; KUBECONFIG is honoured too.
+    // The kubeconfig context's namespace when no -n is given; KUBECONFIG is honoured too.
+    let home_kubeconfig =
+        plane.kubeconfig_for("completion-user", Some("system:masters"), "completion-home");
     let out = run(Command::new(plane.assets.kubectl())
         .env("PATH", &dir)
         .env("HOME", temp_dir("home-"))
-        .env("KUBECONFIG", &plane.kubeconfig)
+        .env("KUBECONFIG", &home_kubeconfig)
         .args(["__complete", "gitops", "status", "ks/"]));
     let (values, _) = answer(&out);
     assert_eq!(values, vec!["ks/elsewhere"]);
@@ -177,7 +181,7 @@ fn kubectl_completes_object_names_and_namespaces_from_the_cluster() {
         &[&["status"], &conn[..], &["-n", "completion-"]].concat(),
     ));
     assert_eq!(directive, ":4");
-    assert_eq!(values, vec!["completion-apps"]);
+    assert_eq!(values, vec!["completion-apps", "completion-home"]);
     let (values, _) = answer(&kubectl_complete(
         &dir,
         &[&["version"], &conn[..], &["--namespace=kube-"]].concat(),
