@@ -1,5 +1,9 @@
 //! The local demo: a real Kubernetes control plane on loopback (the one the tests use), the
-//! Flux CRDs installed into it, and kubectl-gitops run through the real kubectl against it.
+//! Flux CRDs installed into it, and kubectl-gitops run through the real kubectl against it:
+//! version, status, reconcile (with its source), suspend and resume.
+//!
+//! No Flux controllers run in this cluster yet (bootstrap comes with a later issue), so the
+//! tests' `fake_flux_controller` stands in for them and says so.
 //!
 //! Run it with `tests/demo.sh`. Pass `--keep` to leave the cluster running until Enter is
 //! pressed, with the commands to try it printed.
@@ -9,11 +13,15 @@ mod support;
 
 use std::process::Command;
 
-const PLUGINS: [&str; 5] = [
+use support::fake_flux_controller::{Behaviour, fake_flux_controller};
+
+const PLUGINS: [&str; 7] = [
     "kubectl-gitops",
     "kubectl-gitops-version",
     "kubectl-gitops-status",
     "kubectl-gitops-reconcile",
+    "kubectl-gitops-suspend",
+    "kubectl-gitops-resume",
     "kubectl-gitops-bootstrap",
 ];
 
@@ -63,6 +71,92 @@ fn main() {
     step(
         "The same, for scripts",
         &["gitops", "version", "-o", "yaml"],
+    );
+
+    // Two Flux objects to look at, and the stand-in that answers for the controllers.
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let _entered = runtime.enter();
+    plane.kubectl_ok(&["create", "namespace", "demo"]);
+    support::apply_object(serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "demo-repo", "namespace": "demo"},
+        "spec": {"interval": "1m", "url": "https://git.example.com/demo.git", "ref": {"branch": "main"}}
+    }));
+    support::apply_object(serde_json::json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "demo-apps", "namespace": "demo"},
+        "spec": {"interval": "10m", "path": "./apps", "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "demo-repo"}}
+    }));
+    let client = runtime.block_on(support::admin_client());
+    let revision = "main@sha1:4f2a9c1e7b3d5a6f8e0c2b4d6a8f0e1c3b5d7f9a".to_string();
+    let kinds = |name| kubectl_gitops::flux::FluxKind::lookup(name).expect("kind");
+    let delay = std::time::Duration::from_millis(600);
+    let _git = fake_flux_controller(
+        client.clone(),
+        kinds("gitrepo"),
+        "demo",
+        "demo-repo",
+        Behaviour::Succeed {
+            revision: revision.clone(),
+        },
+        delay,
+    );
+    let _ks = fake_flux_controller(
+        client,
+        kinds("ks"),
+        "demo",
+        "demo-apps",
+        Behaviour::Succeed { revision },
+        delay,
+    );
+    println!(
+        "\n(No Flux controllers run in this local cluster yet: a stand-in, fake_flux_controller,\n answers reconcile requests for the two demo objects after 0.6 s.)"
+    );
+
+    step(
+        "Two new Flux objects, not reconciled yet",
+        &["gitops", "status", "-n", "demo"],
+    );
+    step(
+        "Reconcile the Kustomization and its source; waits by watching",
+        &[
+            "gitops",
+            "reconcile",
+            "ks",
+            "demo-apps",
+            "--with-source",
+            "-n",
+            "demo",
+        ],
+    );
+    step(
+        "Both Ready, at the fetched and applied revision",
+        &["gitops", "status", "-n", "demo", "-o", "wide"],
+    );
+    step(
+        "Suspend it",
+        &["gitops", "suspend", "ks", "demo-apps", "-n", "demo"],
+    );
+    step(
+        "Suspended objects are listed as such",
+        &["gitops", "status", "ks", "-n", "demo"],
+    );
+    step(
+        "Resume it: resume also reconciles and waits",
+        &["gitops", "resume", "ks", "demo-apps", "-n", "demo"],
+    );
+    step(
+        "For scripts: JSON",
+        &[
+            "gitops",
+            "status",
+            "ks/demo-apps",
+            "-n",
+            "demo",
+            "-o",
+            "json",
+        ],
     );
 
     if keep {

@@ -122,6 +122,21 @@ pub fn main_complete() -> ExitCode {
     print_completions(&args)
 }
 
+/// Entry point of `kubectl_complete-gitops-<command>`: with the standalone
+/// `kubectl-gitops-<command>` installed, kubectl asks this helper (not `kubectl_complete-gitops`)
+/// to complete the command's arguments, and passes only the words after the command name.
+pub fn main_complete_command(command: &str) -> ExitCode {
+    let args: Vec<String> = std::iter::once(command.to_string())
+        .chain(
+            std::env::args_os()
+                .skip(1)
+                .map(|arg| arg.to_string_lossy().into_owned())
+                .filter(|arg| arg != "__complete"),
+        )
+        .collect();
+    print_completions(&args)
+}
+
 /// Answers a completion request on stdout. `args` are the words after `kubectl gitops`, the
 /// last one being the word to complete (a leading `__complete` is ignored). Always succeeds.
 pub fn print_completions(args: &[String]) -> ExitCode {

@@ -80,3 +80,38 @@ impl FluxApis {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_kinds_say_whether_flux_or_one_controller_is_missing() {
+        let ks = FluxKind::lookup("ks").unwrap();
+        let none = FluxApis::default();
+        assert!(matches!(none.require(ks), Err(Error::FluxNotInstalled)));
+        assert!(
+            none.require(ks)
+                .unwrap_err()
+                .to_string()
+                .contains("Flux is not installed in this cluster")
+        );
+
+        let some = FluxApis {
+            served: vec![ServedKind {
+                kind: ks,
+                resource: ks.api_resource(),
+            }],
+        };
+        assert!(some.require(ks).is_ok());
+        let err = some
+            .require(FluxKind::lookup("hr").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the HelmRelease kind is not installed")
+                && err.contains("helmreleases.helm.toolkit.fluxcd.io"),
+            "{err}"
+        );
+    }
+}

@@ -185,6 +185,7 @@ pub async fn run_suspend(args: SuspendArgs, out: &mut dyn Write) -> Result<()> {
             .map(|object| crate::suspend::suspend(&connection, &apis, object)),
     )
     .await;
+    let total = results.len();
     let mut failed = 0;
     for (object, result) in selected.objects.iter().zip(results) {
         match result {
@@ -196,20 +197,18 @@ pub async fn run_suspend(args: SuspendArgs, out: &mut dyn Write) -> Result<()> {
                     object.namespace()
                 ),
             )?,
+            // One object: its error is the command's error, printed once by the caller.
+            Err(err) if total == 1 => return Err(err),
             Err(err) => {
                 failed += 1;
                 eprintln!("✗ {}: {err}", object.display_name());
             }
         }
     }
-    match failed {
-        0 => Ok(()),
-        _ if selected.objects.len() == 1 => Err(Error::SomeFailed { failed, total: 1 }),
-        _ => Err(Error::SomeFailed {
-            failed,
-            total: selected.objects.len(),
-        }),
+    if failed > 0 {
+        return Err(Error::SomeFailed { failed, total });
     }
+    Ok(())
 }
 
 pub async fn run_resume(args: ResumeArgs, out: &mut dyn Write) -> Result<()> {

@@ -262,3 +262,37 @@ fn completion_scripts_for_every_shell() {
     let bad = run(Command::new(plugin_exe("kubectl-gitops")).args(["completion", "tcsh"]));
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 }
+
+#[test]
+fn a_cargo_install_with_standalone_commands_completes_their_arguments_too() {
+    // `cargo install` puts every standalone command and its completion helper on PATH; kubectl
+    // then sends `kubectl gitops status <TAB>` to kubectl_complete-gitops-status.
+    let dir = temp_dir("completion-standalone-");
+    for name in [
+        "kubectl-gitops",
+        "kubectl_complete-gitops",
+        "kubectl-gitops-status",
+        "kubectl_complete-gitops-status",
+        "kubectl-gitops-reconcile",
+        "kubectl_complete-gitops-reconcile",
+    ] {
+        std::fs::copy(plugin_exe(name), dir.join(name))
+            .unwrap_or_else(|e| panic!("copy {name}: {e}"));
+    }
+    let (values, _) = answer(&kubectl_complete(&dir, &["status", "--fail-if"]));
+    assert_eq!(values, ["--fail-if-not-ready"]);
+    let (values, _) = answer(&kubectl_complete(&dir, &["reconcile", "--with"]));
+    assert_eq!(values, ["--with-source"]);
+    let (values, _) = answer(&kubectl_complete(&dir, &["reconcile", "hel"]));
+    assert!(!values.is_empty(), "kinds complete");
+    assert!(
+        values.iter().all(|v| v.to_lowercase().starts_with("hel")),
+        "{values:?}"
+    );
+    assert!(
+        values
+            .iter()
+            .any(|v| v.starts_with("HelmRelease") || v.starts_with("helmrelease")),
+        "{values:?}"
+    );
+}

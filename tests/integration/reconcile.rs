@@ -63,7 +63,7 @@ async fn several_objects_in_kind_slash_name_form_reconcile_concurrently() {
         git_repository(&ns, "b"),
     ]);
     let client = admin_client().await;
-    let delay = Duration::from_millis(1500);
+    let delay = Duration::from_secs(3);
     let _a = fake_flux_controller(client.clone(), kind("ks"), &ns, "a", succeed(), delay);
     let _b = fake_flux_controller(client, kind("gitrepo"), &ns, "b", succeed(), delay);
     let started = Instant::now();
@@ -88,9 +88,9 @@ async fn several_objects_in_kind_slash_name_form_reconcile_concurrently() {
         assert_eq!(report["namespace"], ns.as_str());
     }
     assert_eq!(reports[1]["kind"], "GitRepository");
-    // Each controller answers after 1.5 s: one after the other would take 3 s or more.
+    // Each controller answers after 3 s: one after the other would take 6 s or more.
     assert!(
-        elapsed < Duration::from_millis(2900),
+        elapsed < Duration::from_millis(5500),
         "not concurrent: {elapsed:?}"
     );
 }
@@ -542,5 +542,41 @@ async fn suspend_then_resume_waits_for_the_reconcile() {
     assert_eq!(
         jsonpath("kustomization", &ns, "other", "{.spec.suspend}"),
         "false"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_source_on_a_helm_release_reconciles_its_helm_chart() {
+    let ns = fresh_namespace("rec-hrsrc");
+    let chart_name = format!("{ns}-podinfo");
+    create(&[
+        helm_release(&ns, "podinfo"),
+        serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+            "metadata": {"name": chart_name, "namespace": ns},
+            "spec": {"chart": "podinfo", "interval": "10m", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}
+        }),
+    ]);
+    let client = admin_client().await;
+    let chart = Behaviour::Succeed {
+        revision: "6.5.0".into(),
+    };
+    let _chart = fake_flux_controller(client.clone(), kind("hc"), &ns, &chart_name, chart, SHORT);
+    let release = Behaviour::Succeed {
+        revision: "6.5.0".into(),
+    };
+    let _release = fake_flux_controller(client, kind("hr"), &ns, "podinfo", release, SHORT);
+    let out = plugin(&["reconcile", "hr", "podinfo", "--with-source", "-n", &ns]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "✔ HelmChart/{chart_name} in namespace {ns}: fetched revision 6.5.0"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("HelmRelease/podinfo") && text.contains("reconciled chart version 6.5.0"),
+        "{text}"
     );
 }

@@ -1,0 +1,6 @@
+//! `kubectl_complete-gitops-bootstrap`: completes `kubectl gitops bootstrap ...` when the standalone
+//! `kubectl-gitops-bootstrap` is installed (kubectl then asks this helper, not the umbrella's).
+
+fn main() -> std::process::ExitCode {
+    kubectl_gitops::completion::main_complete_command("bootstrap")
+}

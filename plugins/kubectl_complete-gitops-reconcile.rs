@@ -1,0 +1,6 @@
+//! `kubectl_complete-gitops-reconcile`: completes `kubectl gitops reconcile ...` when the standalone
+//! `kubectl-gitops-reconcile` is installed (kubectl then asks this helper, not the umbrella's).
+
+fn main() -> std::process::ExitCode {
+    kubectl_gitops::completion::main_complete_command("reconcile")
+}

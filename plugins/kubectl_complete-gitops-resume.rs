@@ -1,0 +1,6 @@
+//! `kubectl_complete-gitops-resume`: completes `kubectl gitops resume ...` when the standalone
+//! `kubectl-gitops-resume` is installed (kubectl then asks this helper, not the umbrella's).
+
+fn main() -> std::process::ExitCode {
+    kubectl_gitops::completion::main_complete_command("resume")
+}

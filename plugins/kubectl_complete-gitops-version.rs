@@ -1,0 +1,6 @@
+//! `kubectl_complete-gitops-version`: completes `kubectl gitops version ...` when the standalone
+//! `kubectl-gitops-version` is installed (kubectl then asks this helper, not the umbrella's).
+
+fn main() -> std::process::ExitCode {
+    kubectl_gitops::completion::main_complete_command("version")
+}
