@@ -123,10 +123,11 @@ pub fn parse_targets(args: &[String]) -> Result<(Option<&'static FluxKind>, Vec<
     Ok((Some(kind), targets))
 }
 
-/// The result of listing: objects, and warnings for kinds that could not be read (RBAC).
-#[derive(Debug, Default)]
-pub struct Listing {
-    pub objects: Vec<FluxObject>,
+/// The result of listing: objects (or what `map` made of them), and warnings for kinds that
+/// could not be read (RBAC).
+#[derive(Debug)]
+pub struct Listing<T = FluxObject> {
+    pub objects: Vec<T>,
     pub warnings: Vec<String>,
 }
 
@@ -139,6 +140,22 @@ pub async fn list(
     scope: &Scope,
     label_selector: Option<&str>,
 ) -> Result<Listing> {
+    list_map(connection, apis, kinds, scope, label_selector, |object| {
+        object
+    })
+    .await
+}
+
+/// [`list`], turning each object into what the caller keeps as soon as its page arrives, so a
+/// large listing never holds every full object (with managedFields) in memory at once.
+pub async fn list_map<T>(
+    connection: &Connection,
+    apis: &FluxApis,
+    kinds: &[&'static FluxKind],
+    scope: &Scope,
+    label_selector: Option<&str>,
+    map: fn(FluxObject) -> T,
+) -> Result<Listing<T>> {
     let served: Vec<&ServedKind> = if kinds.is_empty() {
         apis.served.iter().collect()
     } else {
@@ -150,10 +167,13 @@ pub async fn list(
     let results = join_all(
         served
             .iter()
-            .map(|served| list_kind(connection, served, scope, label_selector)),
+            .map(|served| list_kind(connection, served, scope, label_selector, map)),
     )
     .await;
-    let mut listing = Listing::default();
+    let mut listing = Listing {
+        objects: Vec::new(),
+        warnings: Vec::new(),
+    };
     for result in results {
         match result {
             Ok(mut objects) => listing.objects.append(&mut objects),
@@ -166,12 +186,13 @@ pub async fn list(
     Ok(listing)
 }
 
-async fn list_kind(
+async fn list_kind<T>(
     connection: &Connection,
     served: &ServedKind,
     scope: &Scope,
     label_selector: Option<&str>,
-) -> Result<Vec<FluxObject>> {
+    map: fn(FluxObject) -> T,
+) -> Result<Vec<T>> {
     let api = scope.api(connection, served);
     let mut action = Action::new("list", &qualified_plural(&served.resource));
     if let Scope::Namespace(ns) = scope {
@@ -185,9 +206,11 @@ async fn list_kind(
     loop {
         let page = connection.call(action.clone(), api.list(&params)).await?;
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        objects.extend(page.items.into_iter().map(|object| FluxObject {
-            kind: served.kind,
-            object,
+        objects.extend(page.items.into_iter().map(|object| {
+            map(FluxObject {
+                kind: served.kind,
+                object,
+            })
         }));
         match next {
             Some(token) => params = params.continue_token(&token),
@@ -224,10 +247,9 @@ async fn not_found(
     name: &str,
 ) -> Error {
     let scope = Scope::Namespace(namespace.to_string());
-    let names: Vec<String> = match list_kind(connection, served, &scope, None).await {
-        Ok(objects) => objects.iter().map(|o| o.name().to_string()).collect(),
-        Err(_) => Vec::new(),
-    };
+    let names: Vec<String> = list_kind(connection, served, &scope, None, |o| o.name().to_string())
+        .await
+        .unwrap_or_default();
     Error::NotFound {
         kind: served.kind.kind,
         name: name.to_string(),

@@ -19,13 +19,44 @@ pub enum OutputFormat {
 /// JSON as kubectl prints it (4-space indent, trailing newline).
 pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
     let mut out = Vec::new();
+    write_json(&mut out, value)?;
+    String::from_utf8(out).map_err(|err| Error::Output(format!("cannot write JSON: {err}")))
+}
+
+/// [`to_json`] straight into a writer, for large outputs (no second copy in memory).
+pub fn write_json<T: Serialize>(out: &mut dyn std::io::Write, value: &T) -> Result<()> {
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, out);
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut buffered, formatter);
     value
         .serialize(&mut serializer)
         .map_err(|err| Error::Output(format!("cannot write JSON: {err}")))?;
-    out.push(b'\n');
-    String::from_utf8(out).map_err(|err| Error::Output(format!("cannot write JSON: {err}")))
+    use std::io::Write;
+    buffered
+        .write_all(b"\n")
+        .and_then(|()| buffered.flush())
+        .map_err(|err| Error::Output(format!("cannot write to stdout: {err}")))
+}
+
+/// A kubectl-style `List` of items, serialised without copying them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct List<'a, T: Serialize> {
+    api_version: &'static str,
+    kind: &'static str,
+    items: &'a [T],
+    metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a, T: Serialize> List<'a, T> {
+    pub fn new(items: &'a [T]) -> Self {
+        List {
+            api_version: "v1",
+            kind: "List",
+            items,
+            metadata: serde_json::Map::new(),
+        }
+    }
 }
 
 /// YAML that round-trips through Kubernetes' Go reader: 2-space indent, no folding of long

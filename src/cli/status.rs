@@ -196,6 +196,8 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
     }
     if items.is_empty() && table {
         eprintln!("No Flux objects found{}.", scope_words(&scope));
+    } else if args.output == OutputFormat::Json {
+        output::write_json(out, &output::List::new(&items))?;
     } else {
         super::write_out(out, &render(&items, args.output, args.all_namespaces)?)?;
     }
@@ -357,14 +359,10 @@ fn render(items: &[Item], format: OutputFormat, namespaces: bool) -> Result<Stri
             let (headers, rows) = rows(items, format == OutputFormat::Wide, namespaces);
             output::table(&headers, &rows)
         }
-        OutputFormat::Json => output::to_json(&list(items))?,
-        OutputFormat::Yaml => output::to_yaml(&list(items))?,
+        OutputFormat::Json => output::to_json(&output::List::new(items))?,
+        OutputFormat::Yaml => output::to_yaml(&output::List::new(items))?,
         OutputFormat::Name => items.iter().map(|i| i.resource_name() + "\n").collect(),
     })
-}
-
-fn list(items: &[Item]) -> serde_json::Value {
-    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {}})
 }
 
 /// Follows changes with one Kubernetes watch per kind (no polling). On a terminal the whole
