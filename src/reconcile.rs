@@ -111,16 +111,9 @@ pub async fn merge_patch(
     }
 }
 
-/// Sets `reconcile.fluxcd.io/requestedAt` (and the extra annotations, e.g. forceAt) to `token`,
-/// touching nothing but metadata.annotations.
-pub async fn request(
-    connection: &Connection,
-    served: &ServedKind,
-    namespace: &str,
-    name: &str,
-    token: &str,
-    extra_annotations: &[&str],
-) -> Result<DynamicObject> {
+/// The merge patch that requests a reconcile: `reconcile.fluxcd.io/requestedAt` (and the extra
+/// annotations, e.g. forceAt) set to `token`, touching nothing but metadata.annotations.
+pub fn request_patch(token: &str, extra_annotations: &[&str]) -> serde_json::Value {
     let mut annotations = serde_json::Map::new();
     for key in std::iter::once(&REQUESTED_AT).chain(extra_annotations) {
         annotations.insert(
@@ -128,8 +121,40 @@ pub async fn request(
             serde_json::Value::String(token.to_string()),
         );
     }
-    let patch = serde_json::json!({"metadata": {"annotations": annotations}});
-    merge_patch(connection, served, namespace, name, &patch).await
+    serde_json::json!({"metadata": {"annotations": annotations}})
+}
+
+/// Applies `patch`, which must carry `token` in requestedAt, then waits for the controller
+/// (unless `options.wait` is off) and reports. Shared by reconcile and resume.
+pub async fn request_and_wait(
+    connection: &Connection,
+    served: &ServedKind,
+    object: &FluxObject,
+    patch: &serde_json::Value,
+    token: &str,
+    options: &Options,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    let started = std::time::Instant::now();
+    let since = Timestamp::now();
+    merge_patch(connection, served, object.namespace(), object.name(), patch).await?;
+    let outcome = if options.wait && object.kind.reconcilable {
+        progress(&format!(
+            "◎ waiting for {} to reconcile",
+            object.display_name()
+        ));
+        wait(connection, object, served, token, since, options.timeout).await?
+    } else {
+        Outcome::Requested
+    };
+    Ok(Report {
+        kind: object.kind.kind,
+        name: object.name().to_string(),
+        namespace: object.namespace().to_string(),
+        outcome,
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+        source: None,
+    })
 }
 
 /// What the object's status says about the request `token` made at `since`, or `None` while
@@ -348,9 +373,7 @@ async fn reconcile_one(
     options: &Options,
     progress: Progress<'_>,
 ) -> Result<Report> {
-    let started = std::time::Instant::now();
     let served = apis.require(object.kind)?;
-    let (name, namespace) = (object.name().to_string(), object.namespace().to_string());
     if !object.kind.reconcilable {
         return Err(Error::Usage(format!(
             "{} objects have no reconcile loop in Flux (they take effect when applied); nothing to reconcile",
@@ -361,8 +384,8 @@ async fn reconcile_one(
         return Err(Error::Suspended {
             kind: object.kind.kind,
             short: object.kind.short_names[0],
-            name,
-            namespace,
+            name: object.name().to_string(),
+            namespace: object.namespace().to_string(),
         });
     }
     let mut extra = Vec::new();
@@ -373,29 +396,16 @@ async fn reconcile_one(
         extra.push(RESET_AT);
     }
     let token = new_token();
-    let since = Timestamp::now();
     progress(&format!(
-        "► requesting reconciliation of {} in namespace {namespace}",
-        object.display_name()
+        "► requesting reconciliation of {} in namespace {}",
+        object.display_name(),
+        object.namespace()
     ));
-    request(connection, served, &namespace, &name, &token, &extra).await?;
-    let outcome = if options.wait {
-        progress(&format!(
-            "◎ waiting for {} to reconcile",
-            object.display_name()
-        ));
-        wait(connection, object, served, &token, since, options.timeout).await?
-    } else {
-        Outcome::Requested
-    };
-    Ok(Report {
-        kind: object.kind.kind,
-        name,
-        namespace,
-        outcome,
-        elapsed_seconds: started.elapsed().as_secs_f64(),
-        source: None,
-    })
+    let patch = request_patch(&token, &extra);
+    request_and_wait(
+        connection, served, object, &patch, &token, options, progress,
+    )
+    .await
 }
 
 /// The object a Kustomization or HelmRelease takes its input from.
