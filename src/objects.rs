@@ -1,8 +1,12 @@
 //! Finding Flux objects: parsing `kind name`, `kind/name` arguments, listing many kinds at
 //! once (concurrently, paged), and getting one object with a helpful not-found message.
 
+use std::collections::BTreeMap;
+
 use futures::future::join_all;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, DynamicObject, ListParams};
+use serde::{Deserialize, Serialize};
 
 use crate::apply::qualified_plural;
 use crate::connection::Connection;
@@ -29,7 +33,8 @@ impl Scope {
         }
     }
 
-    fn api(&self, connection: &Connection, served: &ServedKind) -> Api<DynamicObject> {
+    /// The API for `served` objects in this scope.
+    pub fn api(&self, connection: &Connection, served: &ServedKind) -> Api<DynamicObject> {
         match self {
             Scope::Namespace(ns) => {
                 Api::namespaced_with(connection.client.clone(), ns, &served.resource)
@@ -193,7 +198,7 @@ async fn list_kind<T>(
     label_selector: Option<&str>,
     map: fn(FluxObject) -> T,
 ) -> Result<Vec<T>> {
-    let api = scope.api(connection, served);
+    let path = collection_path(served, scope);
     let mut action = Action::new("list", &qualified_plural(&served.resource));
     if let Scope::Namespace(ns) = scope {
         action = action.in_namespace(ns);
@@ -204,17 +209,142 @@ async fn list_kind<T>(
     }
     let mut objects = Vec::new();
     loop {
-        let page = connection.call(action.clone(), api.list(&params)).await?;
-        let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
+        let request = kube::core::Request::new(path.as_str())
+            .list(&params)
+            .map_err(kube::Error::BuildRequest);
+        let page: LeanList = connection
+            .call(action.clone(), async {
+                connection.client.request(request?).await
+            })
+            .await?;
+        let next = page.metadata.continue_.filter(|c| !c.is_empty());
         objects.extend(page.items.into_iter().map(|object| {
             map(FluxObject {
                 kind: served.kind,
-                object,
+                object: object.into_dynamic(),
             })
         }));
         match next {
             Some(token) => params = params.continue_token(&token),
             None => return Ok(objects),
+        }
+    }
+}
+
+/// `/apis/<group>/<version>[/namespaces/<ns>]/<plural>`.
+fn collection_path(served: &ServedKind, scope: &Scope) -> String {
+    let resource = &served.resource;
+    let mut path = format!("/apis/{}", resource.api_version);
+    if let Scope::Namespace(ns) = scope {
+        path.push_str(&format!("/namespaces/{ns}"));
+    }
+    path.push('/');
+    path.push_str(&resource.plural);
+    path
+}
+
+/// A list page as `status` and the bulk commands need it. Listing thousands of objects as
+/// `DynamicObject`s would parse every managedFields entry and Kustomization inventory (and
+/// buffer each object for its flattened fields); reading only these fields keeps large
+/// listings fast and small in memory.
+#[derive(Deserialize)]
+struct LeanList {
+    #[serde(default)]
+    items: Vec<LeanObject>,
+    #[serde(default)]
+    metadata: LeanListMeta,
+}
+
+#[derive(Deserialize, Default)]
+struct LeanListMeta {
+    #[serde(rename = "continue")]
+    continue_: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeanObject {
+    api_version: String,
+    kind: String,
+    metadata: LeanMeta,
+    #[serde(default)]
+    spec: serde_json::Value,
+    #[serde(default)]
+    status: LeanStatus,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LeanMeta {
+    name: String,
+    namespace: Option<String>,
+    uid: Option<String>,
+    resource_version: Option<String>,
+    generation: Option<i64>,
+    creation_timestamp: Option<Time>,
+    labels: Option<BTreeMap<String, String>>,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// The status fields the computed status reads (see `status.rs`); others are skipped unread.
+#[derive(Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct LeanStatus {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conditions: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observed_generation: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_handled_reconcile_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artifact: Option<LeanArtifact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_applied_revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_attempted_revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<Vec<LeanSnapshot>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_scan_result: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_ref: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_push_commit: Option<String>,
+}
+
+#[derive(Deserialize, Serialize)]
+struct LeanArtifact {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<String>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LeanSnapshot {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chart_version: Option<String>,
+}
+
+impl LeanObject {
+    fn into_dynamic(self) -> DynamicObject {
+        let status = serde_json::to_value(self.status).unwrap_or_default();
+        DynamicObject {
+            types: Some(kube::api::TypeMeta {
+                api_version: self.api_version,
+                kind: self.kind,
+            }),
+            metadata: ObjectMeta {
+                name: Some(self.metadata.name),
+                namespace: self.metadata.namespace,
+                uid: self.metadata.uid,
+                resource_version: self.metadata.resource_version,
+                generation: self.metadata.generation,
+                creation_timestamp: self.metadata.creation_timestamp,
+                labels: self.metadata.labels,
+                annotations: self.metadata.annotations,
+                ..ObjectMeta::default()
+            },
+            data: serde_json::json!({"spec": self.spec, "status": status}),
         }
     }
 }

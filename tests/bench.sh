@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(tests/env/prepare.sh)"
-cargo build --release --quiet --bins
+cargo build --release --quiet --bin kubectl-gitops
 cargo run --release --quiet --example bench -- "$@"

@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Write};
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use kube::api::{Api, DynamicObject};
 use kube::runtime::watcher;
 use serde::Serialize;
 
@@ -380,12 +379,7 @@ async fn watch(
     let mut streams = Vec::new();
     for kind in kinds {
         let served = apis.require(kind)?;
-        let api: Api<DynamicObject> = match scope {
-            Scope::Namespace(ns) => {
-                Api::namespaced_with(connection.client.clone(), ns, &served.resource)
-            }
-            Scope::AllNamespaces => Api::all_with(connection.client.clone(), &served.resource),
-        };
+        let api = scope.api(connection, served);
         let mut config = watcher::Config::default();
         if let Some(selector) = &args.selector {
             config = config.labels(selector);
