@@ -162,9 +162,11 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
         .iter()
         .map(|k| kind_named(k))
         .collect::<Result<_>>()?;
-    kinds.extend(kind);
-    kinds.extend(targets.iter().map(|t| t.kind));
-    kinds.dedup();
+    for extra in kind.into_iter().chain(targets.iter().map(|t| t.kind)) {
+        if !kinds.contains(&extra) {
+            kinds.push(extra);
+        }
+    }
     let scope = Scope::new(&connection.namespace, args.all_namespaces);
 
     let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
@@ -176,18 +178,14 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
             None
         }
     };
-    let (objects, header_text) = tokio::join!(
+    let (items, header_text) = tokio::join!(
         find(&connection, &apis, &targets, &kinds, &scope, &args),
         header_text
     );
-    let objects = objects?;
-    let mut items: Vec<Item> = objects
-        .iter()
-        .map(Item::new)
-        .filter(|item| {
-            args.states.is_empty() || args.states.iter().any(|f| f.matches(item.status.state))
-        })
-        .collect();
+    let mut items = items?;
+    items.retain(|item| {
+        args.states.is_empty() || args.states.iter().any(|f| f.matches(item.status.state))
+    });
     items.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 
     if let Some(header_text) = header_text {
@@ -232,10 +230,17 @@ async fn find(
     kinds: &[&'static FluxKind],
     scope: &Scope,
     args: &StatusArgs,
-) -> Result<Vec<FluxObject>> {
+) -> Result<Vec<Item>> {
     if targets.is_empty() {
-        let listing =
-            objects::list(connection, apis, kinds, scope, args.selector.as_deref()).await?;
+        let listing = objects::list_map(
+            connection,
+            apis,
+            kinds,
+            scope,
+            args.selector.as_deref(),
+            |object| Item::new(&object),
+        )
+        .await?;
         for warning in &listing.warnings {
             eprintln!("warning: {warning}");
         }
@@ -249,15 +254,9 @@ async fn find(
     }
     let mut found = Vec::new();
     for target in targets {
-        found.push(
-            objects::get(
-                connection,
-                apis.require(target.kind)?,
-                &connection.namespace,
-                &target.name,
-            )
-            .await?,
-        );
+        let served = apis.require(target.kind)?;
+        let object = objects::get(connection, served, &connection.namespace, &target.name).await?;
+        found.push(Item::new(&object));
     }
     Ok(found)
 }
