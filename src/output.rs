@@ -73,21 +73,27 @@ pub fn to_yaml<T: Serialize>(value: &T) -> Result<String> {
 }
 
 /// A kubectl-style table: upper-case headers, no borders, three spaces between columns, no
-/// trailing spaces.
+/// trailing spaces. Written by hand rather than with `tabled`: for 10,000 rows it is several
+/// times faster and needs no second copy of the cells.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    use tabled::builder::Builder;
-    use tabled::settings::{Padding, Style};
-
-    let mut builder = Builder::default();
-    builder.push_record(headers.iter().map(|h| h.to_uppercase()));
+    let headers: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
-        builder.push_record(row.iter().cloned());
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
     }
-    let mut table = builder.build();
-    table.with(Style::empty()).with(Padding::new(0, 3, 0, 0));
-    let mut out = String::new();
-    for line in table.to_string().lines() {
-        out.push_str(line.trim_end());
+    let mut out =
+        String::with_capacity((widths.iter().sum::<usize>() + 3 * widths.len()) * (rows.len() + 1));
+    for row in std::iter::once(&headers).chain(rows) {
+        let start = out.len();
+        for (cell, width) in row.iter().zip(&widths) {
+            out.push_str(cell);
+            for _ in cell.chars().count()..*width + 3 {
+                out.push(' ');
+            }
+        }
+        out.truncate(start + out[start..].trim_end().len());
         out.push('\n');
     }
     out
