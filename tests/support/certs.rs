@@ -116,3 +116,24 @@ pub fn unrelated_ca(dir: &Path) -> PathBuf {
     write(&path, &ca("unrelated-ca").pem());
     path
 }
+
+/// A fresh CA and a server certificate for 127.0.0.1/localhost signed by it, for TLS servers
+/// the tests run (the Git server). Returns (CA certificate, server certificate, server key).
+pub fn loopback_server_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let issuer = ca(&format!("{name}-ca"));
+    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("server params");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().expect("server key");
+    let cert = params.signed_by(&key, &issuer).expect("sign server cert");
+    let paths = (
+        dir.join(format!("{name}-ca.crt")),
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    write(&paths.0, &issuer.pem());
+    write(&paths.1, &cert.pem());
+    write(&paths.2, &key.serialize_pem());
+    paths
+}

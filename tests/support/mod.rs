@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod control_plane;
+pub mod git_servers;
 pub mod processes;
 
 pub use control_plane::control_plane;

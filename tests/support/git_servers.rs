@@ -1,0 +1,292 @@
+//! Real Git servers on loopback, started by the tests: smart HTTP(S) through `git
+//! http-backend` behind lighttpd with basic auth, and SSH through an sshd process of its own.
+//! Both serve bare repositories from a temporary folder (see test-environment.md).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use super::certs::loopback_server_cert;
+use super::control_plane::random_hex;
+use super::processes::{free_port, log_tail, spawn, stop, temp_dir};
+
+fn require(program: &str, package: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+        let path = Path::new(dir).join(program);
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("{program} is not installed: install the Debian package {package} (tests/run.sh does)");
+}
+
+fn git(args: &[&str], cwd: &Path) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Creates `<root>/<name>.git`, bare, on branch main, accepting pushes over HTTP.
+fn create_bare(root: &Path, name: &str) -> PathBuf {
+    let path = root.join(format!("{name}.git"));
+    std::fs::create_dir_all(&path).expect("create repo dir");
+    git(
+        &["init", "--bare", "--quiet", "--initial-branch=main"],
+        &path,
+    );
+    git(&["config", "http.receivepack", "true"], &path);
+    path
+}
+
+/// Waits until a TCP port accepts connections, or the process exits.
+fn wait_listening(child: &mut Child, port: u16, log: &Path, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited with {status}:\n{}", log_tail(log, 30));
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "{what} did not listen on 127.0.0.1:{port} within 20s:\n{}",
+        log_tail(log, 30)
+    );
+}
+
+/// Smart HTTPS Git server with basic auth (lighttpd + git http-backend).
+pub struct GitHttpServer {
+    pub root: PathBuf,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    /// The CA that signed the server's certificate (for `--ca-file`, GIT_SSL_CAINFO).
+    pub ca_file: PathBuf,
+    child: Child,
+}
+
+impl GitHttpServer {
+    pub fn start() -> GitHttpServer {
+        let lighttpd = require("lighttpd", "lighttpd (and lighttpd-mod-openssl)");
+        let dir = temp_dir("git-http-");
+        let root = dir.join("repos");
+        std::fs::create_dir_all(&root).expect("create repos dir");
+        let (ca_file, cert, key) = loopback_server_cert(&dir, "git-http");
+        let username = "git-user".to_string();
+        let password = format!("pw-{}", random_hex());
+        let users = dir.join("users");
+        std::fs::write(&users, format!("{username}:{password}\n")).expect("write users");
+        let backend = Path::new(
+            &String::from_utf8_lossy(
+                &Command::new("git")
+                    .arg("--exec-path")
+                    .output()
+                    .expect("git --exec-path")
+                    .stdout,
+            )
+            .trim()
+            .to_string(),
+        )
+        .join("git-http-backend");
+        assert!(
+            backend.exists(),
+            "git-http-backend not found at {}",
+            backend.display()
+        );
+        let log = dir.join("lighttpd.log");
+        for _ in 0..3 {
+            let port = free_port();
+            let config = dir.join("lighttpd.conf");
+            std::fs::write(
+                &config,
+                format!(
+                    r#"server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_auth", "mod_authn_file", "mod_openssl")
+server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{log}"
+ssl.engine = "enable"
+ssl.pemfile = "{cert}"
+ssl.privkey = "{key}"
+alias.url = ( "/git" => "{backend}" )
+$HTTP["url"] =~ "^/git" {{
+  cgi.assign = ( "" => "" )
+  setenv.add-environment = ( "GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "" )
+}}
+auth.backend = "plain"
+auth.backend.plain.userfile = "{users}"
+auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" => "valid-user" ) )
+"#,
+                    root = root.display(),
+                    log = log.display(),
+                    cert = cert.display(),
+                    key = key.display(),
+                    backend = backend.display(),
+                    users = users.display(),
+                ),
+            )
+            .expect("write lighttpd.conf");
+            let mut command = Command::new(&lighttpd);
+            command.arg("-D").arg("-f").arg(&config);
+            let mut child = spawn(command, &dir.join("lighttpd.out"));
+            std::thread::sleep(Duration::from_millis(100));
+            if let Ok(Some(_)) = child.try_wait() {
+                continue; // most likely the port was taken meanwhile
+            }
+            wait_listening(&mut child, port, &log, "lighttpd");
+            return GitHttpServer {
+                root,
+                port,
+                username,
+                password,
+                ca_file,
+                child,
+            };
+        }
+        panic!(
+            "lighttpd did not start:\n{}\n{}",
+            log_tail(&log, 20),
+            log_tail(&dir.join("lighttpd.out"), 20)
+        );
+    }
+
+    /// Creates an empty bare repository and returns its HTTPS URL.
+    pub fn create_repo(&self, name: &str) -> String {
+        create_bare(&self.root, name);
+        self.url(name)
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("https://127.0.0.1:{}/git/{name}.git", self.port)
+    }
+
+    pub fn bare_path(&self, name: &str) -> PathBuf {
+        self.root.join(format!("{name}.git"))
+    }
+}
+
+impl Drop for GitHttpServer {
+    fn drop(&mut self) {
+        stop(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+/// SSH Git server: an sshd of its own on loopback, with its own host keys, accepting the keys
+/// the test authorizes for the current user.
+pub struct GitSshServer {
+    pub root: PathBuf,
+    pub port: u16,
+    pub user: String,
+    authorized_keys: PathBuf,
+    host_public_keys: Vec<String>,
+    child: Child,
+}
+
+impl GitSshServer {
+    pub fn start() -> GitSshServer {
+        let sshd = require("sshd", "openssh-server");
+        let dir = temp_dir("git-ssh-");
+        let root = dir.join("repos");
+        std::fs::create_dir_all(&root).expect("create repos dir");
+        std::fs::create_dir_all("/run/sshd").expect("create /run/sshd (privilege separation dir)");
+        let mut host_public_keys = Vec::new();
+        for kind in ["ed25519", "ecdsa"] {
+            let key = dir.join(format!("ssh_host_{kind}_key"));
+            let out = Command::new("ssh-keygen")
+                .args(["-q", "-t", kind, "-N", "", "-f"])
+                .arg(&key)
+                .output()
+                .expect("run ssh-keygen");
+            assert!(
+                out.status.success(),
+                "ssh-keygen: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            host_public_keys
+                .push(std::fs::read_to_string(key.with_extension("pub")).expect("host key"));
+        }
+        let authorized_keys = dir.join("authorized_keys");
+        std::fs::write(&authorized_keys, "").expect("write authorized_keys");
+        let user = String::from_utf8_lossy(
+            &Command::new("id")
+                .arg("-un")
+                .output()
+                .expect("id -un")
+                .stdout,
+        )
+        .trim()
+        .to_string();
+        let log = dir.join("sshd.log");
+        for _ in 0..3 {
+            let port = free_port();
+            let config = dir.join("sshd_config");
+            std::fs::write(
+                &config,
+                format!(
+                    "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_ecdsa_key\nAuthorizedKeysFile {keys}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPidFile {d}/sshd.pid\n",
+                    d = dir.display(),
+                    keys = authorized_keys.display(),
+                ),
+            )
+            .expect("write sshd_config");
+            let mut command = Command::new(&sshd);
+            command.args(["-D", "-e", "-f"]).arg(&config);
+            let mut child = spawn(command, &log);
+            std::thread::sleep(Duration::from_millis(100));
+            if let Ok(Some(_)) = child.try_wait() {
+                continue;
+            }
+            wait_listening(&mut child, port, &log, "sshd");
+            return GitSshServer {
+                root,
+                port,
+                user,
+                authorized_keys,
+                host_public_keys,
+                child,
+            };
+        }
+        panic!("sshd did not start:\n{}", log_tail(&log, 20));
+    }
+
+    /// Lets `public_key` (an OpenSSH public key line) log in.
+    pub fn authorize(&self, public_key: &str) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.authorized_keys)
+            .expect("open authorized_keys");
+        writeln!(file, "{}", public_key.trim()).expect("append key");
+    }
+
+    /// Creates an empty bare repository and returns its ssh:// URL.
+    pub fn create_repo(&self, name: &str) -> String {
+        let path = create_bare(&self.root, name);
+        format!(
+            "ssh://{}@127.0.0.1:{}{}",
+            self.user,
+            self.port,
+            path.display()
+        )
+    }
+
+    /// The server's host public keys (`<type> <base64>` lines), to compare with a key scan.
+    pub fn host_public_keys(&self) -> &[String] {
+        &self.host_public_keys
+    }
+}
+
+impl Drop for GitSshServer {
+    fn drop(&mut self) {
+        stop(&mut self.child, Duration::from_secs(2));
+    }
+}
