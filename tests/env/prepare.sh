@@ -160,6 +160,62 @@ ensure_krew() {
   finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
 }
 
+# The layout of a Flux GitHub release (install.yaml, manifests.tar.gz, the checksums file),
+# assembled offline the way Flux's release job does: each component's CRDs and Deployment
+# built with kustomize (the real kubectl's) from the controller modules' config/ folders, then
+# flux2's manifests/ (bases, rbac, policies, install) built on top. Served by the tests to
+# exercise download, verification and caching of install manifests.
+FLUX_RELEASE_COMPONENTS=(
+  source-controller=github.com/fluxcd/source-controller@v1.9.4
+  kustomize-controller=github.com/fluxcd/kustomize-controller@v1.9.4
+  helm-controller=github.com/fluxcd/helm-controller@v1.6.3
+  notification-controller=github.com/fluxcd/notification-controller@v1.9.3
+  image-reflector-controller=github.com/fluxcd/image-reflector-controller@v1.2.4
+  image-automation-controller=github.com/fluxcd/image-automation-controller@v1.2.4
+  source-watcher=github.com/fluxcd/source-watcher/v2@v2.2.3
+)
+
+ensure_flux_release() { # kubectl
+  local kubectl=$1 out=$CACHE/flux-release-$FLUX_VERSION
+  if [[ -f $out/flux_${FLUX_VERSION}_checksums.txt ]]; then log "Flux $FLUX_VERSION release layout: cached"; return; fi
+  need go "install Go to download the Flux modules"
+  log "Flux $FLUX_VERSION release layout: assembling install manifests from the Flux modules"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-release.XXXXXX")
+  local flux2
+  # source-watcher/v2 is not in the checksum database; the proxy serves it all the same.
+  export GONOSUMDB=github.com/fluxcd/source-watcher/v2
+  flux2=$(cd "$tmp" && go mod download -json "github.com/fluxcd/flux2/v2@$FLUX_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [[ -d $flux2/manifests ]] || die "github.com/fluxcd/flux2/v2@$FLUX_VERSION has no manifests/ folder"
+  cp -r "$flux2/manifests" "$tmp/manifests"; chmod -R u+w "$tmp/manifests"
+  local entry name module dir base
+  for entry in "${FLUX_RELEASE_COMPONENTS[@]}"; do
+    name=${entry%%=*}; module=${entry#*=}
+    dir=$(cd "$tmp" && go mod download -json "$module" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [[ -d $dir/config/crd && -d $dir/config/manager ]] || die "$module lacks config/crd or config/manager"
+    base=$tmp/manifests/bases/$name
+    "$kubectl" kustomize "$dir/config/crd" > "$base/$name.crds.yaml" || die "kustomize of $module config/crd failed"
+    "$kubectl" kustomize "$dir/config/manager" > "$base/$name.deployment.yaml" || die "kustomize of $module config/manager failed"
+    # The bases point at the release assets on GitHub: use the files just built instead.
+    sed -i -E "s#https://github.com/fluxcd/$name/releases/download/[^/]+/#./#" "$base/kustomization.yaml"
+  done
+  if grep -rq "https://" "$tmp"/manifests/bases/*/kustomization.yaml; then die "a Flux base still refers to a remote file"; fi
+  mkdir -p "$tmp/release" "$tmp/bundle"
+  "$kubectl" kustomize "$tmp/manifests/install" > "$tmp/release/install.yaml" || die "kustomize of manifests/install failed"
+  local files=()
+  for base in "$tmp"/manifests/bases/*/; do
+    name=$(basename "$base")
+    "$kubectl" kustomize "$base" > "$tmp/bundle/$name.yaml" || die "kustomize of bases/$name failed"
+    files+=("$name.yaml")
+  done
+  "$kubectl" kustomize "$tmp/manifests/rbac" > "$tmp/bundle/rbac.yaml" || die "kustomize of rbac failed"
+  "$kubectl" kustomize "$tmp/manifests/policies" > "$tmp/bundle/policies.yaml" || die "kustomize of policies failed"
+  files+=(rbac.yaml policies.yaml)
+  # Deterministic archive: same input, same bytes.
+  tar -C "$tmp/bundle" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - "${files[@]}" | gzip -n > "$tmp/release/manifests.tar.gz"
+  (cd "$tmp/release" && sha256sum install.yaml manifests.tar.gz > "flux_${FLUX_VERSION}_checksums.txt")
+  finish_into "$tmp/release" "$out"; rm -rf "$tmp"
+}
+
 if [[ -n ${KUBEBUILDER_ASSETS:-} ]]; then
   for b in kube-apiserver etcd kubectl; do
     [[ -x $KUBEBUILDER_ASSETS/$b ]] || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no executable $b"
@@ -177,6 +233,7 @@ else
   ln -sfn "$CACHE/kubectl-$KUBECTL_PYPI_VERSION/kubectl" "$bin_dir/kubectl"
 fi
 ensure_flux_crds
+ensure_flux_release "$bin_dir/kubectl"
 ensure_krew
 
 echo "export KUBECTL_GITOPS_TEST_BIN_DIR='$bin_dir'"
@@ -184,3 +241,4 @@ echo "export KUBECTL_GITOPS_TEST_FLUX_CRDS='$CACHE/flux-crds-$FLUX_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_VERSION='$FLUX_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_K8S_VERSION='$K8S_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_KREW_DIR='$CACHE/krew-$KREW_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_FLUX_RELEASE='$CACHE/flux-release-$FLUX_VERSION'"

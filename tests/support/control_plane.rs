@@ -22,6 +22,8 @@ pub struct Assets {
     pub k8s_version: String,
     /// Folder with `kubectl-krew` and `validate-krew-manifest`.
     pub krew_dir: PathBuf,
+    /// A Flux release's assets (install.yaml, manifests.tar.gz, checksums), built offline.
+    pub flux_release: PathBuf,
 }
 
 impl Assets {
@@ -67,6 +69,7 @@ impl Assets {
             flux_version: get("KUBECTL_GITOPS_TEST_FLUX_VERSION"),
             k8s_version: get("KUBECTL_GITOPS_TEST_K8S_VERSION"),
             krew_dir: PathBuf::from(get("KUBECTL_GITOPS_TEST_KREW_DIR")),
+            flux_release: PathBuf::from(get("KUBECTL_GITOPS_TEST_FLUX_RELEASE")),
         }
     }
 
