@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 
 use crate::apply::qualified_plural;
@@ -211,7 +211,9 @@ pub async fn wait(
     let namespace = target.namespace().to_string();
     let api = api(connection, served, &namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut stream = watcher(api, config).boxed();
+    // Backoff between failed attempts: a watch that fails at once (e.g. forbidden) must not
+    // spin, and must stay cancellable.
+    let mut stream = watcher(api, config).default_backoff().boxed();
     let mut last_ready: Option<Condition> = None;
     let mut failures = 0;
     let watching = async {

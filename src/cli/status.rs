@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 
 use crate::connection::{Connection, ConnectionFlags};
@@ -384,7 +384,9 @@ async fn watch(
             config = config.labels(selector);
         }
         let kind: &'static FluxKind = served.kind;
-        streams.push(watcher(api, config).map(move |event| (kind, event)).boxed());
+        // Backoff between failed attempts, so a failing watch never spins.
+        let events = watcher(api, config).default_backoff();
+        streams.push(events.map(move |event| (kind, event)).boxed());
     }
     let mut events = futures::stream::select_all(streams);
     let redraw = std::io::stdout().is_terminal()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kubectl_gitops::flux::{FluxKind, Revision};
 
 /// What the stand-in controller answers to a reconcile request.
@@ -99,7 +99,9 @@ pub fn fake_flux_controller(
     let name = name.to_string();
     let task = tokio::spawn(async move {
         let mut answered: Option<String> = None;
-        let mut events = watcher(api.clone(), config).boxed();
+        // With backoff, a failing watch (e.g. while the runtime shuts down) waits between
+        // attempts instead of spinning, so the task stays abortable.
+        let mut events = watcher(api.clone(), config).default_backoff().boxed();
         while let Some(event) = events.next().await {
             let Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) = event
             else {
