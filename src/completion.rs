@@ -19,12 +19,13 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, Args, Command, CommandFactory, FromArgMatches, ValueHint};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, ListParams};
 
 use crate::cli::Cli;
 use crate::connection::ConnectionFlags;
 use crate::discovery::FluxApis;
 use crate::flux::{FluxKind, KINDS};
+use crate::objects::Scope;
 
 /// Cobra's shell directives (a bit set).
 pub mod directive {
@@ -507,16 +508,7 @@ where
 
 async fn namespaces(flags: &ConnectionFlags) -> crate::Result<Vec<String>> {
     let connection = flags.connect().await?;
-    let api: Api<Namespace> = Api::all(connection.client.clone());
-    let list = api
-        .list_metadata(&ListParams::default().limit(LIST_LIMIT))
-        .await
-        .map_err(|err| crate::Error::Output(err.to_string()))?;
-    Ok(list
-        .items
-        .into_iter()
-        .filter_map(|ns| ns.metadata.name)
-        .collect())
+    names_in(Api::<Namespace>::all(connection.client.clone())).await
 }
 
 async fn list_objects(
@@ -529,15 +521,15 @@ async fn list_objects(
     let Some(served) = apis.get(kind) else {
         return Ok(Vec::new());
     };
-    let api: Api<DynamicObject> = if all_namespaces {
-        Api::all_with(connection.client.clone(), &served.resource)
-    } else {
-        Api::namespaced_with(
-            connection.client.clone(),
-            &connection.namespace,
-            &served.resource,
-        )
-    };
+    let scope = Scope::new(&connection.namespace, all_namespaces);
+    names_in(scope.api(&connection, served)).await
+}
+
+/// The names of (at most [`LIST_LIMIT`]) objects, from a metadata-only list.
+async fn names_in<K>(api: Api<K>) -> crate::Result<Vec<String>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let list = api
         .list_metadata(&ListParams::default().limit(LIST_LIMIT))
         .await
