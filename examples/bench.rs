@@ -20,7 +20,7 @@ use futures::StreamExt;
 use futures::stream;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kubectl_gitops::flux::FluxKind;
-use support::fake_flux_controller::{Behaviour, status_patch};
+use support::fake_flux_controller::{Behaviour, pending_request, status_patch};
 
 const NAMESPACES: usize = 100;
 
@@ -183,16 +183,7 @@ async fn reconcile_latency(client: &kube::Client, kubeconfig: &str, runs: usize)
         // Play the controller: wait for the new token, then write the handled status.
         let token = loop {
             let object = api.get("apps").await.expect("get");
-            let token = object
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get("reconcile.fluxcd.io/requestedAt"))
-                .cloned();
-            let handled = object.data["status"]["lastHandledReconcileAt"]
-                .as_str()
-                .map(str::to_string);
-            if let Some(token) = token.filter(|t| Some(t) != handled.as_ref()) {
+            if let Some(token) = pending_request(&object) {
                 break token;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -113,3 +113,30 @@ pub fn jsonpath(kind: &str, namespace: &str, name: &str, path: &str) -> String {
 }
 
 pub const SHORT: Duration = Duration::from_millis(300);
+
+/// A kubeconfig for `user`, who may only get, list and watch Kustomizations in `namespace`.
+pub fn kustomization_reader(namespace: &str, user: &str) -> String {
+    let plane = control_plane();
+    plane.kubectl_ok(&[
+        "create",
+        "role",
+        user,
+        "-n",
+        namespace,
+        "--verb=get,list,watch",
+        "--resource=kustomizations.kustomize.toolkit.fluxcd.io",
+    ]);
+    plane.kubectl_ok(&[
+        "create",
+        "rolebinding",
+        user,
+        "-n",
+        namespace,
+        &format!("--role={user}"),
+        &format!("--user={user}"),
+    ]);
+    plane
+        .kubeconfig_for(user, None, namespace)
+        .display()
+        .to_string()
+}

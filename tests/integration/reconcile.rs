@@ -451,36 +451,8 @@ async fn errors_name_the_object_and_the_way_out() {
 async fn a_forbidden_patch_names_the_verb_and_resource() {
     let ns = fresh_namespace("rec-rbac");
     create(&[kustomization(&ns, "apps", serde_json::json!({}))]);
-    let plane = control_plane();
-    plane.kubectl_ok(&[
-        "create",
-        "role",
-        "viewer",
-        "-n",
-        &ns,
-        "--verb=get,list,watch",
-        "--resource=kustomizations.kustomize.toolkit.fluxcd.io",
-    ]);
-    plane.kubectl_ok(&[
-        "create",
-        "rolebinding",
-        "viewer",
-        "-n",
-        &ns,
-        "--role=viewer",
-        "--user=flux-viewer",
-    ]);
-    plane.kubectl_ok(&[
-        "create",
-        "clusterrolebinding",
-        &format!("viewer-discovery-{ns}"),
-        "--clusterrole=system:discovery",
-        "--user=flux-viewer",
-    ]);
-    let kubeconfig = plane
-        .kubeconfig_for("flux-viewer", None, &ns)
-        .display()
-        .to_string();
+    // Discovery is open to every authenticated user (system:discovery), so only the patch fails.
+    let kubeconfig = kustomization_reader(&ns, "flux-viewer");
     let err = assert_clean_failure(&plugin_as(&["reconcile", "ks", "apps"], &kubeconfig).await);
     assert!(
         err.contains(&format!("user \"flux-viewer\" cannot patch kustomizations.kustomize.toolkit.fluxcd.io \"apps\" in namespace \"{ns}\"")),

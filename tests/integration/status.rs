@@ -302,29 +302,7 @@ async fn fail_if_not_ready_sets_exit_status_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kind_the_user_may_not_list_is_a_warning() {
     let ns = mixed_namespace("st-rbac").await;
-    let plane = control_plane();
-    plane.kubectl_ok(&[
-        "create",
-        "role",
-        "ks-reader",
-        "-n",
-        &ns,
-        "--verb=get,list,watch",
-        "--resource=kustomizations.kustomize.toolkit.fluxcd.io",
-    ]);
-    plane.kubectl_ok(&[
-        "create",
-        "rolebinding",
-        "ks-reader",
-        "-n",
-        &ns,
-        "--role=ks-reader",
-        "--user=ks-reader",
-    ]);
-    let kubeconfig = plane
-        .kubeconfig_for("ks-reader", None, &ns)
-        .display()
-        .to_string();
+    let kubeconfig = kustomization_reader(&ns, "ks-reader");
     let out = plugin_as(&["status"], &kubeconfig).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);

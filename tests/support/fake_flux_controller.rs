@@ -85,6 +85,17 @@ pub fn status_patch(
     serde_json::json!({ "status": status })
 }
 
+/// The reconcile token the object asks for and the controller has not handled yet.
+pub fn pending_request(object: &DynamicObject) -> Option<String> {
+    let token = object
+        .metadata
+        .annotations
+        .as_ref()?
+        .get("reconcile.fluxcd.io/requestedAt")?;
+    let handled = object.data["status"]["lastHandledReconcileAt"].as_str();
+    (handled != Some(token.as_str())).then(|| token.clone())
+}
+
 /// Starts playing the controller for `namespace/name` of `kind`, answering after `delay`.
 pub fn fake_flux_controller(
     client: kube::Client,
@@ -107,16 +118,10 @@ pub fn fake_flux_controller(
             else {
                 continue;
             };
-            let token = object
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get("reconcile.fluxcd.io/requestedAt"))
-                .cloned();
-            let Some(token) = token else { continue };
-            let handled =
-                object.data["status"]["lastHandledReconcileAt"].as_str() == Some(token.as_str());
-            if handled || answered.as_deref() == Some(token.as_str()) {
+            let Some(token) = pending_request(&object) else {
+                continue;
+            };
+            if answered.as_deref() == Some(token.as_str()) {
                 continue;
             }
             if object.data["spec"]["suspend"].as_bool() == Some(true) {
