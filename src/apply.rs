@@ -1,10 +1,251 @@
-//! Server-side apply of untyped objects, with this plugin's field manager.
+//! Server-side apply of untyped objects, with this plugin's field manager, in Flux's order:
+//! CRDs and Namespaces first, then (once every CRD is Established) the rest.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
+use kube::runtime::wait::{await_condition, conditions};
 
 use crate::connection::Connection;
-use crate::error::{Action, Result};
+use crate::error::{Action, Error, Result};
+
+/// How long CRDs may take to become Established before apply gives up (the API server
+/// usually needs well under a second).
+const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Objects applied at once; enough to hide round trips, few enough not to be throttled.
+const CONCURRENT_APPLIES: usize = 8;
+
+/// What server-side apply did to one object, told by its resourceVersion before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Configured,
+    Unchanged,
+}
+
+/// One applied object, for progress lines and the "nothing changed" verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub change: Change,
+}
+
+impl std::fmt::Display for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let change = match self.change {
+            Change::Created => "created",
+            Change::Configured => "configured",
+            Change::Unchanged => "unchanged",
+        };
+        match &self.namespace {
+            Some(ns) => write!(f, "{}/{} ({ns}) {change}", self.kind, self.name),
+            None => write!(f, "{}/{} {change}", self.kind, self.name),
+        }
+    }
+}
+
+/// Applies `objects` (JSON objects with apiVersion, kind, metadata.name and, when
+/// namespaced, metadata.namespace) in Flux's order and returns what changed.
+pub async fn apply_all(
+    connection: &Connection,
+    objects: &[serde_json::Value],
+) -> Result<Vec<Applied>> {
+    let (first, rest): (Vec<_>, Vec<_>) = objects.iter().partition(|o| {
+        matches!(
+            o.get("kind").and_then(|k| k.as_str()),
+            Some("CustomResourceDefinition" | "Namespace")
+        )
+    });
+    let mut applied = Vec::with_capacity(objects.len());
+    if !first.is_empty() {
+        let resources = Resources::discover(connection).await?;
+        applied.extend(apply_concurrently(connection, &resources, &first).await?);
+        let crds: Vec<&str> = first
+            .iter()
+            .filter(|o| o.get("kind").and_then(|k| k.as_str()) == Some("CustomResourceDefinition"))
+            .filter_map(|o| o.pointer("/metadata/name").and_then(|n| n.as_str()))
+            .collect();
+        wait_established(connection, &crds).await?;
+    }
+    if !rest.is_empty() {
+        // Discover again: the CRDs just established serve new kinds.
+        let resources = Resources::discover(connection).await?;
+        applied.extend(apply_concurrently(connection, &resources, &rest).await?);
+    }
+    Ok(applied)
+}
+
+async fn apply_concurrently(
+    connection: &Connection,
+    resources: &Resources,
+    objects: &[&serde_json::Value],
+) -> Result<Vec<Applied>> {
+    futures::stream::iter(objects.iter().map(|o| apply_one(connection, resources, o)))
+        .buffered(CONCURRENT_APPLIES)
+        .try_collect()
+        .await
+}
+
+async fn apply_one(
+    connection: &Connection,
+    resources: &Resources,
+    object: &serde_json::Value,
+) -> Result<Applied> {
+    let text = |pointer: &str| object.pointer(pointer).and_then(|v| v.as_str());
+    let (api_version, kind, name) =
+        match (text("/apiVersion"), text("/kind"), text("/metadata/name")) {
+            (Some(a), Some(k), Some(n)) => (a, k, n),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "a manifest object lacks apiVersion, kind or metadata.name: {}",
+                    crate::output::to_json(object)
+                        .unwrap_or_default()
+                        .lines()
+                        .take(8)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )));
+            }
+        };
+    let (resource, namespaced) = resources.find(api_version, kind)?;
+    let namespace = if namespaced {
+        Some(text("/metadata/namespace").unwrap_or("default"))
+    } else {
+        None
+    };
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(connection.client.clone(), ns, resource),
+        None => Api::all_with(connection.client.clone(), resource),
+    };
+    let mut action = Action::new("get", &qualified_plural(resource)).named(name);
+    if let Some(ns) = namespace {
+        action = action.in_namespace(ns);
+    }
+    let before = connection.call(action.clone(), api.get_opt(name)).await?;
+    action.verb = "apply".to_string();
+    let params = PatchParams::apply(crate::FIELD_MANAGER).force();
+    let after = connection
+        .call(action, api.patch(name, &params, &Patch::Apply(object)))
+        .await?;
+    let change = match before {
+        None => Change::Created,
+        Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
+            Change::Unchanged
+        }
+        Some(_) => Change::Configured,
+    };
+    Ok(Applied {
+        kind: kind.to_string(),
+        namespace: namespace.map(str::to_string),
+        name: name.to_string(),
+        change,
+    })
+}
+
+/// Waits until every named CRD is Established, so objects of its kind can be applied.
+async fn wait_established(connection: &Connection, names: &[&str]) -> Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(connection.client.clone());
+    let waits = names.iter().map(|name| {
+        let api = api.clone();
+        async move {
+            match tokio::time::timeout(
+                CRD_ESTABLISHED_TIMEOUT,
+                await_condition(api, name, conditions::is_crd_established()),
+            )
+            .await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => Err(Error::Output(format!(
+                    "waiting for CRD {name} to be Established failed: {err}; check the API server's log"
+                ))),
+                Err(_) => Err(Error::Output(format!(
+                    "CRD {name} was not Established within {CRD_ESTABLISHED_TIMEOUT:?}; see its conditions with: kubectl get crd {name} -o yaml"
+                ))),
+            }
+        }
+    });
+    futures::future::try_join_all(waits).await.map(|_| ())
+}
+
+/// Every resource the cluster serves, from one aggregated discovery request, by
+/// `(apiVersion, kind)`, with whether it is namespaced.
+pub struct Resources {
+    by_kind: HashMap<(String, String), (ApiResource, bool)>,
+}
+
+impl Resources {
+    pub async fn discover(connection: &Connection) -> Result<Resources> {
+        let core = connection
+            .call(
+                Action::new("get", "/api (aggregated discovery)"),
+                connection.client.list_core_api_versions_aggregated(),
+            )
+            .await?;
+        let groups = connection
+            .call(
+                Action::new("get", "/apis (aggregated discovery)"),
+                connection.client.list_api_groups_aggregated(),
+            )
+            .await?;
+        let mut by_kind = HashMap::new();
+        for group in core.items.iter().chain(groups.items.iter()) {
+            let group_name = group
+                .metadata
+                .as_ref()
+                .and_then(|m| m.name.clone())
+                .unwrap_or_default();
+            for version in &group.versions {
+                let Some(version_name) = version.version.as_deref() else {
+                    continue;
+                };
+                let api_version = if group_name.is_empty() {
+                    version_name.to_string()
+                } else {
+                    format!("{group_name}/{version_name}")
+                };
+                for r in &version.resources {
+                    let (Some(plural), Some(kind)) = (
+                        r.resource.as_deref(),
+                        r.response_kind.as_ref().and_then(|k| k.kind.as_deref()),
+                    ) else {
+                        continue;
+                    };
+                    let resource = ApiResource {
+                        group: group_name.clone(),
+                        version: version_name.to_string(),
+                        api_version: api_version.clone(),
+                        kind: kind.to_string(),
+                        plural: plural.to_string(),
+                    };
+                    let namespaced = r.scope.as_deref() == Some("Namespaced");
+                    by_kind
+                        .entry((api_version.clone(), kind.to_string()))
+                        .or_insert((resource, namespaced));
+                }
+            }
+        }
+        Ok(Resources { by_kind })
+    }
+
+    /// The served resource for `apiVersion` + `kind`, or an error that names what is missing.
+    pub fn find(&self, api_version: &str, kind: &str) -> Result<(&ApiResource, bool)> {
+        self.by_kind
+            .get(&(api_version.to_string(), kind.to_string()))
+            .map(|(resource, namespaced)| (resource, *namespaced))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "the cluster does not serve {kind} in {api_version}; check the Kubernetes version (Flux needs >= 1.33) and that its CRD is installed"
+                ))
+            })
+    }
+}
 
 /// Applies `object` (which must carry apiVersion, kind and metadata.name) server-side, taking
 /// ownership of conflicting fields as `kubectl apply --server-side --force-conflicts` would.

@@ -5,18 +5,24 @@
 //! `kubectl-gitops-<command>` behave identically.
 
 pub mod apply;
+pub mod bootstrap;
+pub mod check;
 pub mod cli;
 pub mod completion;
+pub mod confirm;
 pub mod connection;
+pub mod controllers;
 pub mod discovery;
 pub mod duration;
 pub mod error;
 pub mod flux;
 pub mod objects;
 pub mod output;
+pub mod progress;
 pub mod reconcile;
 pub mod status;
 pub mod suspend;
+pub mod uninstall;
 pub mod version;
 
 pub use error::{Error, Result};
