@@ -182,6 +182,10 @@ pub enum Error {
         namespace: String,
     },
 
+    /// `check` found problems; each was printed already.
+    #[error("{failed} checks failed; see the lines marked ✗ above")]
+    ChecksFailed { failed: usize },
+
     #[error(
         "`kubectl gitops {command}` is not implemented yet in kubectl-gitops {version}; use the flux CLI for it meanwhile"
     )]

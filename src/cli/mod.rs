@@ -4,9 +4,11 @@
 //! parse through [`Cli`]: a standalone executable inserts its command name as the first
 //! argument. So both have the same flags, help, output and exit codes by construction.
 
+mod check;
 mod completion;
 mod reconcile;
 mod status;
+mod uninstall;
 mod version;
 
 use std::io::Write;
@@ -52,6 +54,12 @@ enum Command {
     Resume(Box<reconcile::ResumeArgs>),
     /// Install Flux and commit its manifests to a Git repository (not implemented yet)
     Bootstrap(NotImplementedArgs),
+    /// Install Flux into the cluster without Git (not implemented yet)
+    Install(NotImplementedArgs),
+    /// Check that the cluster can run Flux (--pre), or that the installed Flux is healthy
+    Check(Box<check::CheckArgs>),
+    /// Remove Flux from the cluster (controllers, CRDs, finalizers, namespace)
+    Uninstall(Box<uninstall::UninstallArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     Completion(completion::CompletionArgs),
 }
@@ -125,8 +133,20 @@ async fn dispatch(command: Command, out: &mut dyn Write) -> Result<()> {
         Command::Suspend(args) => reconcile::run_suspend(*args, out).await,
         Command::Resume(args) => reconcile::run_resume(*args, out).await,
         Command::Bootstrap(_) => Err(not_implemented("bootstrap")),
+        Command::Install(_) => Err(not_implemented("install")),
+        Command::Check(args) => check::run(*args, out).await,
+        Command::Uninstall(args) => uninstall::run(*args, out).await,
         Command::Completion(args) => completion::run(args, out),
     }
+}
+
+/// The namespace Flux lives in for install, bootstrap, check and uninstall: `-n` when given,
+/// else `flux-system` (as the flux CLI; the kubeconfig context's namespace is not Flux's).
+fn flux_namespace(connection: &crate::connection::ConnectionFlags) -> String {
+    connection
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "flux-system".to_string())
 }
 
 fn not_implemented(command: &'static str) -> Error {

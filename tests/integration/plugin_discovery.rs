@@ -128,6 +128,9 @@ fn kubectl_plugin_list_shows_every_executable_without_warnings() {
         "kubectl-gitops-bootstrap",
         "kubectl-gitops-suspend",
         "kubectl-gitops-resume",
+        "kubectl-gitops-install",
+        "kubectl-gitops-uninstall",
+        "kubectl-gitops-check",
     ];
     let dir = plugin_dir(&names);
     let out = kubectl_with(&dir, &["plugin", "list"]);

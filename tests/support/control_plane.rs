@@ -112,6 +112,12 @@ pub fn control_plane() -> &'static ControlPlane {
 }
 
 impl ControlPlane {
+    /// A control plane of the caller's own, for tests that change cluster-wide state (install,
+    /// uninstall, bootstrap); stopped when dropped.
+    pub fn start_private() -> ControlPlane {
+        Self::start()
+    }
+
     fn start() -> ControlPlane {
         let assets = Assets::locate();
         let dir = temp_dir("kubectl-gitops-testenv-");
@@ -282,6 +288,27 @@ impl ControlPlane {
                 "app.kubernetes.io/part-of=flux",
             ]);
         });
+    }
+
+    /// Applies the real Flux release's install.yaml (the release layout built by
+    /// tests/env/prepare.sh) as `flux install` would, and waits for its CRDs.
+    pub fn install_flux_release(&self) {
+        let install = self.assets.flux_release.join("install.yaml");
+        self.kubectl_ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=flux",
+            "-f",
+            &install.display().to_string(),
+        ]);
+        self.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd",
+            "-l",
+            "app.kubernetes.io/part-of=flux",
+        ]);
     }
 
     /// Stops etcd and the API server now (normally left to the exit handler).
@@ -467,4 +494,10 @@ pub fn random_hex() -> String {
         .and_then(|mut f| f.read_exact(&mut bytes))
         .expect("read /dev/urandom");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -1,0 +1,5 @@
+//! `kubectl gitops install` as a standalone executable; identical to the umbrella's subcommand.
+
+fn main() -> std::process::ExitCode {
+    kubectl_gitops::cli::main_standalone("install")
+}

@@ -1,0 +1,6 @@
+//! `kubectl_complete-gitops-uninstall`: completes `kubectl gitops uninstall ...` when the standalone
+//! `kubectl-gitops-uninstall` is installed (kubectl then asks this helper, not the umbrella's).
+
+fn main() -> std::process::ExitCode {
+    kubectl_gitops::completion::main_complete_command("uninstall")
+}

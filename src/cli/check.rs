@@ -1,0 +1,65 @@
+//! `kubectl gitops check`.
+
+use std::io::Write;
+
+use crate::check::{Section, all_passed, installation, prerequisites};
+use crate::cli::reconcile::ReportOutput;
+use crate::connection::ConnectionFlags;
+use crate::error::{Error, Result};
+use crate::output;
+
+/// Check that the cluster can run Flux (--pre) or that the installed Flux is healthy:
+/// controllers available, CRDs established with every stored version still served.
+///
+/// Exit status: 0 when every check passed, 1 otherwise.
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Check the prerequisites only: Kubernetes >= 1.33 and the permissions to install
+    #[arg(long)]
+    pre: bool,
+    /// Print the checks as JSON or YAML (default: one line per check)
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    output: Option<ReportOutput>,
+    #[command(flatten)]
+    connection: ConnectionFlags,
+}
+
+pub async fn run(args: CheckArgs, out: &mut dyn Write) -> Result<()> {
+    let namespace = super::flux_namespace(&args.connection);
+    let connection = args.connection.connect().await?;
+    let mut sections = vec![prerequisites(&connection, &namespace).await?];
+    if !args.pre {
+        sections.extend(installation(&connection, &namespace).await?);
+    }
+    let text = match args.output {
+        None => to_text(&sections),
+        Some(ReportOutput::Json) => output::to_json(&sections)?,
+        Some(ReportOutput::Yaml) => output::to_yaml(&sections)?,
+    };
+    super::write_out(out, &text)?;
+    if all_passed(&sections) {
+        Ok(())
+    } else {
+        let failed = sections
+            .iter()
+            .flat_map(|s| &s.checks)
+            .filter(|c| !c.ok)
+            .count();
+        Err(Error::ChecksFailed { failed })
+    }
+}
+
+fn to_text(sections: &[Section]) -> String {
+    let mut text = String::new();
+    for section in sections {
+        text += &format!("► checking {}\n", section.title);
+        for check in &section.checks {
+            let mark = if check.ok { '✔' } else { '✗' };
+            text += &format!("{mark} {}: {}\n", check.name, check.detail);
+        }
+    }
+    if all_passed(sections) {
+        text += "✔ all checks passed\n";
+    }
+    text
+}
