@@ -197,6 +197,12 @@ impl Workspace {
         self.state
     }
 
+    /// The private temporary folder holding the clone; it and everything in it are removed
+    /// when the workspace is dropped.
+    pub fn local_path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The remote's URL (it never holds credentials).
     pub fn url(&self) -> &str {
         self.url.as_str()
