@@ -49,7 +49,8 @@ pub struct Remote {
 #[derive(Debug, Clone)]
 pub enum Auth {
     /// No credentials from us: public repositories, or the user's own ssh-agent, ssh config and
-    /// credential helpers (still never interactive).
+    /// credential helpers. git never prompts; ssh may ask on the terminal (if there is one) for
+    /// the passphrase of the user's own key.
     None,
     /// HTTP basic auth (`--username`/`--password`; the password is usually a token).
     Basic {
@@ -129,6 +130,7 @@ pub fn clone(remote: &Remote, branch: &str) -> Result<Workspace> {
     let url = GitUrl::parse(&remote.url)?;
     check_auth_fits(&url, &remote.auth)?;
     check_branch_name(branch)?;
+    check_ca_file(remote)?;
     git_version()?;
     let dir = ScratchDir::in_temp("kubectl-gitops-git-")?;
     let git_dir = dir.path().join("repo.git");
@@ -333,6 +335,25 @@ fn check_auth_fits(url: &GitUrl, auth: &Auth) -> Result<()> {
         (Auth::SshKey { .. }, _) => refuse(
             "an SSH key works with ssh:// URLs only; for https:// use --token-auth with --username and --password",
         ),
+    }
+}
+
+/// The CA file must be readable now, or git fails later with a vaguer message.
+fn check_ca_file(remote: &Remote) -> Result<()> {
+    let Some(path) = &remote.ca_file else {
+        return Ok(());
+    };
+    let refuse = |reason: String| {
+        Err(Error::InvalidFlag {
+            flag: "--ca-file",
+            value: path.display().to_string(),
+            reason,
+        })
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => refuse("not a file; pass a PEM file of certificate authorities".to_string()),
+        Err(err) => refuse(format!("cannot read it: {err}")),
     }
 }
 
@@ -547,6 +568,37 @@ mod tests {
         };
         let err = clone(&token_over_http, "main").err().unwrap();
         assert!(err.to_string().contains("https://"), "{err}");
+    }
+
+    #[test]
+    fn workspaces_move_to_blocking_threads_and_debug_output_hides_secrets() {
+        fn assert_send<T: Send + 'static>() {}
+        assert_send::<Workspace>();
+        let remote = Remote {
+            url: "https://example.com/r.git".to_string(),
+            auth: Auth::Basic {
+                username: "u".to_string(),
+                password: "hunter2-secret".into(),
+            },
+            ca_file: None,
+        };
+        assert!(!format!("{remote:?}").contains("hunter2-secret"));
+        let key = Auth::SshKey {
+            private_key: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n".into(),
+            known_hosts: String::new(),
+        };
+        assert!(!format!("{key:?}").contains("b3BlbnNzaC1rZXktdjEAAAAA"));
+    }
+
+    #[test]
+    fn an_unreadable_ca_file_is_refused_before_git_runs() {
+        let remote = Remote {
+            url: "https://example.com/r.git".to_string(),
+            auth: Auth::None,
+            ca_file: Some(PathBuf::from("/nonexistent/ca.pem")),
+        };
+        let err = clone(&remote, "main").err().unwrap();
+        assert!(err.to_string().contains("--ca-file"), "{err}");
     }
 
     #[test]

@@ -42,29 +42,53 @@ const REMOVED_ENV: &[&str] = &[
 /// Checks the system git is present and recent enough; returns its version (e.g. `2.39.5`).
 /// The answer is cached for the life of the process.
 pub fn git_version() -> Result<String> {
-    static VERSION: OnceLock<std::result::Result<String, String>> = OnceLock::new();
-    let found = VERSION.get_or_init(|| {
-        let output = Command::new("git")
-            .arg("--version")
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|err| err.to_string())?;
-        if !output.status.success() {
-            return Err(format!(
-                "git --version exited with {}",
-                output.status.code().unwrap_or(-1)
-            ));
-        }
-        let text = String::from_utf8_lossy(&output.stdout);
-        text.trim()
-            .strip_prefix("git version ")
-            .map(|version| version.to_string())
-            .ok_or_else(|| format!("unexpected answer to git --version: {}", text.trim()))
-    });
-    let version = found.clone().map_err(|cause| Error::GitMissing { cause })?;
+    static VERSION: OnceLock<std::result::Result<String, Probe>> = OnceLock::new();
+    match VERSION.get_or_init(|| probe_git(Path::new("git"))) {
+        Ok(version) => Ok(version.clone()),
+        Err(Probe::Missing(cause)) => Err(Error::GitMissing {
+            cause: cause.clone(),
+        }),
+        Err(Probe::TooOld(version)) => Err(Error::GitTooOld {
+            version: version.clone(),
+        }),
+    }
+}
+
+/// Why a git executable cannot be used (kept in a `static`, so not an [`Error`]).
+#[derive(Debug)]
+enum Probe {
+    Missing(String),
+    TooOld(String),
+}
+
+/// Runs `<program> --version` and checks the version.
+fn probe_git(program: &Path) -> std::result::Result<String, Probe> {
+    let output = Command::new(program)
+        .arg("--version")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| Probe::Missing(format!("cannot run {}: {err}", program.display())))?;
+    if !output.status.success() {
+        return Err(Probe::Missing(format!(
+            "{} --version exited with {}",
+            program.display(),
+            output.status.code().unwrap_or(-1)
+        )));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text
+        .trim()
+        .strip_prefix("git version ")
+        .map(|version| version.to_string())
+        .ok_or_else(|| {
+            Probe::Missing(format!(
+                "unexpected answer to git --version: {}",
+                text.trim()
+            ))
+        })?;
     if parse_version(&version).is_some_and(|found| found < MINIMUM_GIT) {
-        return Err(Error::GitTooOld { version });
+        return Err(Probe::TooOld(version));
     }
     Ok(version)
 }
@@ -463,6 +487,26 @@ mod tests {
         assert_eq!(parse_version("2.45.0.windows.1"), Some((2, 45)));
         assert!(parse_version("2.30.9").unwrap() < MINIMUM_GIT);
         assert!(git_version().is_ok(), "the test machine has git >= 2.31");
+    }
+
+    #[test]
+    fn a_missing_or_old_git_is_reported_with_what_was_found() {
+        let Err(Probe::Missing(cause)) = probe_git(Path::new("/nonexistent/bin/git")) else {
+            panic!("a missing git must be reported");
+        };
+        let err = Error::GitMissing { cause };
+        assert!(err.to_string().contains("/nonexistent/bin/git"), "{err}");
+        assert!(err.to_string().contains("install Git"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("git");
+        std::fs::write(&fake, "#!/bin/sh\necho 'git version 2.30.2'\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let Err(Probe::TooOld(version)) = probe_git(&fake) else {
+            panic!("git 2.30 must be refused");
+        };
+        assert_eq!(version, "2.30.2");
     }
 
     #[test]
