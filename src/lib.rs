@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod duration;
 pub mod error;
 pub mod flux;
+pub mod git;
 pub mod objects;
 pub mod output;
 pub mod progress;

@@ -10,6 +10,7 @@ mod connection_flags;
 mod control_plane;
 mod flux_objects;
 mod flux_release;
+mod git_remote;
 mod git_servers;
 mod krew;
 mod plugin_discovery;

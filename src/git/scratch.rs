@@ -1,0 +1,108 @@
+//! Private temporary folders (mode 0700) that are removed with everything in them when
+//! dropped: the clone lives in one, and each SSH command's key and known_hosts files in another
+//! inside it, so no credential outlives the operation that needed it.
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
+
+/// A folder only the current user can enter, removed on drop.
+pub(crate) struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    /// Creates a fresh folder named `<prefix><unique>` under `parent`.
+    pub(crate) fn create(parent: &Path, prefix: &str) -> Result<ScratchDir> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.subsec_nanos())
+            .unwrap_or_default();
+        let mut last_error = None;
+        for _ in 0..16 {
+            let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let path = parent.join(format!("{prefix}{}-{nanos:x}-{unique}", std::process::id()));
+            // create (not create_all): fails when the name exists, so nobody else's folder
+            // (or a planted symlink) is ever reused.
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(ScratchDir { path }),
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    last_error = Some(err)
+                }
+                Err(err) => return Err(temp_error(&path, err)),
+            }
+        }
+        Err(temp_error(
+            parent,
+            last_error.unwrap_or_else(|| std::io::Error::other("no free name")),
+        ))
+    }
+
+    /// Creates a fresh folder in the system's temporary folder (TMPDIR).
+    pub(crate) fn in_temp(prefix: &str) -> Result<ScratchDir> {
+        Self::create(&std::env::temp_dir(), prefix)
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes a file only the current user can read.
+    pub(crate) fn write_private(&self, name: &str, content: &[u8]) -> Result<PathBuf> {
+        use std::io::Write;
+        let path = self.path.join(name);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|err| temp_error(&path, err))?;
+        file.write_all(content)
+            .map_err(|err| temp_error(&path, err))?;
+        Ok(path)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        // Best effort: nothing sensible can be done about a failure while dropping.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+pub(crate) fn temp_error(path: &Path, err: std::io::Error) -> Error {
+    Error::GitTempFiles {
+        path: path.to_path_buf(),
+        cause: err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn scratch_dirs_are_private_unique_and_removed_on_drop() {
+        let parent = tempfile::tempdir().unwrap();
+        let a = ScratchDir::create(parent.path(), "x-").unwrap();
+        let b = ScratchDir::create(parent.path(), "x-").unwrap();
+        assert_ne!(a.path(), b.path());
+        let mode = std::fs::metadata(a.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let file = a.write_private("key", b"secret").unwrap();
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(
+            a.write_private("key", b"again").is_err(),
+            "never overwrites"
+        );
+        let path = a.path().to_path_buf();
+        drop(a);
+        assert!(!path.exists());
+        assert!(b.path().exists());
+    }
+}
