@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod duration;
 pub mod error;
 pub mod flux;
+pub mod manifests;
 pub mod objects;
 pub mod output;
 pub mod reconcile;

@@ -11,6 +11,7 @@ mod control_plane;
 mod flux_objects;
 mod flux_release;
 mod git_servers;
+mod install_manifests;
 mod krew;
 mod plugin_discovery;
 mod reconcile;

@@ -30,7 +30,7 @@ pub struct Assets {
 
 impl Assets {
     /// Runs `tests/env/prepare.sh` (seconds when cached) unless its variables are already set.
-    fn locate() -> Assets {
+    pub fn locate() -> Assets {
         let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let mut values: Vec<(String, String)> = Vec::new();
         if from_env("KUBECTL_GITOPS_TEST_BIN_DIR").is_none() {
