@@ -186,6 +186,83 @@ pub enum Error {
     #[error("{failed} checks failed; see the lines marked ✗ above")]
     ChecksFailed { failed: usize },
 
+    // Install manifests
+    #[error(
+        "unknown Flux component(s) {unknown} in --components/--components-extra; Flux components are {known}"
+    )]
+    UnknownComponent { unknown: String, known: String },
+
+    #[error(
+        "--components must include {missing}: Flux cannot sync from Git without source-controller and kustomize-controller"
+    )]
+    RequiredComponentMissing { missing: String },
+
+    #[error(
+        "--registry-creds is not in the form user:password (its value is not shown); pass it as --registry-creds=user:password or in KUBECTL_GITOPS_REGISTRY_CREDS"
+    )]
+    RegistryCredentialsFormat,
+
+    #[error(
+        "--registry-creds needs --image-pull-secret: the credentials are stored in the Secret that the controllers pull their images with"
+    )]
+    RegistryCredentialsWithoutSecret,
+
+    #[error(
+        "no cache folder for downloaded Flux manifests: {cause}; set XDG_CACHE_HOME or HOME, or use --manifests with a local copy"
+    )]
+    CacheUnavailable { cause: String },
+
+    #[error(
+        "cannot find the latest Flux release at {url}: {cause}; pass --version vX.Y.Z (e.g. v2.9.4), or check access to the GitHub API"
+    )]
+    LatestVersionUnavailable { url: String, cause: String },
+
+    #[error(
+        "cannot download {url}: {cause}; check --base-url and --version and the network path to it, or use --manifests with a local copy"
+    )]
+    ManifestDownload { url: String, cause: String },
+
+    #[error(
+        "{file} from {url} has sha256 {actual}, but {checksums} says {expected}: the download is corrupt or was tampered with, so it was not used or cached; retry, or check --base-url"
+    )]
+    ManifestChecksumMismatch {
+        file: String,
+        url: String,
+        checksums: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "{checksums} lists no sha256 for {file}, so the download cannot be verified and was not used; check --base-url and --version"
+    )]
+    ManifestChecksumMissing { file: String, checksums: String },
+
+    #[error(
+        "cannot use the manifest cache {path}: {cause}; check its permissions, or set XDG_CACHE_HOME to another folder"
+    )]
+    ManifestCache { path: PathBuf, cause: String },
+
+    #[error(
+        "cannot read Flux manifests from {origin}: {cause}; --manifests takes a folder of per-component files (as in a release's manifests.tar.gz) or one multi-document file (as install.yaml)"
+    )]
+    ManifestsUnreadable { origin: String, cause: String },
+
+    #[error(
+        "the Flux manifests from {origin} have no {component}; pick components that they contain, or use a complete release"
+    )]
+    ManifestsMissingComponent { origin: String, component: String },
+
+    #[error(
+        "cannot apply {option} to {object} from {origin}: {cause}; these manifests do not have the shape of Flux's release manifests"
+    )]
+    ManifestShape {
+        option: &'static str,
+        object: String,
+        origin: String,
+        cause: String,
+    },
+
     #[error(
         "`kubectl gitops {command}` is not implemented yet in kubectl-gitops {version}; use the flux CLI for it meanwhile"
     )]

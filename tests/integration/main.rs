@@ -12,6 +12,7 @@ mod flux_objects;
 mod flux_release;
 mod git_remote;
 mod git_servers;
+mod install_manifests;
 mod krew;
 mod plugin_discovery;
 mod reconcile;

@@ -24,11 +24,13 @@ pub struct Assets {
     pub krew_dir: PathBuf,
     /// A Flux release's assets (install.yaml, manifests.tar.gz, checksums), built offline.
     pub flux_release: PathBuf,
+    /// The real flux CLI of the pinned version, its manifests built from `flux_release`.
+    pub flux_cli: PathBuf,
 }
 
 impl Assets {
     /// Runs `tests/env/prepare.sh` (seconds when cached) unless its variables are already set.
-    fn locate() -> Assets {
+    pub fn locate() -> Assets {
         let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let mut values: Vec<(String, String)> = Vec::new();
         if from_env("KUBECTL_GITOPS_TEST_BIN_DIR").is_none() {
@@ -70,6 +72,7 @@ impl Assets {
             k8s_version: get("KUBECTL_GITOPS_TEST_K8S_VERSION"),
             krew_dir: PathBuf::from(get("KUBECTL_GITOPS_TEST_KREW_DIR")),
             flux_release: PathBuf::from(get("KUBECTL_GITOPS_TEST_FLUX_RELEASE")),
+            flux_cli: PathBuf::from(get("KUBECTL_GITOPS_TEST_FLUX_CLI")),
         }
     }
 

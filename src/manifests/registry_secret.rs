@@ -1,0 +1,117 @@
+//! The image pull Secret that `--registry-creds` asks for, shaped as flux makes it
+//! (`kubernetes.io/dockerconfigjson`, one `auths` entry for `--registry`). It holds a
+//! password, so install and bootstrap apply it to the cluster and never write it to Git.
+
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use super::InstallOptions;
+
+/// The Secret named `--image-pull-secret` in the install namespace, when credentials are given.
+pub fn registry_credentials_secret(options: &InstallOptions) -> Option<Value> {
+    let name = options.image_pull_secret.as_ref()?;
+    let (user, password) = options.registry_credentials.as_ref()?;
+    let password = password.expose_secret();
+    let auth = base64(format!("{user}:{password}").as_bytes());
+    let config = json!({
+        "auths": {
+            options.registry.as_str(): {
+                "username": user,
+                "password": password,
+                "auth": auth,
+            }
+        }
+    });
+    // Indented like Go's json.MarshalIndent(config, "", "  "), as flux writes it.
+    let config = serde_json::to_string_pretty(&config).ok()?;
+    Some(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": options.namespace,
+            "labels": {
+                "app.kubernetes.io/instance": options.namespace,
+                "app.kubernetes.io/part-of": "flux",
+            },
+        },
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": { ".dockerconfigjson": config },
+    }))
+}
+
+/// Standard base64 with padding (the `auth` field of a Docker config).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::manifests::ManifestSource;
+
+    fn options(secret: Option<&str>, creds: Option<(&str, &str)>) -> InstallOptions {
+        InstallOptions {
+            version: "v2.9.4".into(),
+            namespace: "flux-system".into(),
+            components: vec![],
+            registry: "ghcr.io/fluxcd".into(),
+            image_pull_secret: secret.map(String::from),
+            registry_credentials: creds.map(|(u, p)| (u.to_string(), SecretString::from(p))),
+            network_policy: true,
+            watch_all_namespaces: true,
+            log_level: "info".into(),
+            cluster_domain: "cluster.local".into(),
+            toleration_keys: vec![],
+            source: ManifestSource::Local("/x".into()),
+            github_api_url: String::new(),
+        }
+    }
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_with_padding() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"robot:s3cret"), "cm9ib3Q6czNjcmV0");
+    }
+
+    #[test]
+    fn secret_is_a_docker_config_for_the_registry() {
+        assert!(registry_credentials_secret(&options(Some("regcred"), None)).is_none());
+        assert!(registry_credentials_secret(&options(None, Some(("u", "p")))).is_none());
+        let secret =
+            registry_credentials_secret(&options(Some("regcred"), Some(("robot", "s3cret"))))
+                .unwrap();
+        assert_eq!(secret["metadata"]["name"], "regcred");
+        assert_eq!(secret["metadata"]["namespace"], "flux-system");
+        assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+        let config: Value =
+            serde_json::from_str(secret["stringData"][".dockerconfigjson"].as_str().unwrap())
+                .unwrap();
+        assert_eq!(
+            config["auths"]["ghcr.io/fluxcd"],
+            json!({"username": "robot", "password": "s3cret", "auth": "cm9ib3Q6czNjcmV0"})
+        );
+    }
+}

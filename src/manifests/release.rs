@@ -1,0 +1,305 @@
+//! Flux release assets: which version `latest` is, and `manifests.tar.gz` downloaded, checked
+//! against the release's checksums file, and cached per version so that later runs (and
+//! air-gapped ones) need no network.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::bundle::{self, Bundle};
+use crate::error::{Error, Result};
+
+/// The `--version` that asks for the newest release.
+pub const LATEST: &str = "latest";
+
+/// The release asset holding one YAML file per component, plus rbac.yaml and policies.yaml.
+const MANIFESTS_ASSET: &str = "manifests.tar.gz";
+
+/// How long one HTTP request may take; release assets are a few hundred KB.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Whether `version` names a release: `vX.Y.Z`, optionally with a pre-release suffix.
+pub fn is_release_version(version: &str) -> bool {
+    let Some(rest) = version.strip_prefix('v') else {
+        return false;
+    };
+    let (core, pre) = match rest.split_once('-') {
+        Some((core, pre)) => (core, Some(pre)),
+        None => (rest, None),
+    };
+    let numbers: Vec<&str> = core.split('.').collect();
+    numbers.len() == 3
+        && numbers
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && pre.is_none_or(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        })
+}
+
+/// The release `version` stands for: itself when it is `vX.Y.Z`, or the latest release's tag
+/// from the GitHub API at `github_api_url` (`/repos/fluxcd/flux2/releases/latest`).
+pub async fn resolve_version(version: &str, github_api_url: &str) -> Result<String> {
+    if version != LATEST {
+        return if is_release_version(version) {
+            Ok(version.to_string())
+        } else {
+            Err(Error::InvalidFlag {
+                flag: "--version",
+                value: version.to_string(),
+                reason: "use a Flux release version vX.Y.Z (e.g. v2.9.4), or latest".into(),
+            })
+        };
+    }
+    let url = format!(
+        "{}/repos/fluxcd/flux2/releases/latest",
+        github_api_url.trim_end_matches('/')
+    );
+    let unavailable = |cause: String| Error::LatestVersionUnavailable {
+        url: url.clone(),
+        cause,
+    };
+    let body = get(&url)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?
+        .ok_or_else(|| unavailable("not found (404)".into()))?;
+    let release: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| unavailable(format!("the answer is not JSON: {e}")))?;
+    let tag = release["tag_name"]
+        .as_str()
+        .ok_or_else(|| unavailable("the answer has no tag_name".into()))?;
+    if is_release_version(tag) {
+        Ok(tag.to_string())
+    } else {
+        Err(unavailable(format!(
+            "its tag_name \"{tag}\" is not a version vX.Y.Z"
+        )))
+    }
+}
+
+/// The release's checksums file, named as goreleaser names it (`flux_<X.Y.Z>_checksums.txt`).
+pub(super) fn checksums_asset(version: &str) -> String {
+    format!("flux_{}_checksums.txt", version.trim_start_matches('v'))
+}
+
+/// The bundle of `version`: from `<cache_dir>/<version>/` when a verified copy is there,
+/// otherwise downloaded from `<base_url>/download/<version>/`, verified, then cached.
+pub(super) async fn load(base_url: &str, cache_dir: &Path, version: &str) -> Result<Bundle> {
+    let folder = cache_dir.join(version);
+    let checksums_name = checksums_asset(version);
+    let cached_archive = folder.join(MANIFESTS_ASSET);
+    let cached_checksums = folder.join(&checksums_name);
+    if let (Ok(archive), Ok(checksums)) = (
+        std::fs::read(&cached_archive),
+        std::fs::read_to_string(&cached_checksums),
+    ) {
+        // A cached copy is checked again: a corrupted cache must not be installed.
+        if let Ok(()) = verify(&archive, &checksums, MANIFESTS_ASSET, "", "") {
+            return bundle::from_archive(&archive, &cached_archive.display().to_string(), version);
+        }
+    }
+
+    let base = format!("{}/download/{version}", base_url.trim_end_matches('/'));
+    let checksums_url = format!("{base}/{checksums_name}");
+    let archive_url = format!("{base}/{MANIFESTS_ASSET}");
+    let checksums = download(&checksums_url).await?;
+    let checksums = String::from_utf8(checksums).map_err(|_| Error::ManifestDownload {
+        url: checksums_url.clone(),
+        cause: "the checksums file is not text".into(),
+    })?;
+    let archive = download(&archive_url).await?;
+    verify(
+        &archive,
+        &checksums,
+        MANIFESTS_ASSET,
+        &archive_url,
+        &checksums_url,
+    )?;
+    let bundle = bundle::from_archive(&archive, &archive_url, version)?;
+    store(&folder, &checksums_name, checksums.as_bytes())?;
+    store(&folder, MANIFESTS_ASSET, &archive)?;
+    Ok(bundle)
+}
+
+/// Refuses `content` unless `checksums` (sha256sum format) lists `file` with its digest.
+pub(super) fn verify(
+    content: &[u8],
+    checksums: &str,
+    file: &str,
+    url: &str,
+    checksums_url: &str,
+) -> Result<()> {
+    let expected = checksums
+        .lines()
+        .filter_map(|line| line.split_once(char::is_whitespace))
+        .find(|(_, name)| name.trim().trim_start_matches('*') == file)
+        .map(|(digest, _)| digest.trim().to_ascii_lowercase())
+        .ok_or_else(|| Error::ManifestChecksumMissing {
+            file: file.to_string(),
+            checksums: checksums_url.to_string(),
+        })?;
+    let actual = hex(&Sha256::digest(content));
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(Error::ManifestChecksumMismatch {
+            file: file.to_string(),
+            url: url.to_string(),
+            checksums: checksums_url.to_string(),
+            expected,
+            actual,
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a verified file into the cache through a temporary file and a rename, so readers
+/// never see half a file.
+fn store(folder: &Path, name: &str, content: &[u8]) -> Result<()> {
+    let cache_error = |path: PathBuf, e: std::io::Error| Error::ManifestCache {
+        path,
+        cause: e.to_string(),
+    };
+    std::fs::create_dir_all(folder).map_err(|e| cache_error(folder.to_path_buf(), e))?;
+    let target = folder.join(name);
+    let partial = folder.join(format!(".{name}.{}.partial", std::process::id()));
+    std::fs::write(&partial, content)
+        .and_then(|()| std::fs::rename(&partial, &target))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            cache_error(target.clone(), e)
+        })
+}
+
+async fn download(url: &str) -> Result<Vec<u8>> {
+    match get(url).await {
+        Ok(Some(body)) => Ok(body),
+        Ok(None) => Err(Error::ManifestDownload {
+            url: url.to_string(),
+            cause: "not found (404)".into(),
+        }),
+        Err(e) => Err(Error::ManifestDownload {
+            url: url.to_string(),
+            cause: e.to_string(),
+        }),
+    }
+}
+
+/// GET `url`: the body on 200, `None` on 404, an error (with the status) otherwise.
+async fn get(url: &str) -> std::result::Result<Option<Vec<u8>>, HttpError> {
+    let response = http_client()?
+        .get(url)
+        .header(
+            reqwest::header::USER_AGENT,
+            concat!("kubectl-gitops/", env!("CARGO_PKG_VERSION")),
+        )
+        .send()
+        .await
+        .map_err(|e| HttpError(innermost(&e)))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        return Err(HttpError(format!("the server answered {status}")));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| HttpError(innermost(&e)))?;
+    Ok(Some(body.to_vec()))
+}
+
+/// A transport failure, already worded for a user.
+#[derive(Debug)]
+struct HttpError(String);
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An HTTP client on rustls with the ring provider (the one kube uses), trusting the
+/// platform's certificate authorities.
+fn http_client() -> std::result::Result<reqwest::Client, HttpError> {
+    // Installing fails only when a provider is installed already, which is just as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| HttpError(format!("cannot set up HTTPS: {}", innermost(&e))))
+}
+
+/// The whole cause chain in one line (reqwest's own message says little: "error sending
+/// request").
+fn innermost(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut current = err.source();
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_versions() {
+        for good in ["v2.9.4", "v0.0.1", "v2.10.0-rc.1"] {
+            assert!(is_release_version(good), "{good}");
+        }
+        for bad in [
+            "2.9.4", "v2.9", "v2.9.4.1", "vx.y.z", "v2.9.4-", "latest", "v2.9.4/x",
+        ] {
+            assert!(!is_release_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn checksums_file_is_named_as_goreleaser_names_it() {
+        assert_eq!(checksums_asset("v2.9.4"), "flux_2.9.4_checksums.txt");
+    }
+
+    #[test]
+    fn verify_accepts_the_listed_digest_only() {
+        let content = b"hello\n";
+        let digest = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+        let checksums = format!("0000  install.yaml\n{digest}  manifests.tar.gz\n");
+        verify(content, &checksums, "manifests.tar.gz", "u", "c").unwrap();
+        let err = verify(b"hello!\n", &checksums, "manifests.tar.gz", "u", "c").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(digest), "expected digest named: {text}");
+        assert!(text.contains("manifests.tar.gz"), "{text}");
+        assert!(matches!(err, Error::ManifestChecksumMismatch { .. }));
+        let err = verify(
+            content,
+            "0000  install.yaml\n",
+            "manifests.tar.gz",
+            "u",
+            "c",
+        );
+        assert!(matches!(err, Err(Error::ManifestChecksumMissing { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_release_version_resolves_to_itself_without_network() {
+        let v = resolve_version("v2.9.4", "http://127.0.0.1:1")
+            .await
+            .unwrap();
+        assert_eq!(v, "v2.9.4");
+    }
+}
