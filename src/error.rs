@@ -263,13 +263,6 @@ pub enum Error {
         cause: String,
     },
 
-    #[error(
-        "`kubectl gitops {command}` is not implemented yet in kubectl-gitops {version}; use the flux CLI for it meanwhile"
-    )]
-    NotImplemented {
-        command: &'static str,
-        version: &'static str,
-    },
 
     // Git
     #[error(

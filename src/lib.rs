@@ -17,6 +17,7 @@ pub mod duration;
 pub mod error;
 pub mod flux;
 pub mod git;
+pub mod install;
 pub mod manifests;
 pub mod objects;
 pub mod output;

@@ -4,8 +4,10 @@
 //! parse through [`Cli`]: a standalone executable inserts its command name as the first
 //! argument. So both have the same flags, help, output and exit codes by construction.
 
+mod bootstrap;
 mod check;
 mod completion;
+mod install;
 mod reconcile;
 mod status;
 mod uninstall;
@@ -52,24 +54,16 @@ enum Command {
     Suspend(Box<reconcile::SuspendArgs>),
     /// Resume suspended Flux objects and wait for them to reconcile
     Resume(Box<reconcile::ResumeArgs>),
-    /// Install Flux and commit its manifests to a Git repository (not implemented yet)
-    Bootstrap(NotImplementedArgs),
-    /// Install Flux into the cluster without Git (not implemented yet)
-    Install(NotImplementedArgs),
+    /// Install Flux and commit its manifests to the Git repository that will drive the cluster
+    Bootstrap(Box<bootstrap::BootstrapArgs>),
+    /// Install Flux into the cluster without Git
+    Install(Box<install::InstallArgs>),
     /// Check that the cluster can run Flux (--pre), or that the installed Flux is healthy
     Check(Box<check::CheckArgs>),
     /// Remove Flux from the cluster (controllers, CRDs, finalizers, namespace)
     Uninstall(Box<uninstall::UninstallArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     Completion(completion::CompletionArgs),
-}
-
-/// Accepts anything, so a command that is not implemented yet says so instead of complaining
-/// about its flags.
-#[derive(clap::Args)]
-struct NotImplementedArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<String>,
 }
 
 /// Entry point of the umbrella executable.
@@ -132,8 +126,8 @@ async fn dispatch(command: Command, out: &mut dyn Write) -> Result<()> {
         Command::Reconcile(args) => reconcile::run_reconcile(*args, out).await,
         Command::Suspend(args) => reconcile::run_suspend(*args, out).await,
         Command::Resume(args) => reconcile::run_resume(*args, out).await,
-        Command::Bootstrap(_) => Err(not_implemented("bootstrap")),
-        Command::Install(_) => Err(not_implemented("install")),
+        Command::Bootstrap(args) => bootstrap::run(*args, out).await,
+        Command::Install(args) => install::run(*args, out).await,
         Command::Check(args) => check::run(*args, out).await,
         Command::Uninstall(args) => uninstall::run(*args, out).await,
         Command::Completion(args) => completion::run(args, out),
@@ -147,13 +141,6 @@ fn flux_namespace(connection: &crate::connection::ConnectionFlags) -> String {
         .namespace
         .clone()
         .unwrap_or_else(|| "flux-system".to_string())
-}
-
-fn not_implemented(command: &'static str) -> Error {
-    Error::NotImplemented {
-        command,
-        version: env!("CARGO_PKG_VERSION"),
-    }
 }
 
 fn report(err: &Error) -> ExitCode {

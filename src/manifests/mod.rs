@@ -134,3 +134,9 @@ pub async fn load_bundle(options: &InstallOptions) -> Result<Bundle> {
         ManifestSource::Local(path) => bundle::read_local(path, &version),
     }
 }
+
+/// The Kubernetes objects of a multi-document YAML text (e.g. an existing
+/// gotk-components.yaml), to compare manifests by content rather than by formatting.
+pub fn parse_documents(text: &str) -> std::result::Result<Vec<serde_json::Value>, String> {
+    bundle::parse(text)
+}

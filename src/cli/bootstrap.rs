@@ -1,0 +1,198 @@
+//! `kubectl gitops bootstrap git`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+use crate::bootstrap::{self, BootstrapOptions, Credentials};
+use crate::cli::reconcile::ReportOutput;
+use crate::connection::ConnectionFlags;
+use crate::error::{Error, Result};
+use crate::git::{KeyAlgorithm, Signature};
+use crate::manifests::InstallFlags;
+use crate::output;
+use crate::progress::Progress;
+
+#[derive(clap::Args)]
+pub struct BootstrapArgs {
+    #[command(subcommand)]
+    provider: Provider,
+}
+
+#[derive(clap::Subcommand)]
+enum Provider {
+    /// Bootstrap from any Git server, over SSH (a deploy key) or HTTPS (a token)
+    Git(Box<GitArgs>),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum SshKeyAlgorithm {
+    Ecdsa,
+    Ed25519,
+    Rsa,
+}
+
+/// Commit Flux's components and sync configuration to a Git repository, install them in the
+/// cluster, and wait until the cluster follows the repository. Re-running it with the same
+/// options changes nothing; with a new --version it upgrades Flux through Git.
+///
+/// The files go to <path>/<namespace>/ (gotk-components.yaml, gotk-sync.yaml, and
+/// kustomization.yaml when absent), as the flux CLI writes them.
+#[derive(clap::Args)]
+struct GitArgs {
+    /// Repository URL: ssh://user@host[:port]/path (deploy key) or https://host/path with --token-auth
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// Branch to commit to and sync from
+    #[arg(long, default_value = "main")]
+    branch: String,
+    /// The cluster's folder in the repository (e.g. clusters/production)
+    #[arg(long, value_name = "PATH", default_value = "")]
+    path: String,
+    /// How often the source-controller fetches the repository
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    interval: String,
+    /// Name of the Secret holding the repository credentials
+    #[arg(long, value_name = "NAME", default_value = "flux-system")]
+    secret_name: String,
+    /// Author of the commits
+    #[arg(long, value_name = "NAME", default_value = "Flux")]
+    author_name: String,
+    /// Email of the commits' author
+    #[arg(long, value_name = "EMAIL", default_value = "")]
+    author_email: String,
+    /// Text appended to the commit messages (e.g. "[skip ci]")
+    #[arg(long, value_name = "TEXT")]
+    commit_message_appendix: Option<String>,
+    /// Algorithm of the generated SSH deploy key
+    #[arg(long, value_enum, default_value = "ecdsa")]
+    ssh_key_algorithm: SshKeyAlgorithm,
+    /// An SSH private key (OpenSSH format) to use instead of a generated deploy key
+    #[arg(long, value_name = "FILE")]
+    private_key_file: Option<PathBuf>,
+    /// Authenticate over HTTPS with --username and --password (a token) instead of SSH
+    #[arg(long)]
+    token_auth: bool,
+    /// User name for --token-auth
+    #[arg(short = 'u', long, default_value = "git")]
+    username: String,
+    /// Password or token for --token-auth; better from GIT_PASSWORD or the prompt (a flag shows in the process list)
+    #[arg(short = 'p', long, env = "GIT_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    password: Option<SecretString>,
+    /// PEM file of the certificate authorities of a Git server with a private CA
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// How long the whole bootstrap may take, waits included
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    timeout: String,
+    /// Print the files bootstrap would commit and the objects it would apply; touch nothing
+    #[arg(long, alias = "export")]
+    dry_run: bool,
+    /// Do not ask for confirmation (another tool's install, a new deploy key)
+    #[arg(short = 'y', long, alias = "silent")]
+    yes: bool,
+    /// Print the result as JSON or YAML
+    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
+    output: Option<ReportOutput>,
+    #[command(flatten)]
+    install: InstallFlags,
+    #[command(flatten)]
+    connection: ConnectionFlags,
+}
+
+fn parse_secret(value: &str) -> std::result::Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
+
+fn duration(flag: &'static str, value: &str) -> Result<std::time::Duration> {
+    crate::duration::parse(value).map_err(|reason| Error::InvalidFlag {
+        flag,
+        value: value.to_string(),
+        reason,
+    })
+}
+
+pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
+    let Provider::Git(args) = args.provider;
+    let namespace = super::flux_namespace(&args.connection);
+    let credentials = if args.token_auth {
+        Credentials::Token {
+            username: args.username.clone(),
+            password: match args.password.clone() {
+                Some(password) => password,
+                None => prompt_password()?,
+            },
+            ca_file: args.ca_file.clone(),
+        }
+    } else {
+        Credentials::Ssh {
+            private_key_file: args.private_key_file.clone(),
+            algorithm: match args.ssh_key_algorithm {
+                SshKeyAlgorithm::Ecdsa => KeyAlgorithm::Ecdsa,
+                SshKeyAlgorithm::Ed25519 => KeyAlgorithm::Ed25519,
+                SshKeyAlgorithm::Rsa => KeyAlgorithm::Rsa,
+            },
+        }
+    };
+    let options = BootstrapOptions {
+        install: args.install.options(&namespace)?,
+        url: args.url.clone(),
+        branch: args.branch.clone(),
+        path: args.path.clone(),
+        interval: duration("--interval", &args.interval)?,
+        secret_name: args.secret_name.clone(),
+        author: Signature {
+            name: args.author_name.clone(),
+            email: args.author_email.clone(),
+        },
+        commit_message_appendix: args.commit_message_appendix.clone(),
+        credentials,
+        timeout: duration("--timeout", &args.timeout)?,
+        assume_yes: args.yes,
+    };
+    if args.dry_run {
+        let plan = bootstrap::plan(&options).await?;
+        let mut text = String::new();
+        for (path, content) in &plan.files {
+            text += &format!("# {path}\n{content}");
+        }
+        text += &format!(
+            "# Besides the objects above, bootstrap would apply the Secret {namespace}/{} (credentials, never written to Git).\n# kustomization.yaml is written only where the folder has none.\n",
+            options.secret_name
+        );
+        return super::write_out(out, &text);
+    }
+    let connection = args.connection.connect().await?;
+    let progress = Progress::stderr();
+    let report = bootstrap::bootstrap(&connection, &options, &progress).await?;
+    let text = match args.output {
+        Some(ReportOutput::Json) => output::to_json(&report)?,
+        Some(ReportOutput::Yaml) => output::to_yaml(&report)?,
+        None if report.nothing_changed() => format!(
+            "✔ bootstrap finished: nothing changed, the cluster is synced to {}\n",
+            report.revision
+        ),
+        None => format!(
+            "✔ bootstrap finished: the cluster is synced to {} ({} commits pushed, {} objects changed)\n",
+            report.revision,
+            report.commits.len(),
+            report.changed_objects.len() + usize::from(report.secret_changed)
+        ),
+    };
+    super::write_out(out, &text)
+}
+
+/// Asks for the Git password without echoing it; only a person at a terminal is asked.
+fn prompt_password() -> Result<SecretString> {
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Error::Usage(
+            "--token-auth needs a password or token: set GIT_PASSWORD (or pass --password)".into(),
+        ));
+    }
+    dialoguer::Password::new()
+        .with_prompt("Git password or token")
+        .interact()
+        .map(SecretString::from)
+        .map_err(|err| Error::Usage(format!("cannot read the password: {err}")))
+}
