@@ -39,11 +39,13 @@ finish_into() { # tmpdir final
   rm -rf "$2"; mv "$1" "$2"
 }
 
-ensure_kube_apiserver() {
-  local out=$CACHE/kubernetes-$K8S_VERSION
-  if [[ -x $out/kube-apiserver ]]; then log "kube-apiserver $K8S_VERSION: cached"; return; fi
-  need go "install Go to build kube-apiserver (or set KUBEBUILDER_ASSETS)"
-  log "kube-apiserver $K8S_VERSION: building from the Go module (several minutes when cold)"
+# Builds one command of k8s.io/kubernetes (e.g. kube-apiserver) into $CACHE/<name>-$K8S_VERSION
+# unless it is there already.
+ensure_kube_command() { # name (cmd/<name> in k8s.io/kubernetes) cache-folder
+  local name=$1 out=$2
+  if [[ -x $out/$name ]]; then log "$name $K8S_VERSION: cached"; return; fi
+  need go "install Go to build $name (or set KUBEBUILDER_ASSETS)"
+  log "$name $K8S_VERSION: building from the Go module (several minutes when cold)"
   local tmp; tmp=$(mktemp -d "$CACHE/.build-kube.XXXXXX")
   (
     cd "$tmp"
@@ -57,15 +59,26 @@ ensure_kube_apiserver() {
     mods=$(sed -n 's#^[[:space:]]*\(k8s.io/[^[:space:]]*\) => ./staging/.*#\1#p' "$gomod" | sort -u)
     [[ -n $mods ]] || die "found no staging replace directives in $gomod"
     for m in $mods; do go mod edit -replace "$m=$m@$staging_version"; done
-    go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" >&2
+    go get -tool "k8s.io/kubernetes/cmd/$name@$K8S_VERSION" >&2
     local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
     local ld=""
     for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
     done
-    go build -trimpath -ldflags "-s -w $ld" -o bin/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver >&2
-  ) || die "building kube-apiserver $K8S_VERSION failed (see the output above)"
+    nice -n 19 go build -trimpath -ldflags "-s -w $ld" -o "bin/$name" "k8s.io/kubernetes/cmd/$name" >&2
+  ) || die "building $name $K8S_VERSION failed (see the output above)"
   finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
+}
+
+ensure_kube_apiserver() {
+  ensure_kube_command kube-apiserver "$CACHE/kubernetes-$K8S_VERSION"
+}
+
+# Only its namespace and garbage-collector controllers run in the tests (uninstall deletes the
+# flux-system namespace, which stays Terminating without the namespace controller). envtest's
+# KUBEBUILDER_ASSETS has no kube-controller-manager, so it is built in either case.
+ensure_kube_controller_manager() {
+  ensure_kube_command kube-controller-manager "$CACHE/kube-controller-manager-$K8S_VERSION"
 }
 
 ensure_etcd() {
@@ -133,6 +146,79 @@ ensure_flux_crds() {
   done
   chmod -R u+w "$tmp/crds"; touch "$tmp/crds/.complete"
   finish_into "$tmp/crds" "$out"; rm -rf "$tmp"
+}
+
+# The non-local replace directives of a go.mod, as `old=new@version` lines: a controller's own
+# pins (go-digest, kustomize, a helm fork) that a wrapper module must copy to build it.
+# Local ones (`=> ./api`) are dropped: the wrapper takes the published api module instead.
+module_replaces() { # go.mod
+  awk '/^replace \(/ { block = 1; next }
+       block && /^\)/ { block = 0; next }
+       /^replace / || block {
+         line = $0; sub(/^replace /, "", line); sub(/\/\/.*/, "", line)
+         if (split(line, side, "=>") != 2) next
+         split(side[1], old, " "); split(side[2], new, " ")
+         if (new[1] !~ /^\.\.?\//) print old[1] "=" new[1] "@" new[2]
+       }' "$1"
+}
+
+# Builds Go commands of several modules in ONE wrapper module into <out>/bin: copies each
+# module's non-local replace directives (refusing two modules that pin the same module
+# differently), adds <extra pins>, then `go get -tool` + `go build`, niced (shared cores).
+build_go_modules() { # workdir "pin1 pin2 .." module@version...
+  local tmp=$1 pins=$2; shift 2
+  (
+    cd "$tmp"
+    go mod init kubectl-gitops.test/fluxbuild >/dev/null 2>&1
+    local m gomod r seen=""
+    for m in "$@"; do
+      gomod=$(go mod download -json "$m" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+      [[ -f $gomod ]] || die "could not download $m from the Go module proxy"
+      for r in $(module_replaces "$gomod"); do
+        local old=${r%%=*} prev
+        prev=$(printf '%s\n' $seen | sed -n "s#^$old=##p")
+        [[ -z $prev || $prev == "${r#*=}" ]] || die "$m pins $old to ${r#*=}, another module to $prev: build them in separate wrappers"
+        seen+=" $r"
+        go mod edit -replace "$r"
+      done
+    done
+    for r in $pins; do go mod edit -replace "$r"; done
+    go get -tool "$@" >&2
+    mkdir -p bin
+    local paths=()
+    for m in "$@"; do paths+=("${m%@*}"); done
+    nice -n 19 go build -trimpath -ldflags "-s -w" -o bin/ "${paths[@]}" >&2
+  )
+}
+
+# Pins beyond the controllers' own: source-controller v1.9.4 requires
+# github.com/fluxcd/pkg/artifact v0.18.2, which the Go module proxy refuses to serve (403
+# "not available"); v0.18.0 is the newest it serves and builds.
+FLUX_CONTROLLER_PINS="github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0"
+
+# The Flux controllers run as host processes by the end-to-end tests, cached as one folder
+# keyed by the Flux version. Each line is one wrapper module (modules whose pins agree).
+FLUX_CONTROLLER_BUILDS=(
+  "github.com/fluxcd/source-controller@v1.9.4 github.com/fluxcd/kustomize-controller@v1.9.4"
+)
+
+ensure_flux_controllers() {
+  local out=$CACHE/flux-controllers-$FLUX_VERSION
+  if [[ -f $out/.complete ]]; then log "Flux $FLUX_VERSION controllers: cached"; return; fi
+  need go "install Go to build the Flux controllers"
+  log "Flux $FLUX_VERSION controllers: building from their Go modules (many minutes when cold)"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-controllers.XXXXXX")
+  mkdir -p "$tmp/bin"
+  local group i=0
+  for group in "${FLUX_CONTROLLER_BUILDS[@]}"; do
+    i=$((i + 1)); mkdir -p "$tmp/wrapper-$i"
+    # shellcheck disable=SC2086 # one word per module
+    build_go_modules "$tmp/wrapper-$i" "$FLUX_CONTROLLER_PINS" $group \
+      || die "building $group failed (see the output above)"
+    mv "$tmp/wrapper-$i"/bin/* "$tmp/bin/"
+  done
+  touch "$tmp/bin/.complete"
+  finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
 }
 
 ensure_krew() {
@@ -232,9 +318,11 @@ else
   ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$bin_dir/etcd"
   ln -sfn "$CACHE/kubectl-$KUBECTL_PYPI_VERSION/kubectl" "$bin_dir/kubectl"
 fi
+ensure_kube_controller_manager
 ensure_flux_crds
 ensure_flux_release "$bin_dir/kubectl"
 ensure_krew
+ensure_flux_controllers
 
 echo "export KUBECTL_GITOPS_TEST_BIN_DIR='$bin_dir'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_CRDS='$CACHE/flux-crds-$FLUX_VERSION'"
@@ -242,3 +330,5 @@ echo "export KUBECTL_GITOPS_TEST_FLUX_VERSION='$FLUX_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_K8S_VERSION='$K8S_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_KREW_DIR='$CACHE/krew-$KREW_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_RELEASE='$CACHE/flux-release-$FLUX_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_FLUX_CONTROLLERS='$CACHE/flux-controllers-$FLUX_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_KUBE_CONTROLLER_MANAGER='$CACHE/kube-controller-manager-$K8S_VERSION/kube-controller-manager'"
