@@ -39,7 +39,10 @@ fn git(cwd: &Path, args: &[&str], server: &GitHttpServer) -> Output {
         .env("GIT_SSL_CAINFO", &server.ca_file)
         .env("GIT_CONFIG_COUNT", "1")
         .env("GIT_CONFIG_KEY_0", "http.extraHeader")
-        .env("GIT_CONFIG_VALUE_0", format!("Authorization: Basic {token}"));
+        .env(
+            "GIT_CONFIG_VALUE_0",
+            format!("Authorization: Basic {token}"),
+        );
     let out = run(&mut command);
     assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
     out
@@ -198,7 +201,9 @@ async fn real_controllers_clone_over_https_with_basic_auth_and_apply_the_revisio
         |o| is_ready(o) && o["status"]["artifact"]["revision"] == revision.as_str(),
     );
     // kustomize-controller downloaded the artifact from the loopback address advertised.
-    let artifact_url = source["status"]["artifact"]["url"].as_str().unwrap_or_default();
+    let artifact_url = source["status"]["artifact"]["url"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         artifact_url.starts_with(&controllers.storage_url),
         "artifact URL {artifact_url} is not on {}",
@@ -224,16 +229,30 @@ async fn real_controllers_clone_over_https_with_basic_auth_and_apply_the_revisio
         config_map["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"],
         "fleet"
     );
-    eprintln!("GitRepository and Kustomization Ready at {revision} after {:?}", started.elapsed());
+    eprintln!(
+        "GitRepository and Kustomization Ready at {revision} after {:?}",
+        started.elapsed()
+    );
 
     // The kubelet stand-in driven by the host processes: the Deployment of a running
     // controller becomes available, the one of a controller that is not running does not.
-    for name in ["source-controller", "kustomize-controller", "no-such-controller"] {
+    for name in [
+        "source-controller",
+        "kustomize-controller",
+        "no-such-controller",
+    ] {
         apply_object(deployment(&ns, name, 1));
     }
     let _kubelet = KubeletStandIn::start(admin_client().await, &ns, controllers.readiness());
     for name in ["source-controller", "kustomize-controller"] {
-        wait_for("deployment", &ns, name, Duration::from_secs(30), logs, is_available);
+        wait_for(
+            "deployment",
+            &ns,
+            name,
+            Duration::from_secs(30),
+            logs,
+            is_available,
+        );
     }
     let absent = wait_for(
         "deployment",
@@ -261,43 +280,79 @@ async fn kubelet_stand_in_marks_a_deployment_available_only_while_its_process_is
     let none = String::new;
 
     // Not ready: the stand-in reports the rollout, but no replica available.
-    let pending = wait_for("deployment", &ns, "demo", Duration::from_secs(30), none, |o| {
-        o["status"]["observedGeneration"] == 1
-    });
+    let pending = wait_for(
+        "deployment",
+        &ns,
+        "demo",
+        Duration::from_secs(30),
+        none,
+        |o| o["status"]["observedGeneration"] == 1,
+    );
     assert!(!is_available(&pending), "{}", pending["status"]);
     std::thread::sleep(Duration::from_secs(2));
     let still = get_json("deployment", &ns, "demo").expect("deployment");
     assert!(!is_available(&still), "{}", still["status"]);
     let rollout = plane
         .kubectl()
-        .args(["rollout", "status", "deployment/demo", "-n", &ns, "--timeout=1s"])
+        .args([
+            "rollout",
+            "status",
+            "deployment/demo",
+            "-n",
+            &ns,
+            "--timeout=1s",
+        ])
         .output()
         .expect("run kubectl");
     assert!(!rollout.status.success(), "rollout done while not ready");
 
     // Ready: all replicas available, and the real kubectl agrees the rollout is complete.
     up.store(true, Ordering::SeqCst);
-    let available = wait_for("deployment", &ns, "demo", Duration::from_secs(30), none, is_available);
+    let available = wait_for(
+        "deployment",
+        &ns,
+        "demo",
+        Duration::from_secs(30),
+        none,
+        is_available,
+    );
     assert_eq!(available["status"]["availableReplicas"], 2);
     assert_eq!(available["status"]["readyReplicas"], 2);
     assert_eq!(
         condition(&available, "Progressing").expect("Progressing")["reason"],
         "NewReplicaSetAvailable"
     );
-    plane.kubectl_ok(&["rollout", "status", "deployment/demo", "-n", &ns, "--timeout=30s"]);
+    plane.kubectl_ok(&[
+        "rollout",
+        "status",
+        "deployment/demo",
+        "-n",
+        &ns,
+        "--timeout=30s",
+    ]);
 
     // A new generation is rolled out again.
     plane.kubectl_ok(&["scale", "deployment/demo", "-n", &ns, "--replicas=3"]);
-    let scaled = wait_for("deployment", &ns, "demo", Duration::from_secs(30), none, |o| {
-        is_available(o) && o["status"]["availableReplicas"] == 3
-    });
+    let scaled = wait_for(
+        "deployment",
+        &ns,
+        "demo",
+        Duration::from_secs(30),
+        none,
+        |o| is_available(o) && o["status"]["availableReplicas"] == 3,
+    );
     assert_eq!(scaled["status"]["observedGeneration"], 2);
 
     // The process goes away: the Deployment is no longer available.
     up.store(false, Ordering::SeqCst);
-    let down = wait_for("deployment", &ns, "demo", Duration::from_secs(30), none, |o| {
-        condition(o, "Available").is_some_and(|c| c["status"] == "False")
-    });
+    let down = wait_for(
+        "deployment",
+        &ns,
+        "demo",
+        Duration::from_secs(30),
+        none,
+        |o| condition(o, "Available").is_some_and(|c| c["status"] == "False"),
+    );
     assert_eq!(down["status"]["availableReplicas"], serde_json::Value::Null);
 }
 
@@ -315,7 +370,13 @@ fn controller_manager_collects_garbage_and_deletes_a_namespace_with_its_contents
             "uid": owner["metadata"]["uid"]}]}
     }));
     plane.kubectl_ok(&["delete", "configmap", "owner", "-n", &ns]);
-    let log = || plane.dir.join("kube-controller-manager.log").display().to_string();
+    let log = || {
+        plane
+            .dir
+            .join("kube-controller-manager.log")
+            .display()
+            .to_string()
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while get_json("configmap", &ns, "dependent").is_some() {
         assert!(

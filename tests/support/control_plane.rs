@@ -315,7 +315,14 @@ impl ControlPlane {
             self.kubectl_ok(&["delete", "namespace", &probe, "--wait=false"]);
             let gone = wait_until(&mut child, &log, Duration::from_secs(90), || {
                 self.kubectl()
-                    .args(["get", "namespace", &probe, "--ignore-not-found", "-o", "name"])
+                    .args([
+                        "get",
+                        "namespace",
+                        &probe,
+                        "--ignore-not-found",
+                        "-o",
+                        "name",
+                    ])
                     .output()
                     .is_ok_and(|out| out.status.success() && out.stdout.is_empty())
             });

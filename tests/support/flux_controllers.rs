@@ -124,7 +124,14 @@ impl FluxControllers {
     pub fn log_tails(&self, lines: usize) -> String {
         self.controllers
             .iter()
-            .map(|c| format!("--- {} log ({}):\n{}", c.name, c.log.display(), log_tail(&c.log, lines)))
+            .map(|c| {
+                format!(
+                    "--- {} log ({}):\n{}",
+                    c.name,
+                    c.log.display(),
+                    log_tail(&c.log, lines)
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -158,7 +165,7 @@ fn launch(name: &str, dir: &Path, events_url: Option<&str>) -> (Launch, Extra) {
         format!("--health-addr=127.0.0.1:{health_port}"),
         "--watch-all-namespaces=false".to_string(),
         "--log-encoding=console".to_string(),
-        "--log-level=debug".to_string(),
+        "--log-level=info".to_string(),
     ];
     let mut extra = Extra::None;
     match name {
@@ -179,6 +186,10 @@ fn launch(name: &str, dir: &Path, events_url: Option<&str>) -> (Launch, Extra) {
     if name == "source-controller" {
         let storage = free_port();
         let path = dir.join("source-controller-storage");
+        // It refuses a storage path that does not exist (in a Pod, the volume does).
+        if let Err(err) = std::fs::create_dir_all(&path) {
+            panic!("create {}: {err}", path.display());
+        }
         args.push(format!("--storage-path={}", path.display()));
         args.push(format!("--storage-addr=127.0.0.1:{storage}"));
         args.push(format!("--storage-adv-addr=127.0.0.1:{storage}"));
