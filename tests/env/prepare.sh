@@ -191,20 +191,34 @@ build_go_modules() { # workdir "pin1 pin2 .." module@version...
   )
 }
 
-# Pins beyond the controllers' own: source-controller v1.9.4 requires
-# github.com/fluxcd/pkg/artifact v0.18.2, which the Go module proxy refuses to serve (403
-# "not available"); v0.18.0 is the newest it serves and builds.
-FLUX_CONTROLLER_PINS="github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0"
+# Pins beyond the controllers' own (they override them), for versions the Go module proxy
+# refuses to serve (403 "This module version is not available"):
+# - source-controller v1.9.4 requires github.com/fluxcd/pkg/artifact v0.18.2; v0.18.0 is the
+#   newest the proxy serves, and builds.
+# - helm-controller v1.6.3 replaces helm.sh/helm/v4 with Flux's fork
+#   github.com/fluxcd/helm/v4 v4.2.4-flux.1, of which the proxy serves no version at all; it
+#   builds against upstream helm v4.2.4, the release the fork is cut from. So its HelmRelease
+#   handling may differ from Flux's build in whatever the fork patches; the tests use it as a
+#   running controller (readiness, CRD watches), not to prove Helm behaviour.
+FLUX_CONTROLLER_PINS="github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0
+helm.sh/helm/v4=helm.sh/helm/v4@v4.2.4"
 
 # The Flux controllers run as host processes by the end-to-end tests, cached as one folder
 # keyed by the Flux version. Each line is one wrapper module (modules whose pins agree).
+# helm-controller builds apart: it pins go-digest to another commit than the others.
 FLUX_CONTROLLER_BUILDS=(
-  "github.com/fluxcd/source-controller@v1.9.4 github.com/fluxcd/kustomize-controller@v1.9.4"
+  "github.com/fluxcd/source-controller@v1.9.4 github.com/fluxcd/kustomize-controller@v1.9.4 github.com/fluxcd/notification-controller@v1.9.3"
+  "github.com/fluxcd/helm-controller@v1.6.3"
 )
 
 ensure_flux_controllers() {
-  local out=$CACHE/flux-controllers-$FLUX_VERSION
-  if [[ -f $out/.complete ]]; then log "Flux $FLUX_VERSION controllers: cached"; return; fi
+  local out=$CACHE/flux-controllers-$FLUX_VERSION missing=0 module
+  # shellcheck disable=SC2068 # one word per module
+  for module in ${FLUX_CONTROLLER_BUILDS[@]}; do
+    module=${module%@*}
+    [[ -x $out/${module##*/} ]] || missing=1
+  done
+  if [[ $missing == 0 ]]; then log "Flux $FLUX_VERSION controllers: cached"; return; fi
   need go "install Go to build the Flux controllers"
   log "Flux $FLUX_VERSION controllers: building from their Go modules (many minutes when cold)"
   local tmp; tmp=$(mktemp -d "$CACHE/.build-controllers.XXXXXX")
@@ -217,7 +231,6 @@ ensure_flux_controllers() {
       || die "building $group failed (see the output above)"
     mv "$tmp/wrapper-$i"/bin/* "$tmp/bin/"
   done
-  touch "$tmp/bin/.complete"
   finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
 }
 

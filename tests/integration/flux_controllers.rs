@@ -229,6 +229,22 @@ async fn real_controllers_clone_over_https_with_basic_auth_and_apply_the_revisio
         config_map["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"],
         "fleet"
     );
+    // The others send their events to notification-controller's event server.
+    if let Some(notification) = controllers.controller("notification-controller") {
+        let received = || {
+            let log = std::fs::read_to_string(&notification.log).unwrap_or_default();
+            log.contains("event-server") && log.contains(r#""kind":"Kustomization""#)
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !received() {
+            assert!(
+                Instant::now() < deadline,
+                "notification-controller received no event:\n{}",
+                logs()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
     eprintln!(
         "GitRepository and Kustomization Ready at {revision} after {:?}",
         started.elapsed()
@@ -236,15 +252,16 @@ async fn real_controllers_clone_over_https_with_basic_auth_and_apply_the_revisio
 
     // The kubelet stand-in driven by the host processes: the Deployment of a running
     // controller becomes available, the one of a controller that is not running does not.
-    for name in [
-        "source-controller",
-        "kustomize-controller",
-        "no-such-controller",
-    ] {
+    let running: Vec<&str> = controllers
+        .controllers
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    for name in running.iter().chain(&["no-such-controller"]) {
         apply_object(deployment(&ns, name, 1));
     }
     let _kubelet = KubeletStandIn::start(admin_client().await, &ns, controllers.readiness());
-    for name in ["source-controller", "kustomize-controller"] {
+    for name in running.iter().copied() {
         wait_for(
             "deployment",
             &ns,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::control_plane::{ControlPlane, http_get_ok};
+use super::kubelet_stand_in::Readiness;
 use super::processes::{free_port, log_tail, spawn, stop, temp_dir};
 
 /// The controllers every Flux install has; the tests fail when they are not built.
@@ -63,7 +64,7 @@ struct Launch {
 
 impl FluxControllers {
     /// Starts every built controller for `namespace` and waits until each answers `/readyz`.
-    /// The Flux CRDs must be installed first: a controller exits when its kinds are unknown.
+    /// Install the Flux CRDs first: the controllers watch their kinds from the start.
     pub fn start(plane: &ControlPlane, namespace: &str) -> FluxControllers {
         let folder = &plane.assets.flux_controllers;
         for name in REQUIRED {
@@ -107,7 +108,7 @@ impl FluxControllers {
 
     /// A readiness predicate for the kubelet stand-in: a Deployment is ready when the host
     /// process of the same name answers `/readyz`.
-    pub fn readiness(&self) -> Arc<dyn Fn(&str) -> bool + Send + Sync> {
+    pub fn readiness(&self) -> Readiness {
         let ports: Vec<(String, u16)> = self
             .controllers
             .iter()
