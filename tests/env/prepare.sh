@@ -40,11 +40,13 @@ finish_into() { # tmpdir final
   rm -rf "$2"; mv "$1" "$2"
 }
 
-ensure_kube_apiserver() {
-  local out=$CACHE/kubernetes-$K8S_VERSION
-  if [[ -x $out/kube-apiserver ]]; then log "kube-apiserver $K8S_VERSION: cached"; return; fi
-  need go "install Go to build kube-apiserver (or set KUBEBUILDER_ASSETS)"
-  log "kube-apiserver $K8S_VERSION: building from the Go module (several minutes when cold)"
+# Builds one command of k8s.io/kubernetes (e.g. kube-apiserver) into $CACHE/<name>-$K8S_VERSION
+# unless it is there already.
+ensure_kube_command() { # name (cmd/<name> in k8s.io/kubernetes) cache-folder
+  local name=$1 out=$2
+  if [[ -x $out/$name ]]; then log "$name $K8S_VERSION: cached"; return; fi
+  need go "install Go to build $name (or set KUBEBUILDER_ASSETS)"
+  log "$name $K8S_VERSION: building from the Go module (several minutes when cold)"
   local tmp; tmp=$(mktemp -d "$CACHE/.build-kube.XXXXXX")
   (
     cd "$tmp"
@@ -58,15 +60,26 @@ ensure_kube_apiserver() {
     mods=$(sed -n 's#^[[:space:]]*\(k8s.io/[^[:space:]]*\) => ./staging/.*#\1#p' "$gomod" | sort -u)
     [[ -n $mods ]] || die "found no staging replace directives in $gomod"
     for m in $mods; do go mod edit -replace "$m=$m@$staging_version"; done
-    go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" >&2
+    go get -tool "k8s.io/kubernetes/cmd/$name@$K8S_VERSION" >&2
     local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
     local ld=""
     for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
       ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
     done
-    go build -trimpath -ldflags "-s -w $ld" -o bin/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver >&2
-  ) || die "building kube-apiserver $K8S_VERSION failed (see the output above)"
+    nice -n 19 go build -trimpath -ldflags "-s -w $ld" -o "bin/$name" "k8s.io/kubernetes/cmd/$name" >&2
+  ) || die "building $name $K8S_VERSION failed (see the output above)"
   finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
+}
+
+ensure_kube_apiserver() {
+  ensure_kube_command kube-apiserver "$CACHE/kubernetes-$K8S_VERSION"
+}
+
+# Only its namespace and garbage-collector controllers run in the tests (uninstall deletes the
+# flux-system namespace, which stays Terminating without the namespace controller). envtest's
+# KUBEBUILDER_ASSETS has no kube-controller-manager, so it is built in either case.
+ensure_kube_controller_manager() {
+  ensure_kube_command kube-controller-manager "$CACHE/kube-controller-manager-$K8S_VERSION"
 }
 
 ensure_etcd() {
@@ -134,6 +147,92 @@ ensure_flux_crds() {
   done
   chmod -R u+w "$tmp/crds"; touch "$tmp/crds/.complete"
   finish_into "$tmp/crds" "$out"; rm -rf "$tmp"
+}
+
+# The non-local replace directives of a go.mod, as `old=new@version` lines: a controller's own
+# pins (go-digest, kustomize, a helm fork) that a wrapper module must copy to build it.
+# Local ones (`=> ./api`) are dropped: the wrapper takes the published api module instead.
+module_replaces() { # go.mod
+  awk '/^replace \(/ { block = 1; next }
+       block && /^\)/ { block = 0; next }
+       /^replace / || block {
+         line = $0; sub(/^replace /, "", line); sub(/\/\/.*/, "", line)
+         if (split(line, side, "=>") != 2) next
+         split(side[1], old, " "); split(side[2], new, " ")
+         if (new[1] !~ /^\.\.?\//) print old[1] "=" new[1] "@" new[2]
+       }' "$1"
+}
+
+# Builds Go commands of several modules in ONE wrapper module into <out>/bin: copies each
+# module's non-local replace directives (refusing two modules that pin the same module
+# differently), adds <extra pins>, then `go get -tool` + `go build`, niced (shared cores).
+build_go_modules() { # workdir "pin1 pin2 .." module@version...
+  local tmp=$1 pins=$2; shift 2
+  (
+    cd "$tmp"
+    go mod init kubectl-gitops.test/fluxbuild >/dev/null 2>&1
+    local m gomod r seen=""
+    for m in "$@"; do
+      gomod=$(go mod download -json "$m" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+      [[ -f $gomod ]] || die "could not download $m from the Go module proxy"
+      for r in $(module_replaces "$gomod"); do
+        local old=${r%%=*} prev
+        prev=$(printf '%s\n' $seen | sed -n "s#^$old=##p")
+        [[ -z $prev || $prev == "${r#*=}" ]] || die "$m pins $old to ${r#*=}, another module to $prev: build them in separate wrappers"
+        seen+=" $r"
+        go mod edit -replace "$r"
+      done
+    done
+    for r in $pins; do go mod edit -replace "$r"; done
+    go get -tool "$@" >&2
+    mkdir -p bin
+    local paths=()
+    for m in "$@"; do paths+=("${m%@*}"); done
+    nice -n 19 go build -trimpath -ldflags "-s -w" -o bin/ "${paths[@]}" >&2
+  )
+}
+
+# Pins beyond the controllers' own (they override them), for versions the Go module proxy
+# refuses to serve (403 "This module version is not available"):
+# - source-controller v1.9.4 requires github.com/fluxcd/pkg/artifact v0.18.2; v0.18.0 is the
+#   newest the proxy serves, and builds.
+# - helm-controller v1.6.3 replaces helm.sh/helm/v4 with Flux's fork
+#   github.com/fluxcd/helm/v4 v4.2.4-flux.1, of which the proxy serves no version at all; it
+#   builds against upstream helm v4.2.4, the release the fork is cut from. So its HelmRelease
+#   handling may differ from Flux's build in whatever the fork patches; the tests use it as a
+#   running controller (readiness, CRD watches), not to prove Helm behaviour.
+FLUX_CONTROLLER_PINS="github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0
+helm.sh/helm/v4=helm.sh/helm/v4@v4.2.4"
+
+# The Flux controllers run as host processes by the end-to-end tests, cached as one folder
+# keyed by the Flux version. Each line is one wrapper module (modules whose pins agree).
+# helm-controller builds apart: it pins go-digest to another commit than the others.
+FLUX_CONTROLLER_BUILDS=(
+  "github.com/fluxcd/source-controller@v1.9.4 github.com/fluxcd/kustomize-controller@v1.9.4 github.com/fluxcd/notification-controller@v1.9.3"
+  "github.com/fluxcd/helm-controller@v1.6.3"
+)
+
+ensure_flux_controllers() {
+  local out=$CACHE/flux-controllers-$FLUX_VERSION missing=0 module
+  # shellcheck disable=SC2068 # one word per module
+  for module in ${FLUX_CONTROLLER_BUILDS[@]}; do
+    module=${module%@*}
+    [[ -x $out/${module##*/} ]] || missing=1
+  done
+  if [[ $missing == 0 ]]; then log "Flux $FLUX_VERSION controllers: cached"; return; fi
+  need go "install Go to build the Flux controllers"
+  log "Flux $FLUX_VERSION controllers: building from their Go modules (many minutes when cold)"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-controllers.XXXXXX")
+  mkdir -p "$tmp/bin"
+  local group i=0
+  for group in "${FLUX_CONTROLLER_BUILDS[@]}"; do
+    i=$((i + 1)); mkdir -p "$tmp/wrapper-$i"
+    # shellcheck disable=SC2086 # one word per module
+    build_go_modules "$tmp/wrapper-$i" "$FLUX_CONTROLLER_PINS" $group \
+      || die "building $group failed (see the output above)"
+    mv "$tmp/wrapper-$i"/bin/* "$tmp/bin/"
+  done
+  finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
 }
 
 ensure_krew() {
@@ -266,10 +365,12 @@ else
   ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$bin_dir/etcd"
   ln -sfn "$CACHE/kubectl-$KUBECTL_PYPI_VERSION/kubectl" "$bin_dir/kubectl"
 fi
+ensure_kube_controller_manager
 ensure_flux_crds
 ensure_flux_release "$bin_dir/kubectl"
 ensure_flux_cli "$CACHE/flux-release-$FLUX_VERSION"
 ensure_krew
+ensure_flux_controllers
 
 echo "export KUBECTL_GITOPS_TEST_BIN_DIR='$bin_dir'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_CRDS='$CACHE/flux-crds-$FLUX_VERSION'"
@@ -278,3 +379,5 @@ echo "export KUBECTL_GITOPS_TEST_K8S_VERSION='$K8S_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_KREW_DIR='$CACHE/krew-$KREW_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_RELEASE='$CACHE/flux-release-$FLUX_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_CLI='$CACHE/flux-cli-$FLUX_VERSION/flux'"
+echo "export KUBECTL_GITOPS_TEST_FLUX_CONTROLLERS='$CACHE/flux-controllers-$FLUX_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_KUBE_CONTROLLER_MANAGER='$CACHE/kube-controller-manager-$K8S_VERSION/kube-controller-manager'"

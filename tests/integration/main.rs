@@ -8,6 +8,7 @@ mod completion;
 mod connection_errors;
 mod connection_flags;
 mod control_plane;
+mod flux_controllers;
 mod flux_objects;
 mod flux_release;
 mod git_remote;

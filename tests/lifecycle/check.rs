@@ -62,7 +62,7 @@ fn check_passes_on_a_healthy_install_and_says_what_is_wrong_otherwise() {
         stdout(&out)
     );
 
-    plane.install_flux_release();
+    plane.install_flux_with_cli();
     let out = plugin(&plane, &["check"]);
     assert_clean_failure(&out);
     assert!(

@@ -11,7 +11,7 @@ const FINALIZER: &str = "finalizers.fluxcd.io";
 
 fn flux_with_objects() -> ControlPlane {
     let plane = ControlPlane::start_private();
-    plane.install_flux_release();
+    plane.install_flux_with_cli();
     plane.kubectl_ok(&["create", "namespace", "apps"]);
     let dir = crate::support::processes::temp_dir("objects-");
     let file = dir.join("objects.json");

@@ -26,6 +26,10 @@ pub struct Assets {
     pub flux_release: PathBuf,
     /// The real flux CLI of the pinned version, its manifests built from `flux_release`.
     pub flux_cli: PathBuf,
+    /// Folder with the Flux controllers' binaries (source-controller, kustomize-controller, ..).
+    pub flux_controllers: PathBuf,
+    /// kube-controller-manager, for tests that need namespace deletion or garbage collection.
+    pub kube_controller_manager: PathBuf,
 }
 
 impl Assets {
@@ -73,6 +77,10 @@ impl Assets {
             krew_dir: PathBuf::from(get("KUBECTL_GITOPS_TEST_KREW_DIR")),
             flux_release: PathBuf::from(get("KUBECTL_GITOPS_TEST_FLUX_RELEASE")),
             flux_cli: PathBuf::from(get("KUBECTL_GITOPS_TEST_FLUX_CLI")),
+            flux_controllers: PathBuf::from(get("KUBECTL_GITOPS_TEST_FLUX_CONTROLLERS")),
+            kube_controller_manager: PathBuf::from(get(
+                "KUBECTL_GITOPS_TEST_KUBE_CONTROLLER_MANAGER",
+            )),
         }
     }
 
@@ -92,6 +100,7 @@ pub struct ControlPlane {
     pub pki: Pki,
     processes: Mutex<Vec<Child>>,
     flux_crds: OnceLock<()>,
+    controller_manager: OnceLock<()>,
 }
 
 static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
@@ -161,6 +170,7 @@ impl ControlPlane {
             pki,
             processes: Mutex::new(processes),
             flux_crds: OnceLock::new(),
+            controller_manager: OnceLock::new(),
         };
         plane.wait_ready();
         plane
@@ -293,16 +303,26 @@ impl ControlPlane {
         });
     }
 
-    /// Applies the real Flux release's install.yaml (the release layout built by
-    /// tests/env/prepare.sh) as `flux install` would, and waits for its CRDs.
-    pub fn install_flux_release(&self) {
-        let install = self.assets.flux_release.join("install.yaml");
+    /// Installs Flux as the flux CLI does (`flux install --export` of the real flux CLI, all
+    /// components, applied server-side with flux's field manager), and waits for its CRDs.
+    pub fn install_flux_with_cli(&self) {
+        let out = Command::new(&self.assets.flux_cli)
+            .args(["install", "--export", "--components-extra=image-reflector-controller,image-automation-controller,source-watcher"])
+            .output()
+            .expect("run the flux CLI");
+        assert!(
+            out.status.success(),
+            "flux install --export failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let file = self.dir.join(format!("flux-install-{}.yaml", random_hex()));
+        std::fs::write(&file, &out.stdout).expect("write flux install manifests");
         self.kubectl_ok(&[
             "apply",
             "--server-side",
             "--field-manager=flux",
             "-f",
-            &install.display().to_string(),
+            &file.display().to_string(),
         ]);
         self.kubectl_ok(&[
             "wait",
@@ -312,6 +332,49 @@ impl ControlPlane {
             "-l",
             "app.kubernetes.io/part-of=flux",
         ]);
+    }
+
+    /// Starts kube-controller-manager with only its namespace and garbage-collector
+    /// controllers (once per test binary; it then serves every test of the binary), for tests
+    /// that delete namespaces or rely on owner references. No deployment controller: it would
+    /// fight the kubelet stand-in. Returns once a namespace deletion has really completed.
+    pub fn start_controller_manager(&self) {
+        self.controller_manager.get_or_init(|| {
+            let log = self.dir.join("kube-controller-manager.log");
+            let mut command = Command::new(&self.assets.kube_controller_manager);
+            command
+                .arg(format!("--kubeconfig={}", self.kubeconfig.display()))
+                .arg("--controllers=namespace-controller,garbage-collector-controller")
+                .arg("--leader-elect=false")
+                // No HTTPS endpoint: nothing here needs its metrics or health, and no port
+                // can collide. Readiness is proved by a namespace deletion instead.
+                .arg("--secure-port=0");
+            let mut child = spawn(command, &log);
+            let probe = format!("kcm-probe-{}", &random_hex()[..8]);
+            self.kubectl_ok(&["create", "namespace", &probe]);
+            self.kubectl_ok(&["delete", "namespace", &probe, "--wait=false"]);
+            let gone = wait_until(&mut child, &log, Duration::from_secs(90), || {
+                self.kubectl()
+                    .args([
+                        "get",
+                        "namespace",
+                        &probe,
+                        "--ignore-not-found",
+                        "-o",
+                        "name",
+                    ])
+                    .output()
+                    .is_ok_and(|out| out.status.success() && out.stdout.is_empty())
+            });
+            if let Err(why) = gone {
+                stop(&mut child, Duration::from_secs(1));
+                panic!("kube-controller-manager did not delete namespace {probe}: {why}");
+            }
+            self.processes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(child);
+        });
     }
 
     /// Stops etcd and the API server now (normally left to the exit handler).
@@ -456,8 +519,9 @@ fn start_apiserver(
     }
 }
 
-/// A plain-HTTP GET on loopback that reports whether the answer was 200 (etcd's /health).
-fn http_get_ok(port: u16, path: &str) -> bool {
+/// A plain-HTTP GET on loopback that reports whether the answer was 200 (etcd's /health, a
+/// Flux controller's /readyz).
+pub fn http_get_ok(port: u16, path: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };

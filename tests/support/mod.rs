@@ -62,6 +62,8 @@ pub fn assert_clean_failure(output: &Output) -> String {
 }
 
 pub mod fake_flux_controller;
+pub mod flux_controllers;
+pub mod kubelet_stand_in;
 
 /// A fresh namespace for one test, so tests running in parallel never see each other's objects.
 pub fn fresh_namespace(prefix: &str) -> String {
