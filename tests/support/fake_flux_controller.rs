@@ -17,6 +17,9 @@ use kubectl_gitops::flux::{FluxKind, Revision};
 pub enum Behaviour {
     /// Ready=True at `revision`.
     Succeed { revision: String },
+    /// Ready=True at `<branch>@sha1:<the branch's commit>` in `bare_repo` at the time of the
+    /// request, as a source-controller that just fetched (for bootstrap's pushes).
+    SucceedAtBranchHead { bare_repo: std::path::PathBuf, branch: String },
     /// Ready=False with this reason and message.
     Fail { reason: String, message: String },
     /// Ready=False and Stalled=True (the controller gives up).
@@ -40,6 +43,7 @@ pub fn status_patch(
     token: Option<&str>,
     behaviour: &Behaviour,
 ) -> serde_json::Value {
+    let behaviour = &resolve(behaviour);
     let now = jiff::Timestamp::now().to_string();
     let condition = |type_: &str, status: &str, reason: &str, message: &str| {
         serde_json::json!({"type": type_, "status": status, "reason": reason, "message": message,
@@ -71,6 +75,8 @@ pub fn status_patch(
                 _ => {}
             }
         }
+        // Resolved to Succeed above.
+        Behaviour::SucceedAtBranchHead { .. } => {}
         Behaviour::Fail { reason, message } => {
             status["conditions"] =
                 serde_json::json!([condition("Ready", "False", reason, message)]);
@@ -83,6 +89,25 @@ pub fn status_patch(
         }
     }
     serde_json::json!({ "status": status })
+}
+
+/// Turns a behaviour that depends on the moment of the request into a fixed one.
+fn resolve(behaviour: &Behaviour) -> Behaviour {
+    match behaviour {
+        Behaviour::SucceedAtBranchHead { bare_repo, branch } => {
+            let out = std::process::Command::new("git")
+                .arg("--git-dir")
+                .arg(bare_repo)
+                .args(["rev-parse", &format!("refs/heads/{branch}")])
+                .output()
+                .expect("run git rev-parse");
+            let commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            Behaviour::Succeed {
+                revision: format!("{branch}@sha1:{commit}"),
+            }
+        }
+        other => other.clone(),
+    }
 }
 
 /// The reconcile token the object asks for and the controller has not handled yet.
