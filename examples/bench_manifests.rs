@@ -33,7 +33,11 @@ async fn main() -> anyhow::Result<()> {
         .components
         .extend(EXTRA_COMPONENTS.map(String::from));
     options.source = ManifestSource::Local(path.clone());
-    let bundle = manifests::load_bundle(&options).await?;
+    let bundle = manifests::load_bundle(&options).await;
+    if !args.iter().any(|a| !a.starts_with("--")) {
+        let _ = std::fs::remove_dir_all(&path);
+    }
+    let bundle = bundle?;
     if print {
         print!(
             "{}",
@@ -55,15 +59,15 @@ async fn main() -> anyhow::Result<()> {
         objects = generated.objects.len();
         std::hint::black_box(text);
     }
+    let text = manifests::generate(&bundle, &options)?.to_yaml()?;
     let started = Instant::now();
-    let _ = manifests::load_bundle(&options).await?;
-    let load = started.elapsed();
+    std::hint::black_box(parse_documents(&text));
+    let parse = started.elapsed();
     println!("| step (all 7 components, {objects} objects, median of {RUNS}) | time |");
     println!("|---|---|");
     println!(
-        "| load bundle from {} (parse YAML) | {:.1} ms |",
-        path.display(),
-        load.as_secs_f64() * 1e3
+        "| parsing the whole YAML back (once; as a Local bundle load does) | {:.1} ms |",
+        parse.as_secs_f64() * 1e3
     );
     println!(
         "| generate() | {:.2} ms |",
@@ -74,6 +78,10 @@ async fn main() -> anyhow::Result<()> {
         median(yaml_times).as_secs_f64() * 1e3
     );
     Ok(())
+}
+
+fn parse_documents(text: &str) -> usize {
+    serde_saphyr::from_multiple::<serde_json::Value>(text).map_or(0, |docs| docs.len())
 }
 
 #[derive(clap::Parser)]

@@ -351,3 +351,389 @@ fn sort_keys(value: &mut Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::manifests::ManifestSource;
+
+    fn deployment(name: &str, args: &[&str]) -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/component": name}},
+            "spec": {"template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "manager", "args": args, "image": format!("fluxcd/{name}:v1.0.0")}]}
+            }}
+        })
+    }
+
+    fn bundle() -> Bundle {
+        let source_args = [
+            "--events-addr=x",
+            "--watch-all-namespaces",
+            "--log-level=info",
+            "--log-encoding=json",
+            "--enable-leader-election",
+            "--storage-path=/data",
+            "--storage-adv-addr=x",
+        ];
+        let controller_args = [
+            "--events-addr=x",
+            "--watch-all-namespaces",
+            "--log-level=info",
+        ];
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "gitrepositories.source.toolkit.fluxcd.io"}});
+        let account = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "source-controller"}});
+        Bundle {
+            origin: "test".into(),
+            version: "v2.9.4".into(),
+            components: vec![
+                (
+                    "source-controller".into(),
+                    vec![crd, account, deployment("source-controller", &source_args)],
+                ),
+                (
+                    "kustomize-controller".into(),
+                    vec![deployment("kustomize-controller", &controller_args)],
+                ),
+                (
+                    "helm-controller".into(),
+                    vec![deployment("helm-controller", &controller_args)],
+                ),
+                (
+                    "notification-controller".into(),
+                    vec![deployment(
+                        "notification-controller",
+                        &["--watch-all-namespaces", "--log-level=info"],
+                    )],
+                ),
+                (
+                    "source-watcher".into(),
+                    vec![deployment("source-watcher", &source_args)],
+                ),
+            ],
+            rbac: vec![
+                json!({"kind": "ResourceQuota", "apiVersion": "v1", "metadata": {"name": "critical-pods"}}),
+                json!({"kind": "ClusterRole", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "crd-controller"}}),
+                json!({"kind": "ClusterRoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "crd-controller"},
+                       "roleRef": {"kind": "ClusterRole", "name": "crd-controller"},
+                       "subjects": [{"kind": "ServiceAccount", "name": "source-controller", "namespace": "flux-system"}]}),
+                json!({"kind": "ClusterRoleBinding", "apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "cluster-reconciler"},
+                       "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}}),
+            ],
+            policies: vec![
+                json!({"kind": "NetworkPolicy", "apiVersion": "networking.k8s.io/v1", "metadata": {"name": "allow-egress"}}),
+            ],
+        }
+    }
+
+    fn options() -> InstallOptions {
+        InstallOptions {
+            version: "v2.9.4".into(),
+            namespace: "flux-system".into(),
+            components: [
+                "source-controller",
+                "kustomize-controller",
+                "helm-controller",
+                "notification-controller",
+            ]
+            .map(String::from)
+            .to_vec(),
+            registry: "ghcr.io/fluxcd".into(),
+            image_pull_secret: None,
+            registry_credentials: None,
+            network_policy: true,
+            watch_all_namespaces: true,
+            log_level: "info".into(),
+            cluster_domain: "cluster.local".into(),
+            toleration_keys: vec![],
+            source: ManifestSource::Local("/x".into()),
+            github_api_url: String::new(),
+        }
+    }
+
+    fn find<'a>(m: &'a Manifests, kind: &str, name: &str) -> &'a Value {
+        m.objects
+            .iter()
+            .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    }
+
+    fn args(m: &Manifests, name: &str) -> Vec<String> {
+        serde_json::from_value(
+            find(m, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["args"]
+                .clone(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn defaults_order_namespace_labels_selector_and_images() {
+        let m = generate(&bundle(), &options()).unwrap();
+        let kinds: Vec<&str> = m
+            .objects
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            &kinds[..6],
+            [
+                "Namespace",
+                "NetworkPolicy",
+                "ResourceQuota",
+                "ClusterRole",
+                "ClusterRoleBinding",
+                "ClusterRoleBinding"
+            ]
+        );
+        assert_eq!(m.objects.len(), 1 + 1 + 4 + 3 + 3, "watcher not selected");
+        let ns = &m.objects[0];
+        assert_eq!(ns["metadata"]["name"], "flux-system");
+        assert_eq!(
+            ns["metadata"]["labels"]["pod-security.kubernetes.io/warn"],
+            "restricted"
+        );
+        let crd = find(
+            &m,
+            "CustomResourceDefinition",
+            "gitrepositories.source.toolkit.fluxcd.io",
+        );
+        assert!(crd["metadata"].get("namespace").is_none(), "cluster-scoped");
+        assert_eq!(
+            crd["metadata"]["labels"]["app.kubernetes.io/version"],
+            "v2.9.4"
+        );
+        let source = find(&m, "Deployment", "source-controller");
+        assert_eq!(source["metadata"]["namespace"], "flux-system");
+        for labels in [
+            &source["metadata"]["labels"],
+            &source["spec"]["template"]["metadata"]["labels"],
+        ] {
+            assert_eq!(labels["app.kubernetes.io/part-of"], "flux");
+            assert_eq!(labels["app.kubernetes.io/instance"], "flux-system");
+            assert_eq!(labels["app.kubernetes.io/version"], "v2.9.4");
+        }
+        let pod = &source["spec"]["template"]["spec"];
+        assert_eq!(pod["nodeSelector"], json!({"kubernetes.io/os": "linux"}));
+        assert!(pod.get("imagePullSecrets").is_none() && pod.get("tolerations").is_none());
+        assert_eq!(
+            pod["containers"][0]["image"],
+            "ghcr.io/fluxcd/source-controller:v1.0.0"
+        );
+        assert_eq!(
+            args(&m, "source-controller")[..3],
+            [
+                "--events-addr=http://notification-controller.$(RUNTIME_NAMESPACE).svc.cluster.local./",
+                "--watch-all-namespaces=true",
+                "--log-level=info"
+            ]
+        );
+        assert_eq!(
+            args(&m, "source-controller")[6],
+            "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.cluster.local."
+        );
+        assert_eq!(
+            args(&m, "notification-controller"),
+            ["--watch-all-namespaces=true", "--log-level=info"]
+        );
+        let keys: Vec<&String> = source.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            ["apiVersion", "kind", "metadata", "spec"],
+            "keys sorted like kustomize"
+        );
+    }
+
+    #[test]
+    fn namespace_suffixes_rbac_and_moves_its_service_accounts() {
+        let m = generate(
+            &bundle(),
+            &InstallOptions {
+                namespace: "gitops".into(),
+                ..options()
+            },
+        )
+        .unwrap();
+        assert_eq!(m.objects[0]["metadata"]["name"], "gitops");
+        let binding = find(&m, "ClusterRoleBinding", "crd-controller-gitops");
+        assert_eq!(binding["roleRef"]["name"], "crd-controller-gitops");
+        assert_eq!(binding["subjects"][0]["namespace"], "gitops");
+        assert_eq!(
+            find(&m, "ClusterRoleBinding", "cluster-reconciler-gitops")["roleRef"]["name"],
+            "cluster-admin"
+        );
+        assert_eq!(
+            find(&m, "ResourceQuota", "critical-pods-gitops")["metadata"]["namespace"],
+            "gitops"
+        );
+        assert_eq!(
+            find(&m, "Deployment", "helm-controller")["metadata"]["labels"]["app.kubernetes.io/instance"],
+            "gitops"
+        );
+        assert!(
+            find(&m, "ClusterRole", "crd-controller-gitops")
+                .get("roleRef")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn network_policies_can_be_left_out() {
+        let m = generate(
+            &bundle(),
+            &InstallOptions {
+                network_policy: false,
+                ..options()
+            },
+        )
+        .unwrap();
+        assert!(m.objects.iter().all(|o| o["kind"] != "NetworkPolicy"));
+    }
+
+    #[test]
+    fn watch_log_level_and_cluster_domain_go_into_the_arguments() {
+        let o = InstallOptions {
+            watch_all_namespaces: false,
+            log_level: "debug".into(),
+            cluster_domain: "example.internal".into(),
+            ..options()
+        };
+        let m = generate(&bundle(), &o).unwrap();
+        assert_eq!(
+            args(&m, "kustomize-controller"),
+            [
+                "--events-addr=http://notification-controller.$(RUNTIME_NAMESPACE).svc.example.internal./",
+                "--watch-all-namespaces=false",
+                "--log-level=debug"
+            ]
+        );
+        assert_eq!(
+            args(&m, "source-controller")[6],
+            "--storage-adv-addr=source-controller.$(RUNTIME_NAMESPACE).svc.example.internal."
+        );
+        assert_eq!(
+            args(&m, "notification-controller"),
+            ["--watch-all-namespaces=false", "--log-level=debug"]
+        );
+    }
+
+    #[test]
+    fn without_notification_controller_events_go_nowhere() {
+        let o = InstallOptions {
+            components: vec!["source-controller".into(), "kustomize-controller".into()],
+            ..options()
+        };
+        let m = generate(&bundle(), &o).unwrap();
+        assert_eq!(args(&m, "kustomize-controller")[0], "--events-addr=");
+        assert_eq!(m.components, ["source-controller", "kustomize-controller"]);
+    }
+
+    #[test]
+    fn pull_secret_and_tolerations_patch_every_deployment() {
+        let o = InstallOptions {
+            image_pull_secret: Some("regcred".into()),
+            registry_credentials: Some(("u".into(), SecretString::from("p"))),
+            toleration_keys: vec!["a".into(), "b".into()],
+            ..options()
+        };
+        let m = generate(&bundle(), &o).unwrap();
+        for d in m.objects.iter().filter(|o| o["kind"] == "Deployment") {
+            let pod = &d["spec"]["template"]["spec"];
+            assert_eq!(pod["imagePullSecrets"], json!([{"name": "regcred"}]));
+            assert_eq!(
+                pod["tolerations"],
+                json!([{"key": "a", "operator": "Exists"}, {"key": "b", "operator": "Exists"}])
+            );
+        }
+        assert!(
+            m.objects.iter().all(|o| o["kind"] != "Secret"),
+            "credentials never in the manifests"
+        );
+    }
+
+    #[test]
+    fn source_watcher_turns_on_external_artifacts() {
+        let mut o = options();
+        o.components.push("source-watcher".into());
+        let m = generate(&bundle(), &o).unwrap();
+        for name in ["kustomize-controller", "helm-controller"] {
+            assert_eq!(
+                args(&m, name).last().unwrap(),
+                "--feature-gates=ExternalArtifact=true"
+            );
+        }
+        assert_eq!(
+            args(&m, "source-watcher")[6],
+            "--storage-adv-addr=source-watcher.$(RUNTIME_NAMESPACE).svc.cluster.local."
+        );
+        assert!(
+            !args(&m, "source-controller")
+                .iter()
+                .any(|a| a.starts_with("--feature-gates"))
+        );
+    }
+
+    #[test]
+    fn registry_rewrites_component_images_keeping_tags_and_digests() {
+        let m = generate(
+            &bundle(),
+            &InstallOptions {
+                registry: "mirror.example:5000/flux".into(),
+                ..options()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            find(&m, "Deployment", "helm-controller")["spec"]["template"]["spec"]["containers"][0]
+                ["image"],
+            "mirror.example:5000/flux/helm-controller:v1.0.0"
+        );
+        let m = generate(
+            &bundle(),
+            &InstallOptions {
+                registry: String::new(),
+                ..options()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            find(&m, "Deployment", "helm-controller")["spec"]["template"]["spec"]["containers"][0]
+                ["image"],
+            "fluxcd/helm-controller:v1.0.0"
+        );
+        assert_eq!(
+            split_image("ghcr.io/fluxcd/x:v1@sha256:ab"),
+            ("ghcr.io/fluxcd/x", ":v1@sha256:ab")
+        );
+        assert_eq!(split_image("localhost:5000/x"), ("localhost:5000/x", ""));
+        assert_eq!(split_image("x@sha256:ab"), ("x", "@sha256:ab"));
+    }
+
+    #[test]
+    fn missing_components_and_foreign_shapes_are_refused_by_name() {
+        let mut b = bundle();
+        b.components.retain(|(n, _)| n != "helm-controller");
+        let err = generate(&b, &options()).unwrap_err().to_string();
+        assert!(err.contains("no helm-controller"), "{err}");
+        let mut b = bundle();
+        b.components[1].1 = vec![deployment("kustomize-controller", &["--only-one"])];
+        let err = generate(&b, &options()).unwrap_err().to_string();
+        assert!(
+            err.contains("Deployment \"kustomize-controller\"") && err.contains("argument 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn generation_is_deterministic() {
+        let a = generate(&bundle(), &options()).unwrap();
+        assert_eq!(a, generate(&bundle(), &options()).unwrap());
+        assert_eq!(
+            a.to_yaml().unwrap(),
+            generate(&bundle(), &options()).unwrap().to_yaml().unwrap()
+        );
+    }
+}

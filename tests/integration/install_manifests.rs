@@ -38,7 +38,7 @@ impl FileServer {
         let mut last_log = String::new();
         for _ in 0..5 {
             let port = free_port();
-            let log = root.with_extension(format!("server-{port}.log"));
+            let log = temp_dir("file-server-").join("server.log");
             let mut command = Command::new("python3");
             command
                 .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
