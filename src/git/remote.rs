@@ -300,6 +300,12 @@ fn cause_of(stderr: &str) -> String {
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with("hint:"))
         .filter(|line| !line.starts_with("@@@") && !line.starts_with("IT IS POSSIBLE"))
+        // git's generic advice after any SSH failure; the lines before it say what failed.
+        .filter(|line| {
+            !line.starts_with("Please make sure you have the correct access rights")
+                && *line != "and the repository exists."
+                && *line != "fatal: Could not read from remote repository."
+        })
         .collect();
     let mut cause = lines.join("; ");
     if cause.is_empty() {
@@ -314,7 +320,11 @@ fn cause_of(stderr: &str) -> String {
 /// Maps what git printed to the error a user can act on.
 fn classify(operation: Operation, url: &GitUrl, auth: &Auth, stderr: &str) -> Error {
     let lower = stderr.to_ascii_lowercase();
-    let cause = cause_of(stderr);
+    let mut cause = cause_of(stderr);
+    if lower.contains("could not read username") || lower.contains("could not read password") {
+        // git asked for credentials after a 401, and the prompt is disabled.
+        cause = "HTTP 401 Unauthorized".to_string();
+    }
     let url_text = url.to_string();
     let is_ssh = url.transport == Transport::Ssh;
     if lower.contains("remote host identification has changed") {

@@ -337,6 +337,7 @@ fn https_wrong_password_or_unknown_ca_are_clear_errors_without_the_password() {
         .err()
         .expect("a wrong password fails");
     let text = err.to_string();
+    eprintln!("wrong password: {text}");
     assert!(matches!(err, Error::GitAuthFailed { .. }), "{text}");
     assert!(text.contains(&url) && text.contains("--password"), "{text}");
     let basic =
@@ -349,6 +350,7 @@ fn https_wrong_password_or_unknown_ca_are_clear_errors_without_the_password() {
     let err = git::clone(&untrusted, "main")
         .err()
         .expect("an unknown CA fails");
+    eprintln!("unknown CA: {err}");
     assert!(matches!(err, Error::GitTls { .. }), "{err}");
     assert!(err.to_string().contains("--ca-file"), "{err}");
     assert!(!err.to_string().contains(&server.password), "{err}");
@@ -469,6 +471,7 @@ fn ssh_unknown_or_changed_host_keys_and_unauthorized_keys_are_clear_errors() {
         .err()
         .expect("unknown host key fails");
     let text = err.to_string();
+    eprintln!("unknown host key: {text}");
     assert!(matches!(err, Error::GitHostKeyUnknown { .. }), "{text}");
     assert!(
         text.contains(&format!("[127.0.0.1]:{}", server.port)),
@@ -491,6 +494,7 @@ fn ssh_unknown_or_changed_host_keys_and_unauthorized_keys_are_clear_errors() {
     let err = git::clone(&ssh_remote(&url, &key, &impostor), "main")
         .err()
         .expect("changed host key fails");
+    eprintln!("changed host key: {err}");
     assert!(matches!(err, Error::GitHostKeyChanged { .. }), "{err}");
     assert!(!err.to_string().contains(&secret_line), "{err}");
 
@@ -500,6 +504,7 @@ fn ssh_unknown_or_changed_host_keys_and_unauthorized_keys_are_clear_errors() {
     let err = git::clone(&ssh_remote(&url, &stranger, &known.lines), "main")
         .err()
         .expect("unauthorized key fails");
+    eprintln!("unauthorized key: {err}");
     assert!(matches!(err, Error::GitAuthFailed { .. }), "{err}");
     assert!(err.to_string().contains("deploy key"), "{err}");
     let stranger_line = stranger
