@@ -263,7 +263,6 @@ pub enum Error {
         cause: String,
     },
 
-
     // Git
     #[error(
         "the git command is not available ({cause}); install Git 2.31 or newer (e.g. apt-get install git, brew install git) and put it on PATH"

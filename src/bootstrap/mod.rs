@@ -122,9 +122,15 @@ pub async fn plan(options: &BootstrapOptions) -> Result<Plan> {
         files: Vec::new(),
     };
     plan.files = vec![
-        (plan.file(COMPONENTS_FILE), plan.manifests.components_file()?),
+        (
+            plan.file(COMPONENTS_FILE),
+            plan.manifests.components_file()?,
+        ),
         (plan.file(SYNC_FILE), sync::sync_file(&plan.sync)?),
-        (plan.file(KUSTOMIZATION_FILE), sync::default_kustomization_file()?),
+        (
+            plan.file(KUSTOMIZATION_FILE),
+            sync::default_kustomization_file()?,
+        ),
     ];
     Ok(plan)
 }
@@ -152,8 +158,7 @@ pub fn sync_url(url: &str, credentials: &Credentials) -> Result<String> {
         (Credentials::Ssh { .. }, _) => Err(Error::InvalidFlag {
             flag: "--url",
             value: url.to_string(),
-            reason: "use ssh://user@host/path for SSH, or --token-auth with an https:// URL"
-                .into(),
+            reason: "use ssh://user@host/path for SSH, or --token-auth with an https:// URL".into(),
         }),
     }
 }
@@ -193,7 +198,9 @@ pub async fn bootstrap(
         && let Some(tool) = install.managed_by.filter(|t| t != crate::FIELD_MANAGER)
     {
         crate::confirm::confirm(
-            &format!("Flux in this cluster is managed by {tool}; bootstrap would take it over. Go ahead?"),
+            &format!(
+                "Flux in this cluster is managed by {tool}; bootstrap would take it over. Go ahead?"
+            ),
             options.assume_yes,
         )?;
     }
@@ -243,13 +250,8 @@ pub async fn bootstrap(
 
     wait_for_sync(connection, options, &report, progress, deadline).await?;
     progress.waiting("waiting for the Flux controllers to be available");
-    crate::controllers::wait_available(
-        connection,
-        namespace,
-        &plan.manifests.components,
-        deadline,
-    )
-    .await?;
+    crate::controllers::wait_available(connection, namespace, &plan.manifests.components, deadline)
+        .await?;
     progress.success("all components are healthy");
     Ok(report)
 }
@@ -274,9 +276,10 @@ async fn existing_root_kustomization(
     };
     let api: kube::Api<kube::api::DynamicObject> =
         kube::Api::namespaced_with(connection.client.clone(), namespace, &served.resource);
-    let action = crate::error::Action::new("get", &crate::apply::qualified_plural(&served.resource))
-        .named(namespace)
-        .in_namespace(namespace);
+    let action =
+        crate::error::Action::new("get", &crate::apply::qualified_plural(&served.resource))
+            .named(namespace)
+            .in_namespace(namespace);
     let found = connection.call(action, api.get_opt(namespace)).await?;
     Ok(found.map(|ks| RootKustomization {
         path: ks.data["spec"]["path"].as_str().map(str::to_string),
@@ -447,13 +450,15 @@ async fn reconcile_source_secret(
             username: username.clone(),
             password: password.clone(),
             ca_certificate: match ca_file {
-                Some(file) => Some(std::fs::read_to_string(file).map_err(|err| {
-                    Error::InvalidFlag {
-                        flag: "--ca-file",
-                        value: file.display().to_string(),
-                        reason: format!("cannot read it: {err}"),
-                    }
-                })?),
+                Some(file) => {
+                    Some(
+                        std::fs::read_to_string(file).map_err(|err| Error::InvalidFlag {
+                            flag: "--ca-file",
+                            value: file.display().to_string(),
+                            reason: format!("cannot read it: {err}"),
+                        })?,
+                    )
+                }
                 None => None,
             },
         },

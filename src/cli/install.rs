@@ -49,7 +49,10 @@ pub async fn run(args: InstallArgs, out: &mut dyn Write) -> Result<()> {
     let applied = crate::install::install(&connection, &options, wait, &Progress::stderr()).await?;
     let lines: Vec<String> = applied.iter().map(ToString::to_string).collect();
     let text = match args.output {
-        None => format!("✔ installed Flux {} in namespace {namespace}\n", options.version),
+        None => format!(
+            "✔ installed Flux {} in namespace {namespace}\n",
+            options.version
+        ),
         Some(ReportOutput::Json) => output::to_json(&lines)?,
         Some(ReportOutput::Yaml) => output::to_yaml(&lines)?,
     };

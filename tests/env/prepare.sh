@@ -277,7 +277,7 @@ FLUX_RELEASE_COMPONENTS=(
 
 ensure_flux_release() { # kubectl
   local kubectl=$1 out=$CACHE/flux-release-$FLUX_VERSION
-  if [[ -f $out/flux_${FLUX_VERSION}_checksums.txt ]]; then log "Flux $FLUX_VERSION release layout: cached"; return; fi
+  if [[ -f $out/flux_${FLUX_VERSION#v}_checksums.txt ]]; then log "Flux $FLUX_VERSION release layout: cached"; return; fi
   need go "install Go to download the Flux modules"
   log "Flux $FLUX_VERSION release layout: assembling install manifests from the Flux modules"
   local tmp; tmp=$(mktemp -d "$CACHE/.build-release.XXXXXX")
@@ -312,7 +312,7 @@ ensure_flux_release() { # kubectl
   files+=(rbac.yaml policies.yaml)
   # Deterministic archive: same input, same bytes.
   tar -C "$tmp/bundle" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - "${files[@]}" | gzip -n > "$tmp/release/manifests.tar.gz"
-  (cd "$tmp/release" && sha256sum install.yaml manifests.tar.gz > "flux_${FLUX_VERSION}_checksums.txt")
+  (cd "$tmp/release" && sha256sum install.yaml manifests.tar.gz > "flux_${FLUX_VERSION#v}_checksums.txt")
   finish_into "$tmp/release" "$out"; rm -rf "$tmp"
 }
 

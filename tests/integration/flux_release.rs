@@ -9,7 +9,10 @@ use crate::support::{control_plane, run, stdout};
 fn the_release_layout_has_verified_install_manifests_of_the_pinned_versions() {
     let assets = &control_plane().assets;
     let dir = &assets.flux_release;
-    let checksums_file = dir.join(format!("flux_{}_checksums.txt", assets.flux_version));
+    let checksums_file = dir.join(format!(
+        "flux_{}_checksums.txt",
+        assets.flux_version.trim_start_matches('v')
+    ));
     let checksums = std::fs::read_to_string(&checksums_file).expect("checksums file");
     let check = run(Command::new("sha256sum")
         .arg("--check")

@@ -87,19 +87,10 @@ fn release_root() -> (PathBuf, PathBuf) {
     let root = temp_dir("flux-releases-");
     let folder = root.join(RELEASES).join("download").join(version);
     std::fs::create_dir_all(&folder).unwrap();
-    for file in ["install.yaml", "manifests.tar.gz"] {
+    let checksums = format!("flux_{}_checksums.txt", version.trim_start_matches('v'));
+    for file in ["install.yaml", "manifests.tar.gz", checksums.as_str()] {
         std::fs::copy(assets.flux_release.join(file), folder.join(file)).unwrap();
     }
-    std::fs::copy(
-        assets
-            .flux_release
-            .join(format!("flux_{version}_checksums.txt")),
-        folder.join(format!(
-            "flux_{}_checksums.txt",
-            version.trim_start_matches('v')
-        )),
-    )
-    .unwrap();
     (root, folder)
 }
 

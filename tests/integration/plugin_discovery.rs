@@ -82,7 +82,11 @@ fn standalone_and_umbrella_fail_identically() {
         assert_eq!(stderr(&umbrella), stderr(&standalone), "{args:?}");
     }
     let cases: [(&str, &[&str], &str); 4] = [
-        ("bootstrap", &["git", "--url", "ftp://example.com/repo", "--dry-run"], "scheme \"ftp\" is not supported"),
+        (
+            "bootstrap",
+            &["git", "--url", "ftp://example.com/repo", "--dry-run"],
+            "scheme \"ftp\" is not supported",
+        ),
         (
             "status",
             &["--kubeconfig", "/nonexistent/config"],

@@ -19,7 +19,10 @@ pub enum Behaviour {
     Succeed { revision: String },
     /// Ready=True at `<branch>@sha1:<the branch's commit>` in `bare_repo` at the time of the
     /// request, as a source-controller that just fetched (for bootstrap's pushes).
-    SucceedAtBranchHead { bare_repo: std::path::PathBuf, branch: String },
+    SucceedAtBranchHead {
+        bare_repo: std::path::PathBuf,
+        branch: String,
+    },
     /// Ready=False with this reason and message.
     Fail { reason: String, message: String },
     /// Ready=False and Stalled=True (the controller gives up).
