@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bootstrap;
 mod check;
 mod uninstall;
 
@@ -31,4 +32,14 @@ fn names(plane: &ControlPlane, args: &[&str]) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+/// A client for `plane` as its admin, for the stand-ins.
+async fn client_for(plane: &ControlPlane) -> kube::Client {
+    let flags = kubectl_gitops::connection::ConnectionFlags {
+        kubeconfig: Some(plane.kubeconfig.clone()),
+        request_timeout: "0".into(),
+        ..Default::default()
+    };
+    flags.connect().await.expect("admin connection").client
 }
