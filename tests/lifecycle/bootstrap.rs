@@ -17,8 +17,8 @@ use crate::support::fake_flux_controller::{Behaviour, FakeFluxController, fake_f
 use crate::support::git_servers::{GitHttpServer, GitSshServer};
 use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::processes::temp_dir;
-use crate::support::{assert_clean_failure, plugin_exe, run, stderr, stdout};
-use crate::{client_for, names};
+use crate::support::{plugin_exe, run, stderr, stdout};
+use crate::{assert_failed_after_progress as assert_clean_failure, client_for, names};
 
 const NS: &str = "flux-system";
 
@@ -232,4 +232,243 @@ async fn https_bootstrap_commits_applies_waits_and_a_rerun_changes_nothing() {
         "{err}"
     );
     assert_eq!(git(&bare, &["rev-parse", "refs/heads/main"]), head);
+}
+
+/// The user's own SSH setup, as bootstrap's git would find it: a key the server accepts and a
+/// known_hosts file (here: scanned from the server) through GIT_SSH_COMMAND.
+fn user_ssh_setup(server: &GitSshServer) -> (PathBuf, String) {
+    let dir = temp_dir("user-ssh-");
+    let key = dir.join("id_ed25519");
+    let out = run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key));
+    assert!(out.status.success(), "{}", stderr(&out));
+    server.authorize(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
+    let known_hosts = dir.join("known_hosts");
+    let scan = run(Command::new("ssh-keyscan").args(["-p", &server.port.to_string(), "127.0.0.1"]));
+    std::fs::write(&known_hosts, &scan.stdout).unwrap();
+    let command = format!(
+        "ssh -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes",
+        key.display(),
+        known_hosts.display()
+    );
+    (known_hosts, command)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_bootstrap_generates_a_deploy_key_and_waits_until_it_has_access() {
+    let plane = ControlPlane::start_private();
+    let server = GitSshServer::start();
+    let url = server.create_repo("fleet");
+    let bare = PathBuf::from(url.split_once(&format!(":{}", server.port)).unwrap().1);
+    let _stand_ins = stand_ins(&plane, &bare).await;
+    let (_known_hosts, ssh_command) = user_ssh_setup(&server);
+
+    let mut command = bootstrap_command(
+        &plane,
+        &[
+            "--url",
+            &url,
+            "--path",
+            "clusters/dev",
+            "--ssh-key-algorithm",
+            "ed25519",
+        ],
+        &[("GIT_SSH_COMMAND", &ssh_command)],
+    );
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start bootstrap");
+    // Play the user: add the printed deploy key to the server once bootstrap shows it.
+    let stderr_lines = BufReader::new(child.stderr.take().unwrap());
+    let mut progress = String::new();
+    let mut deploy_key = None;
+    for line in stderr_lines.lines() {
+        let line = line.unwrap();
+        progress += &line;
+        progress.push('\n');
+        if let Some(key) = line.strip_prefix("✔ deploy key: ") {
+            server.authorize(key);
+            deploy_key = Some(key.to_string());
+        }
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{progress}", stdout(&out));
+    let deploy_key = deploy_key.expect("bootstrap printed the deploy key");
+    assert!(deploy_key.starts_with("ssh-ed25519 "), "{deploy_key}");
+    assert!(
+        progress.contains("◎ waiting for the deploy key to be given access"),
+        "{progress}"
+    );
+    assert!(
+        progress.contains("✔ Git host key: ssh-ed25519 SHA256:"),
+        "{progress}"
+    );
+    assert!(!progress.contains("PRIVATE KEY"), "{progress}");
+
+    // The Secret holds the generated key and the scanned host keys; the sync URL is ssh://.
+    let secret = plane.kubectl_ok(&["get", "secret", NS, "-n", NS, "-o", "json"]);
+    let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
+    let decode = |key: &str| {
+        use base64::Engine;
+        let text = secret["data"][key].as_str().unwrap_or_default();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(decode("identity.pub").trim(), deploy_key);
+    assert!(decode("identity").starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+    let known_hosts = decode("known_hosts");
+    for host_key in server.host_public_keys() {
+        assert!(
+            known_hosts.contains(&format!(
+                "[127.0.0.1]:{} {}",
+                server.port,
+                host_key.split(' ').take(2).collect::<Vec<_>>().join(" ")
+            )),
+            "{host_key} missing from {known_hosts}"
+        );
+    }
+    let sync = git(
+        &bare,
+        &["show", "main:clusters/dev/flux-system/gotk-sync.yaml"],
+    );
+    assert!(sync.contains(&format!("  url: {url}\n")), "{sync}");
+
+    // A re-run keeps the Secret (no new key) and changes nothing.
+    let out = bootstrap(
+        &plane,
+        &["--url", &url, "--path", "clusters/dev"],
+        &[("GIT_SSH_COMMAND", &ssh_command)],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("nothing changed"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("source secret flux-system/flux-system is kept"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_failures_leave_the_cluster_untouched() {
+    let plane = ControlPlane::start_private();
+    let http = GitHttpServer::start();
+    let url = http.create_repo("fleet");
+    let args = https_args(&http, &url);
+
+    let out = bootstrap(&plane, &strs(&args), &[("GIT_PASSWORD", "wrong-password")]).await;
+    let err = assert_clean_failure(&out);
+    assert!(err.contains("rejected the credentials"), "{err}");
+    assert!(!err.contains("wrong-password") && !stdout(&out).contains("wrong-password"));
+
+    // Without a password and without a terminal: asked for it by name, not prompted.
+    let err = assert_clean_failure(&bootstrap(&plane, &strs(&args), &[]).await);
+    assert!(err.contains("GIT_PASSWORD"), "{err}");
+
+    // SSH to a host whose key the user's known_hosts does not list.
+    let ssh = GitSshServer::start();
+    let ssh_url = ssh.create_repo("fleet");
+    let (known_hosts, ssh_command) = user_ssh_setup(&ssh);
+    std::fs::write(&known_hosts, "").unwrap();
+    let out = bootstrap(
+        &plane,
+        &["--url", &ssh_url],
+        &[("GIT_SSH_COMMAND", &ssh_command)],
+    )
+    .await;
+    let err = assert_clean_failure(&out);
+    assert!(err.to_lowercase().contains("host key"), "{err}");
+
+    assert_eq!(names(&plane, &["namespace", NS]), Vec::<String>::new());
+    assert_eq!(
+        names(&plane, &["crd", "-l", "app.kubernetes.io/part-of=flux"]),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_content_and_kustomization_patches_are_kept() {
+    let plane = ControlPlane::start_private();
+    let server = GitHttpServer::start();
+    let url = server.create_repo("fleet");
+    let bare = server.bare_path("fleet");
+    // The user's repository: a README and a kustomization.yaml with a patch of their own.
+    let work = temp_dir("user-work-");
+    let patched = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- gotk-sync.yaml\npatches:\n- patch: |\n    - op: add\n      path: /spec/template/spec/containers/0/args/-\n      value: --concurrent=20\n  target:\n    kind: Deployment\n    name: kustomize-controller\n";
+    std::fs::create_dir_all(work.join("clusters/dev/flux-system")).unwrap();
+    std::fs::write(work.join("README.md"), "# fleet\n").unwrap();
+    std::fs::write(
+        work.join("clusters/dev/flux-system/kustomization.yaml"),
+        patched,
+    )
+    .unwrap();
+    let user_git = |args: &[&str]| {
+        let out = run(Command::new("git")
+            .current_dir(&work)
+            .args(["-c", "user.name=User", "-c", "user.email=user@example.com"])
+            .args(args));
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    };
+    user_git(&["init", "-q", "-b", "main"]);
+    user_git(&["add", "."]);
+    user_git(&["commit", "-q", "-m", "Initial commit"]);
+    user_git(&["push", "-q", bare.to_str().unwrap(), "main"]);
+    let _stand_ins = stand_ins(&plane, &bare).await;
+
+    let out = bootstrap(
+        &plane,
+        &strs(&https_args(&server, &url)),
+        &[("GIT_PASSWORD", server.password.as_str())],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(git(&bare, &["show", "main:README.md"]), "# fleet");
+    assert_eq!(
+        git(
+            &bare,
+            &["show", "main:clusters/dev/flux-system/kustomization.yaml"]
+        ) + "\n",
+        patched
+    );
+    assert_eq!(
+        git(&bare, &["log", "--format=%s", "main"]),
+        "Add Flux sync manifests\nAdd Flux v2.9.4 component manifests\nInitial commit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_prints_the_files_and_touches_neither_git_nor_the_cluster() {
+    let plane = ControlPlane::start_private();
+    let server = GitHttpServer::start();
+    let url = server.create_repo("fleet");
+    let mut args = https_args(&server, &url);
+    args.push("--dry-run".into());
+    let out = bootstrap(
+        &plane,
+        &strs(&args),
+        &[("GIT_PASSWORD", server.password.as_str())],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for file in [
+        "gotk-components.yaml",
+        "gotk-sync.yaml",
+        "kustomization.yaml",
+    ] {
+        assert!(
+            text.contains(&format!("# clusters/dev/flux-system/{file}\n")),
+            "{file}"
+        );
+    }
+    assert!(!text.contains(&server.password));
+    let branches = run(Command::new("git")
+        .arg("--git-dir")
+        .arg(server.bare_path("fleet"))
+        .args(["branch", "--list"]));
+    assert_eq!(stdout(&branches), "", "the repository stays empty");
+    assert_eq!(names(&plane, &["namespace", NS]), Vec::<String>::new());
 }

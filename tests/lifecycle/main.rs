@@ -43,3 +43,24 @@ async fn client_for(plane: &ControlPlane) -> kube::Client {
     };
     flags.connect().await.expect("admin connection").client
 }
+
+/// Like `assert_clean_failure` for commands that report progress on stderr first: exit 1, the
+/// last line is the one clear error, no panic. Returns that line.
+fn assert_failed_after_progress(output: &Output) -> String {
+    let err = support::stderr(output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected exit 1; stderr: {err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+    let last = err.lines().last().unwrap_or_default().to_string();
+    assert!(
+        last.starts_with("error: "),
+        "last stderr line should be the error: {err}"
+    );
+    last
+}
