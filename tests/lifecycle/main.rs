@@ -6,6 +6,7 @@ mod support;
 
 mod bootstrap;
 mod check;
+mod install;
 mod uninstall;
 
 use std::process::{Command, Output};

@@ -83,6 +83,7 @@ fn uninstall_removes_flux_without_leaving_anything_on_finalizers() {
         format!("[\"{FINALIZER}\"]")
     );
 
+    plane.start_controller_manager();
     let out = plugin(&plane, &["uninstall", "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
     // The CRDs are gone for good (not stuck Terminating on objects with finalizers).
@@ -113,17 +114,17 @@ fn uninstall_removes_flux_without_leaving_anything_on_finalizers() {
         }
         assert_eq!(names(&plane, &args), Vec::<String>::new(), "{kinds:?}");
     }
-    // Without kube-controller-manager the namespace stays Terminating (its content is not
-    // swept), but it was deleted; the namespace with the user's workloads stays.
-    let phase = plane.kubectl_ok(&[
-        "get",
-        "ns",
-        "flux-system",
-        "--ignore-not-found",
-        "-o",
-        "jsonpath={.status.phase}",
-    ]);
-    assert!(phase.is_empty() || phase == "Terminating", "{phase}");
+    // With the namespace controller running (kube-controller-manager), the namespace is
+    // really gone: nothing in it hangs on a finalizer. The user's namespace stays.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !names(&plane, &["ns", "flux-system"]).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "namespace flux-system still there: {}",
+            plane.kubectl_ok(&["get", "ns", "flux-system", "-o", "yaml"])
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     assert_eq!(names(&plane, &["ns", "apps"]), ["namespace/apps"]);
 }
 
