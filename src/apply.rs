@@ -129,6 +129,18 @@ async fn apply_one(
         action = action.in_namespace(ns);
     }
     let before = connection.call(action.clone(), api.get_opt(name)).await?;
+    if let Some(existing) = &before
+        && covers(&serde_json::to_value(existing).unwrap_or_default(), object)
+    {
+        // Applying would change nothing but the list of field managers (another tool, e.g.
+        // flux or kustomize-controller, applied the same values): leave the object alone.
+        return Ok(Applied {
+            kind: kind.to_string(),
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+            change: Change::Unchanged,
+        });
+    }
     action.verb = "apply".to_string();
     let params = PatchParams::apply(crate::FIELD_MANAGER).force();
     let after = connection
@@ -147,6 +159,23 @@ async fn apply_one(
         name: name.to_string(),
         change,
     })
+}
+
+/// Whether `existing` already holds every field of `desired` with the same value. Fields the
+/// API server adds (defaults, status, metadata) do not matter; a list must have the same
+/// length, its items compared in order.
+fn covers(existing: &serde_json::Value, desired: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (existing, desired) {
+        (Value::Object(have), Value::Object(want)) => want
+            .iter()
+            .all(|(key, value)| have.get(key).is_some_and(|h| covers(h, value))),
+        (Value::Array(have), Value::Array(want)) => {
+            have.len() == want.len() && have.iter().zip(want).all(|(h, w)| covers(h, w))
+        }
+        (Value::Number(have), Value::Number(want)) => have.as_f64() == want.as_f64(),
+        (have, want) => have == want,
+    }
 }
 
 /// Waits until every named CRD is Established, so objects of its kind can be applied.
@@ -276,5 +305,31 @@ pub fn qualified_plural(resource: &ApiResource) -> String {
         resource.plural.clone()
     } else {
         format!("{}.{}", resource.plural, resource.group)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+    use serde_json::json;
+
+    #[test]
+    fn an_object_covers_what_it_already_holds_plus_server_additions() {
+        let existing = json!({"metadata": {"name": "a", "resourceVersion": "7", "labels": {"x": "1"}},
+            "spec": {"replicas": 1, "ports": [{"port": 80, "protocol": "TCP"}], "args": ["--a", "--b"]}});
+        assert!(covers(
+            &existing,
+            &json!({"metadata": {"name": "a"}, "spec": {"ports": [{"port": 80}]}})
+        ));
+        assert!(covers(&existing, &json!({"spec": {"replicas": 1.0}})));
+        assert!(!covers(&existing, &json!({"spec": {"replicas": 2}})));
+        assert!(
+            !covers(&existing, &json!({"spec": {"args": ["--a"]}})),
+            "a shorter list is a change"
+        );
+        assert!(!covers(
+            &existing,
+            &json!({"metadata": {"labels": {"y": "2"}}})
+        ));
     }
 }

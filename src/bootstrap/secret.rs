@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::api::{Api, ObjectMeta};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::apply::Change;
@@ -81,34 +81,15 @@ pub async fn existing(
     connection.call(action, api.get_opt(name)).await
 }
 
-/// Creates or updates the Secret (server-side apply); says whether anything changed.
+/// Creates or updates the Secret (server-side apply, skipped when it already holds this
+/// data); says whether anything changed.
 pub async fn apply(connection: &Connection, secret: &Secret) -> Result<Change> {
-    let name = secret.metadata.name.clone().unwrap_or_default();
-    let namespace = secret.metadata.namespace.clone().unwrap_or_default();
-    let before = existing(connection, &namespace, &name).await?;
-    let api: Api<Secret> = Api::namespaced(connection.client.clone(), &namespace);
-    let mut object = secret.clone();
-    // Server-side apply needs the type meta that typed objects leave out.
-    let object = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": object.data.take(),
-    });
-    let action = Action::new("apply", "secrets")
-        .named(&name)
-        .in_namespace(&namespace);
-    let params = PatchParams::apply(crate::FIELD_MANAGER).force();
-    let after = connection
-        .call(action, api.patch(&name, &params, &Patch::Apply(&object)))
-        .await?;
-    Ok(match before {
-        None => Change::Created,
-        Some(b) if b.metadata.resource_version == after.metadata.resource_version => {
-            Change::Unchanged
-        }
-        Some(_) => Change::Configured,
-    })
+    let mut object = serde_json::to_value(secret)
+        .map_err(|err| crate::Error::Output(format!("cannot encode the source Secret: {err}")))?;
+    object["apiVersion"] = "v1".into();
+    object["kind"] = "Secret".into();
+    let applied = crate::apply::apply_all(connection, &[object]).await?;
+    Ok(applied.first().map_or(Change::Unchanged, |a| a.change))
 }
 
 #[cfg(test)]

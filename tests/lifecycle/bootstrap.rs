@@ -13,7 +13,9 @@ use std::time::Duration;
 use kubectl_gitops::flux::FluxKind;
 
 use crate::support::control_plane::ControlPlane;
-use crate::support::fake_flux_controller::{Behaviour, FakeFluxController, fake_flux_controller};
+use crate::support::fake_flux_controller::{
+    Behaviour, FakeFluxController, fake_flux_controller_with,
+};
 use crate::support::git_servers::{GitHttpServer, GitSshServer};
 use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::processes::temp_dir;
@@ -23,13 +25,13 @@ use crate::{assert_failed_after_progress as assert_clean_failure, client_for, na
 const NS: &str = "flux-system";
 
 /// The stand-ins for what does not run here: kubelet and the Flux controllers.
-struct StandIns {
+pub struct StandIns {
     _kubelet: KubeletStandIn,
     _source: FakeFluxController,
     _kustomization: FakeFluxController,
 }
 
-async fn stand_ins(plane: &ControlPlane, bare_repo: &Path) -> StandIns {
+pub async fn stand_ins(plane: &ControlPlane, bare_repo: &Path) -> StandIns {
     let client = client_for(plane).await;
     let head = || Behaviour::SucceedAtBranchHead {
         bare_repo: bare_repo.to_path_buf(),
@@ -38,21 +40,23 @@ async fn stand_ins(plane: &ControlPlane, bare_repo: &Path) -> StandIns {
     let kind = |name| FluxKind::lookup(name).expect("kind");
     StandIns {
         _kubelet: KubeletStandIn::start(client.clone(), NS, Arc::new(|_: &str| true)),
-        _source: fake_flux_controller(
+        _source: fake_flux_controller_with(
             client.clone(),
             kind("GitRepository"),
             NS,
             NS,
             head(),
             Duration::from_millis(100),
+            true,
         ),
-        _kustomization: fake_flux_controller(
+        _kustomization: fake_flux_controller_with(
             client,
             kind("Kustomization"),
             NS,
             NS,
             head(),
             Duration::from_millis(100),
+            true,
         ),
     }
 }
@@ -79,20 +83,20 @@ fn bootstrap_command(plane: &ControlPlane, args: &[&str], env: &[(&str, &str)]) 
     command
 }
 
-async fn bootstrap(plane: &ControlPlane, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub async fn bootstrap(plane: &ControlPlane, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = bootstrap_command(plane, args, env);
     tokio::task::spawn_blocking(move || run(&mut command))
         .await
         .expect("bootstrap task")
 }
 
-fn git(bare: &Path, args: &[&str]) -> String {
+pub fn git(bare: &Path, args: &[&str]) -> String {
     let out = run(Command::new("git").arg("--git-dir").arg(bare).args(args));
     assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
     stdout(&out).trim_end().to_string()
 }
 
-fn https_args(server: &GitHttpServer, url: &str) -> Vec<String> {
+pub fn https_args(server: &GitHttpServer, url: &str) -> Vec<String> {
     vec![
         "--url".into(),
         url.into(),
@@ -106,7 +110,7 @@ fn https_args(server: &GitHttpServer, url: &str) -> Vec<String> {
     ]
 }
 
-fn strs(args: &[String]) -> Vec<&str> {
+pub fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 

@@ -7,6 +7,7 @@ mod support;
 mod bootstrap;
 mod check;
 mod install;
+mod interop;
 mod uninstall;
 
 use std::process::{Command, Output};

@@ -124,7 +124,8 @@ pub fn pending_request(object: &DynamicObject) -> Option<String> {
     (handled != Some(token.as_str())).then(|| token.clone())
 }
 
-/// Starts playing the controller for `namespace/name` of `kind`, answering after `delay`.
+/// Starts playing the controller for `namespace/name` of `kind`, answering reconcile requests
+/// after `delay`.
 pub fn fake_flux_controller(
     client: kube::Client,
     kind: &'static FluxKind,
@@ -132,6 +133,20 @@ pub fn fake_flux_controller(
     name: &str,
     behaviour: Behaviour,
     delay: Duration,
+) -> FakeFluxController {
+    fake_flux_controller_with(client, kind, namespace, name, behaviour, delay, false)
+}
+
+/// Like [`fake_flux_controller`]; with `on_new_generation` it also answers, as the real
+/// controllers do, when the object is new or its spec changed (observedGeneration behind).
+pub fn fake_flux_controller_with(
+    client: kube::Client,
+    kind: &'static FluxKind,
+    namespace: &str,
+    name: &str,
+    behaviour: Behaviour,
+    delay: Duration,
+    on_new_generation: bool,
 ) -> FakeFluxController {
     let api: Api<DynamicObject> = Api::namespaced_with(client, namespace, &kind.api_resource());
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
@@ -141,24 +156,50 @@ pub fn fake_flux_controller(
         // With backoff, a failing watch (e.g. while the runtime shuts down) waits between
         // attempts instead of spinning, so the task stays abortable.
         let mut events = watcher(api.clone(), config).default_backoff().boxed();
-        while let Some(event) = events.next().await {
-            let Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) = event
-            else {
-                continue;
+        // With `on_new_generation`, also follow the source like a controller fetching at its
+        // interval (here every half second): a new commit gives a new revision.
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut latest: Option<DynamicObject> = None;
+        loop {
+            let object = tokio::select! {
+                event = events.next() => match event {
+                    None => return,
+                    Some(Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object))) => object,
+                    Some(_) => continue,
+                },
+                _ = tick.tick(), if on_new_generation => {
+                    let Some(object) = latest.clone() else { continue };
+                    let current = kubectl_gitops::status::revision(kind, &object);
+                    let suspended = object.data["spec"]["suspend"].as_bool() == Some(true);
+                    if let Behaviour::Succeed { revision } = resolve(&behaviour)
+                        && current.is_some()
+                        && current != Some(revision)
+                        && !suspended
+                    {
+                        let generation = object.metadata.generation.unwrap_or(1);
+                        let patch = status_patch(kind, generation, None, &behaviour);
+                        let _ = api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await;
+                    }
+                    continue;
+                }
             };
-            let Some(token) = pending_request(&object) else {
+            latest = Some(object.clone());
+            let behind =
+                object.data["status"]["observedGeneration"].as_i64() != object.metadata.generation;
+            let token = pending_request(&object);
+            if token.is_none() && !(on_new_generation && behind) {
                 continue;
-            };
-            if answered.as_deref() == Some(token.as_str()) {
+            }
+            if token.is_some() && answered == token {
                 continue;
             }
             if object.data["spec"]["suspend"].as_bool() == Some(true) {
                 continue; // Flux does not reconcile suspended objects.
             }
-            answered = Some(token.clone());
+            answered.clone_from(&token);
             tokio::time::sleep(delay).await;
             let generation = object.metadata.generation.unwrap_or(1);
-            let patch = status_patch(kind, generation, Some(&token), &behaviour);
+            let patch = status_patch(kind, generation, token.as_deref(), &behaviour);
             if let Err(err) = api
                 .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
