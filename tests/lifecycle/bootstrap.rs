@@ -476,3 +476,42 @@ async fn dry_run_prints_the_files_and_touches_neither_git_nor_the_cluster() {
     assert_eq!(stdout(&branches), "", "the repository stays empty");
     assert_eq!(names(&plane, &["namespace", NS]), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_rejected_because_the_branch_moved_is_retried_on_a_fresh_clone() {
+    let plane = ControlPlane::start_private();
+    let server = GitHttpServer::start();
+    let url = server.create_repo("fleet");
+    let bare = server.bare_path("fleet");
+    let work = temp_dir("user-work-");
+    for args in [
+        vec!["init", "-q", "-b", "main"],
+        vec!["commit", "-q", "--allow-empty", "-m", "Initial commit"],
+        vec!["push", "-q", bare.to_str().unwrap(), "main"],
+    ] {
+        let out = run(Command::new("git")
+            .current_dir(&work)
+            .args(["-c", "user.name=User", "-c", "user.email=user@example.com"])
+            .args(&args));
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let _stand_ins = stand_ins(&plane, &bare).await;
+    server.move_branch_after_next_fetch("fleet", "main");
+
+    let out = bootstrap(
+        &plane,
+        &strs(&https_args(&server, &url)),
+        &[("GIT_PASSWORD", server.password.as_str())],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the branch moved while bootstrapping; retrying on a fresh clone"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        git(&bare, &["log", "--format=%s", "main"]),
+        "Add Flux sync manifests\nAdd Flux v2.9.4 component manifests\nSomeone else's commit\nInitial commit"
+    );
+}

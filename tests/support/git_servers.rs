@@ -102,6 +102,37 @@ impl GitHttpServer {
             "git-http-backend not found at {}",
             backend.display()
         );
+        // The CGI is a wrapper around git http-backend that can play "someone else pushed right
+        // after your clone" (see `move_branch_after_next_fetch`): after answering a fetch it
+        // adds a commit to the branch, before the response ends, so the race is deterministic.
+        let wrapper = dir.join("git-http-backend-wrapper");
+        std::fs::write(
+            &wrapper,
+            format!(
+                r#"#!/bin/sh
+"{backend}"
+status=$?
+case "$PATH_INFO" in
+*/git-upload-pack)
+  repo="$GIT_PROJECT_ROOT${{PATH_INFO%/git-upload-pack}}"
+  if [ "$REQUEST_METHOD" = POST ] && [ -f "$repo/move-after-fetch" ]; then
+    branch=$(cat "$repo/move-after-fetch")
+    rm -f "$repo/move-after-fetch"
+    parent=$(git --git-dir "$repo" rev-parse "refs/heads/$branch")
+    commit=$(GIT_AUTHOR_NAME=Someone GIT_AUTHOR_EMAIL=someone@example.com GIT_COMMITTER_NAME=Someone GIT_COMMITTER_EMAIL=someone@example.com git --git-dir "$repo" commit-tree "$parent^{{tree}}" -p "$parent" -m "Someone else's commit")
+    git --git-dir "$repo" update-ref "refs/heads/$branch" "$commit" "$parent"
+  fi;;
+esac
+exit $status
+"#,
+                backend = backend.display()
+            ),
+        )
+        .expect("write the CGI wrapper");
+        let mut permissions = std::fs::metadata(&wrapper).expect("wrapper").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&wrapper, permissions).expect("make the wrapper executable");
+        let backend = wrapper;
         let log = dir.join("lighttpd.log");
         for _ in 0..3 {
             let port = free_port();
@@ -171,6 +202,13 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
 
     pub fn bare_path(&self, name: &str) -> PathBuf {
         self.root.join(format!("{name}.git"))
+    }
+
+    /// After the next fetch of `branch` from repository `name` has been answered, the server
+    /// adds a commit to that branch, as if someone pushed just after the client's clone.
+    pub fn move_branch_after_next_fetch(&self, name: &str, branch: &str) {
+        std::fs::write(self.bare_path(name).join("move-after-fetch"), branch)
+            .expect("write move-after-fetch marker");
     }
 }
 
