@@ -77,6 +77,22 @@ pub struct Report {
     /// The generated deploy key's public half, when one was generated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy_key: Option<String>,
+    /// Seconds spent in each phase, for users and the benchmark.
+    pub seconds: Phases,
+}
+
+/// Wall time of bootstrap's phases, in seconds.
+#[derive(Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Phases {
+    /// Manifests loaded (download or cache) and generated.
+    pub generate: f64,
+    /// Clone, commits and push (retries included).
+    pub git: f64,
+    /// Components, Secrets and sync objects applied to the cluster.
+    pub apply: f64,
+    /// Waiting for the controllers to reconcile and become available.
+    pub wait: f64,
 }
 
 impl Report {
@@ -206,7 +222,9 @@ pub async fn bootstrap(
     }
 
     progress.action("generating component manifests");
+    let phase = Instant::now();
     let plan = plan(options).await?;
+    let generate_seconds = phase.elapsed().as_secs_f64();
     progress.success(format!(
         "generated component manifests for Flux {} ({})",
         plan.manifests.version,
@@ -227,8 +245,12 @@ pub async fn bootstrap(
     let remote = bootstrap_remote(options, known_hosts.as_deref())?;
 
     let mut report = Report::default();
+    report.seconds.generate = generate_seconds;
+    let phase = Instant::now();
     let revision = commit_and_push(&remote, options, &plan, progress, &mut report).await?;
     report.revision = format!("{}@sha1:{revision}", options.branch);
+    report.seconds.git = phase.elapsed().as_secs_f64();
+    let phase = Instant::now();
 
     // The cluster: components (first install only), credentials, sync objects.
     let never_applied = root.as_ref().is_none_or(|r| !r.applied);
@@ -247,12 +269,15 @@ pub async fn bootstrap(
     let applied = apply_all(connection, &sync::sync_objects(&plan.sync)).await?;
     note_changes(&mut report, &applied);
     progress.success("reconciled sync configuration");
+    report.seconds.apply = phase.elapsed().as_secs_f64();
 
+    let phase = Instant::now();
     wait_for_sync(connection, options, &report, progress, deadline).await?;
     progress.waiting("waiting for the Flux controllers to be available");
     crate::controllers::wait_available(connection, namespace, &plan.manifests.components, deadline)
         .await?;
     progress.success("all components are healthy");
+    report.seconds.wait = phase.elapsed().as_secs_f64();
     Ok(report)
 }
 
