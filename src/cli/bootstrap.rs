@@ -105,14 +105,6 @@ fn parse_secret(value: &str) -> std::result::Result<SecretString, std::convert::
     Ok(SecretString::from(value))
 }
 
-fn duration(flag: &'static str, value: &str) -> Result<std::time::Duration> {
-    crate::duration::parse(value).map_err(|reason| Error::InvalidFlag {
-        flag,
-        value: value.to_string(),
-        reason,
-    })
-}
-
 pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
     let Provider::Git(args) = args.provider;
     let namespace = super::flux_namespace(&args.connection);
@@ -140,7 +132,7 @@ pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
         url: args.url.clone(),
         branch: args.branch.clone(),
         path: args.path.clone(),
-        interval: duration("--interval", &args.interval)?,
+        interval: super::parse_duration("--interval", &args.interval)?,
         secret_name: args.secret_name.clone(),
         author: Signature {
             name: args.author_name.clone(),
@@ -148,7 +140,7 @@ pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
         },
         commit_message_appendix: args.commit_message_appendix.clone(),
         credentials,
-        timeout: duration("--timeout", &args.timeout)?,
+        timeout: super::parse_duration("--timeout", &args.timeout)?,
         assume_yes: args.yes,
     };
     if args.dry_run {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use crate::cli::reconcile::ReportOutput;
 use crate::connection::ConnectionFlags;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::manifests::InstallFlags;
 use crate::output;
 use crate::progress::Progress;
@@ -39,11 +39,7 @@ pub async fn run(args: InstallArgs, out: &mut dyn Write) -> Result<()> {
         let manifests = crate::install::manifests(&options).await?;
         return super::write_out(out, &manifests.components_file()?);
     }
-    let timeout = crate::duration::parse(&args.timeout).map_err(|reason| Error::InvalidFlag {
-        flag: "--timeout",
-        value: args.timeout.clone(),
-        reason,
-    })?;
+    let timeout = super::parse_duration("--timeout", &args.timeout)?;
     let connection = args.connection.connect().await?;
     let wait = (!args.no_wait).then_some(timeout);
     let applied = crate::install::install(&connection, &options, wait, &Progress::stderr()).await?;

@@ -134,6 +134,15 @@ async fn dispatch(command: Command, out: &mut dyn Write) -> Result<()> {
     }
 }
 
+/// A duration flag (`30s`, `5m`), or the error that names the flag.
+fn parse_duration(flag: &'static str, value: &str) -> Result<std::time::Duration> {
+    crate::duration::parse(value).map_err(|reason| Error::InvalidFlag {
+        flag,
+        value: value.to_string(),
+        reason,
+    })
+}
+
 /// The namespace Flux lives in for install, bootstrap, check and uninstall: `-n` when given,
 /// else `flux-system` (as the flux CLI; the kubeconfig context's namespace is not Flux's).
 fn flux_namespace(connection: &crate::connection::ConnectionFlags) -> String {

@@ -63,11 +63,7 @@ pub struct WaitFlags {
 
 impl WaitFlags {
     fn timeout(&self) -> Result<Duration> {
-        crate::duration::parse(&self.timeout).map_err(|reason| Error::InvalidFlag {
-            flag: "--timeout",
-            value: self.timeout.clone(),
-            reason,
-        })
+        super::parse_duration("--timeout", &self.timeout)
     }
 }
 
