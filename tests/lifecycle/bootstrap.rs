@@ -114,6 +114,22 @@ pub fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
+/// The source Secret's data, decoded.
+fn source_secret(plane: &ControlPlane) -> std::collections::BTreeMap<String, String> {
+    use base64::Engine;
+    let secret = plane.kubectl_ok(&["get", "secret", NS, "-n", NS, "-o", "json"]);
+    let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
+    let data = secret["data"].as_object().expect("Secret data");
+    data.iter()
+        .map(|(key, value)| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value.as_str().unwrap_or_default())
+                .unwrap();
+            (key.clone(), String::from_utf8(bytes).unwrap())
+        })
+        .collect()
+}
+
 fn resource_versions(plane: &ControlPlane) -> String {
     plane.kubectl_ok(&[
         "get",
@@ -175,25 +191,15 @@ async fn https_bootstrap_commits_applies_waits_and_a_rerun_changes_nothing() {
     assert!(!components.contains(&server.password) && !sync.contains(&server.password));
 
     // Cluster: the source Secret (never in Git), the components and the sync objects.
-    let secret = plane.kubectl_ok(&["get", "secret", NS, "-n", NS, "-o", "json"]);
-    let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
-    let decode = |key: &str| {
-        use base64::Engine;
-        let text = secret["data"][key].as_str().unwrap_or_default();
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .unwrap(),
-        )
-        .unwrap()
-    };
+    let secret = source_secret(&plane);
+    let decode = |key: &str| secret.get(key).cloned().unwrap_or_default();
     assert_eq!(decode("username"), server.username);
     assert_eq!(decode("password"), server.password);
     assert_eq!(
         decode("ca.crt"),
         std::fs::read_to_string(&server.ca_file).unwrap()
     );
-    let keys: Vec<&String> = secret["data"].as_object().unwrap().keys().collect();
+    let keys: Vec<&String> = secret.keys().collect();
     assert_eq!(keys, ["ca.crt", "password", "username"]);
     assert_eq!(
         plane.kubectl_ok(&[
@@ -313,18 +319,8 @@ async fn ssh_bootstrap_generates_a_deploy_key_and_waits_until_it_has_access() {
     assert!(!progress.contains("PRIVATE KEY"), "{progress}");
 
     // The Secret holds the generated key and the scanned host keys; the sync URL is ssh://.
-    let secret = plane.kubectl_ok(&["get", "secret", NS, "-n", NS, "-o", "json"]);
-    let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();
-    let decode = |key: &str| {
-        use base64::Engine;
-        let text = secret["data"][key].as_str().unwrap_or_default();
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .unwrap(),
-        )
-        .unwrap()
-    };
+    let secret = source_secret(&plane);
+    let decode = |key: &str| secret.get(key).cloned().unwrap_or_default();
     assert_eq!(decode("identity.pub").trim(), deploy_key);
     assert!(decode("identity").starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
     let known_hosts = decode("known_hosts");
