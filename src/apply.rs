@@ -99,21 +99,21 @@ async fn apply_one(
     object: &serde_json::Value,
 ) -> Result<Applied> {
     let text = |pointer: &str| object.pointer(pointer).and_then(|v| v.as_str());
-    let (api_version, kind, name) =
-        match (text("/apiVersion"), text("/kind"), text("/metadata/name")) {
-            (Some(a), Some(k), Some(n)) => (a, k, n),
-            _ => {
-                return Err(Error::Usage(format!(
-                    "a manifest object lacks apiVersion, kind or metadata.name: {}",
-                    crate::output::to_json(object)
-                        .unwrap_or_default()
-                        .lines()
-                        .take(8)
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                )));
-            }
-        };
+    let (api_version, kind, name) = match (
+        text("/apiVersion"),
+        text("/kind"),
+        text("/metadata/name"),
+    ) {
+        (Some(a), Some(k), Some(n)) => (a, k, n),
+        _ => {
+            // Name what is there, never the content: it may be a Secret.
+            return Err(Error::Usage(format!(
+                "a manifest object lacks apiVersion, kind or metadata.name (kind {:?}, name {:?}); fix the manifests (--manifests) or use a Flux release",
+                text("/kind").unwrap_or_default(),
+                text("/metadata/name").unwrap_or_default()
+            )));
+        }
+    };
     let (resource, namespaced) = resources.find(api_version, kind)?;
     let namespace = if namespaced {
         Some(text("/metadata/namespace").unwrap_or("default"))
