@@ -82,7 +82,14 @@ async fn main() {
         let s = setup().await;
         let mut command = Command::new(support::plugin_exe("kubectl-gitops"));
         command
-            .args(["bootstrap", "git", "--token-auth", "--path=clusters/dev", "-o", "json"])
+            .args([
+                "bootstrap",
+                "git",
+                "--token-auth",
+                "--path=clusters/dev",
+                "-o",
+                "json",
+            ])
             .arg(format!("--url={}", s.url))
             .arg(format!("--username={}", s.server.username))
             .arg(format!("--ca-file={}", s.server.ca_file.display()))
@@ -112,7 +119,13 @@ async fn main() {
         let s = setup().await;
         let mut command = Command::new(&s.plane.assets.flux_cli);
         command
-            .args(["bootstrap", "git", "--silent", "--token-auth", "--path=clusters/dev"])
+            .args([
+                "bootstrap",
+                "git",
+                "--silent",
+                "--token-auth",
+                "--path=clusters/dev",
+            ])
             .arg(format!("--url={}", s.url))
             .arg(format!("--username={}", s.server.username))
             .arg(format!("--ca-file={}", s.server.ca_file.display()))
@@ -139,11 +152,17 @@ async fn main() {
     let (ours, flux) = (median(ours), median(flux));
     println!("| bootstrap git into an empty repository (median of {runs}) | seconds |");
     println!("|---|---|");
-    println!("| kubectl-gitops: generate manifests | {:.3} |", median(generate));
+    println!(
+        "| kubectl-gitops: generate manifests | {:.3} |",
+        median(generate)
+    );
     println!("| kubectl-gitops: Git (clone, 2 commits, push) | {git:.3} |");
     println!("| kubectl-gitops: apply (CRDs, controllers, Secret, sync) | {apply:.3} |");
     println!("| kubectl-gitops: Git + apply | {:.3} |", git + apply);
-    println!("| kubectl-gitops: wait (stand-ins answer at once) | {:.3} |", median(wait));
+    println!(
+        "| kubectl-gitops: wait (stand-ins answer at once) | {:.3} |",
+        median(wait)
+    );
     println!("| kubectl-gitops: whole command | {ours:.3} |");
     println!("| flux bootstrap git: whole command | {flux:.3} |");
     println!("| ratio kubectl-gitops / flux | {:.2} |", ours / flux);
