@@ -298,7 +298,16 @@ async fn ssh_bootstrap_with_a_generated_deploy_key_is_cloned_by_source_controlle
         &[("clusters/dev/app.yaml", Some(CONFIG_MAP))],
     );
     let out = flux
-        .gitops_ok(&["reconcile", "ks", NS, "--with-source", "--timeout", "5m"])
+        .gitops_ok(&[
+            "reconcile",
+            "ks",
+            NS,
+            "-n",
+            NS,
+            "--with-source",
+            "--timeout",
+            "5m",
+        ])
         .await;
     assert!(stdout(&out).contains(&pushed), "{}", stdout(&out));
     eventually(&flux, "ConfigMap applied", Duration::from_secs(30), || {

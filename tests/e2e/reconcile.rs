@@ -30,7 +30,16 @@ async fn a_pushed_configmap_is_applied_by_reconcile_with_source() {
     let started = Instant::now();
     let out = b
         .flux
-        .gitops_ok(&["reconcile", "ks", NS, "--with-source", "--timeout", TIMEOUT])
+        .gitops_ok(&[
+            "reconcile",
+            "ks",
+            NS,
+            "-n",
+            NS,
+            "--with-source",
+            "--timeout",
+            TIMEOUT,
+        ])
         .await;
     eprintln!("reconcile --with-source took {:?}", started.elapsed());
     let text = stdout(&out);
@@ -71,7 +80,16 @@ async fn an_invalid_manifest_fails_fast_with_the_controllers_message_and_a_fix_r
     let started = Instant::now();
     let out = b
         .flux
-        .gitops(&["reconcile", "ks", NS, "--with-source", "--timeout", TIMEOUT])
+        .gitops(&[
+            "reconcile",
+            "ks",
+            NS,
+            "-n",
+            NS,
+            "--with-source",
+            "--timeout",
+            TIMEOUT,
+        ])
         .await;
     let took = started.elapsed();
     let err = stderr(&out);
@@ -122,7 +140,16 @@ async fn an_invalid_manifest_fails_fast_with_the_controllers_message_and_a_fix_r
     );
     let out = b
         .flux
-        .gitops_ok(&["reconcile", "ks", NS, "--with-source", "--timeout", TIMEOUT])
+        .gitops_ok(&[
+            "reconcile",
+            "ks",
+            NS,
+            "-n",
+            NS,
+            "--with-source",
+            "--timeout",
+            TIMEOUT,
+        ])
         .await;
     assert!(
         stdout(&out).contains(&format!("applied revision main@sha1:{fixed}")),
@@ -140,7 +167,7 @@ async fn a_suspended_kustomization_applies_nothing_until_resume_which_waits_for_
     let before = b.flux.get("kustomization", NS, NS).expect("Kustomization")["status"]
         ["lastAppliedRevision"]
         .clone();
-    b.flux.gitops_ok(&["suspend", "ks", NS]).await;
+    b.flux.gitops_ok(&["suspend", "ks", NS, "-n", NS]).await;
     let ks = b.flux.get("kustomization", NS, NS).expect("Kustomization");
     assert_eq!(ks["spec"]["suspend"], true);
 
@@ -155,10 +182,18 @@ async fn a_suspended_kustomization_applies_nothing_until_resume_which_waits_for_
     // once, but the Kustomization is suspended.
     let out = b
         .flux
-        .gitops_ok(&["reconcile", "gitrepository", NS, "--timeout", TIMEOUT])
+        .gitops_ok(&[
+            "reconcile",
+            "gitrepository",
+            NS,
+            "-n",
+            NS,
+            "--timeout",
+            TIMEOUT,
+        ])
         .await;
     assert!(stdout(&out).contains(&revision), "{}", stdout(&out));
-    let out = b.flux.gitops(&["reconcile", "ks", NS]).await;
+    let out = b.flux.gitops(&["reconcile", "ks", NS, "-n", NS]).await;
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -177,7 +212,7 @@ async fn a_suspended_kustomization_applies_nothing_until_resume_which_waits_for_
     let started = Instant::now();
     let out = b
         .flux
-        .gitops_ok(&["resume", "ks", NS, "--timeout", TIMEOUT])
+        .gitops_ok(&["resume", "ks", NS, "-n", NS, "--timeout", TIMEOUT])
         .await;
     eprintln!("resume took {:?}", started.elapsed());
     assert!(
