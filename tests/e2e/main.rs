@@ -6,7 +6,7 @@
 //! Every test changes cluster-wide state (CRDs, cluster roles), so each has its own control
 //! plane, Git server and controllers. Two parts of a cluster do not exist here and are played,
 //! named as such: the kubelet stand-in (a Deployment is available while its host process
-//! answers `/readyz`) and the pod lifecycle (`pod_lifecycle`): a controller's process starts
+//! answers `/readyz`) and the pod lifecycle (tests/support/pod_lifecycle.rs): a controller's process starts
 //! once bootstrap created its Deployment and stops when the Deployment is deleted.
 
 #[path = "../support/mod.rs"]
@@ -16,40 +16,29 @@ mod bootstrap;
 mod reconcile;
 mod uninstall;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, ListParams};
-
 use support::control_plane::ControlPlane;
-use support::flux_controllers::FluxControllers;
-use support::kubelet_stand_in::KubeletStandIn;
+use support::pod_lifecycle::PodLifecycle;
 use support::processes::temp_dir;
 use support::{plugin_exe, run, stderr, stdout};
 
 const NS: &str = "flux-system";
-/// The Deployments whose Pods are the required controllers.
-const REQUIRED: [&str; 2] = ["source-controller", "kustomize-controller"];
 /// What bootstrap and reconcile may take on two shared cores; fail-fast checks are far shorter.
 const TIMEOUT: &str = "5m";
 
 /// A private cluster with the real Flux controllers playing the Pods of a Flux install.
 pub struct LiveFlux {
     pub plane: Arc<ControlPlane>,
-    controllers: Arc<Mutex<Option<FluxControllers>>>,
-    start_failure: Arc<Mutex<Option<String>>>,
-    _kubelet: KubeletStandIn,
-    pods: tokio::task::JoinHandle<()>,
+    pods: PodLifecycle,
     cache: PathBuf,
 }
 
 impl Drop for LiveFlux {
     fn drop(&mut self) {
-        self.pods.abort();
         if std::thread::panicking() {
             eprintln!("{}", self.logs());
         }
@@ -67,58 +56,22 @@ impl LiveFlux {
                 .expect("start"),
         );
         let client = client_for(&plane).await;
-        let controllers: Arc<Mutex<Option<FluxControllers>>> = Arc::new(Mutex::new(None));
-        let running = controllers.clone();
-        let kubelet = KubeletStandIn::start(
-            client.clone(),
-            NS,
-            Arc::new(move |deployment: &str| {
-                running
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .as_ref()
-                    .and_then(|c| c.controller(deployment))
-                    .is_some_and(|c| c.is_ready())
-            }),
-        );
-        let start_failure = Arc::new(Mutex::new(None));
-        let pods = tokio::spawn(pod_lifecycle(
-            client,
-            plane.clone(),
-            controllers.clone(),
-            start_failure.clone(),
-        ));
+        let pods = PodLifecycle::start(client, plane.clone(), NS);
         LiveFlux {
             plane,
-            controllers,
-            start_failure,
-            _kubelet: kubelet,
             pods,
             cache: temp_dir("cache-"),
         }
     }
 
-    /// The controllers' log tails (and why they did not start, if so), for failure messages.
+    /// The controllers' log tails, for failure messages.
     pub fn logs(&self) -> String {
-        let mut text = String::new();
-        if let Some(why) = &*self.start_failure.lock().unwrap_or_else(|p| p.into_inner()) {
-            text += &format!("the controllers did not start: {why}\n");
-        }
-        match &*self.controllers.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(controllers) => text += &controllers.log_tails(40),
-            None => text += "(no controller was started)",
-        }
-        text
+        self.pods.logs()
     }
 
     /// Names of the controllers running now.
     pub fn running(&self) -> Vec<String> {
-        self.controllers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|c| c.controllers.iter().map(|c| c.name.clone()).collect())
-            .unwrap_or_default()
+        self.pods.running()
     }
 
     /// `kubectl-gitops <args>` as the admin, stdin closed (no terminal), off the runtime.
@@ -215,99 +168,6 @@ async fn client_for(plane: &ControlPlane) -> kube::Client {
         ..Default::default()
     };
     flags.connect().await.expect("admin connection").client
-}
-
-/// Stands in for the kubelet's part in a Pod's life: once bootstrap has created the
-/// controllers' Deployments (after their CRDs, as it applies them), the controllers' host
-/// processes start, as Pods would be scheduled and run; when a Deployment is deleted
-/// (uninstall), its process is stopped, as its Pods would be killed. Without that, a
-/// controller would go on reconciling while uninstall removes its finalizers, and
-/// kustomize-controller would prune the objects of a Kustomization being deleted, as no
-/// controller of a deleted Deployment does in a cluster. They are started once per cluster.
-async fn pod_lifecycle(
-    client: kube::Client,
-    plane: Arc<ControlPlane>,
-    controllers: Arc<Mutex<Option<FluxControllers>>>,
-    failure: Arc<Mutex<Option<String>>>,
-) {
-    let api: Api<Deployment> = Api::namespaced(client, NS);
-    let mut started = false;
-    loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let Ok(list) = api.list(&ListParams::default()).await else {
-            continue;
-        };
-        let present: BTreeSet<String> = list
-            .items
-            .into_iter()
-            .filter_map(|d| d.metadata.name)
-            .collect();
-        if !started {
-            if !REQUIRED.iter().all(|name| present.contains(*name)) {
-                continue;
-            }
-            started = true;
-            let plane = plane.clone();
-            let started_set = tokio::task::spawn_blocking(move || {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    plane.kubectl_ok(&[
-                        "wait",
-                        "--for=condition=Established",
-                        "--timeout=60s",
-                        "crd",
-                        "-l",
-                        "app.kubernetes.io/part-of=flux",
-                    ]);
-                    FluxControllers::start(&plane, NS)
-                }))
-            })
-            .await;
-            match started_set {
-                Ok(Ok(set)) => {
-                    *controllers.lock().unwrap_or_else(|p| p.into_inner()) = Some(set);
-                }
-                Ok(Err(panic)) => {
-                    let why = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "unknown failure".into());
-                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-                    return;
-                }
-                Err(err) => {
-                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.to_string());
-                    return;
-                }
-            }
-            continue;
-        }
-        let gone: Vec<String> = controllers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|c| {
-                c.controllers
-                    .iter()
-                    .map(|c| c.name.clone())
-                    .filter(|name| !present.contains(name))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for name in gone {
-            let controllers = controllers.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                if let Some(set) = controllers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .as_mut()
-                {
-                    set.stop_controller(&name);
-                }
-            })
-            .await;
-        }
-    }
 }
 
 /// git in a clean, non-interactive environment plus `env` (the auth of one server).
