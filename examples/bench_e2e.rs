@@ -104,8 +104,7 @@ fn main() {
     let ours = || {
         let mut command = Command::new(support::plugin_exe("kubectl-gitops"));
         command
-            .arg("--kubeconfig")
-            .arg(&plane.kubeconfig)
+            .env("KUBECONFIG", &plane.kubeconfig)
             .env("XDG_CACHE_HOME", &cache);
         command
     };
