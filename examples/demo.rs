@@ -1,21 +1,29 @@
-//! The local demo: a real Kubernetes control plane on loopback (the one the tests use), the
-//! Flux CRDs installed into it, and kubectl-gitops run through the real kubectl against it:
-//! version, status, reconcile (with its source), suspend and resume.
+//! The local demo, the whole story on a fresh machine: a real Kubernetes control plane on
+//! loopback, an HTTPS Git server with an empty repository, and the real Flux controllers.
+//! `kubectl gitops bootstrap git` installs Flux and commits it to the repository; status shows
+//! it synced; a ConfigMap pushed under the cluster path is applied by
+//! `kubectl gitops reconcile ks flux-system --with-source`; status again. Every kubectl-gitops
+//! command goes through the real kubectl, as a plugin.
 //!
-//! No Flux controllers run in this cluster yet (bootstrap comes with a later issue), so the
-//! tests' `fake_flux_controller` stands in for them and says so.
+//! There is no kubelet here: the Flux controllers run as host processes, started when
+//! bootstrap creates their Deployments (tests/support/pod_lifecycle.rs) and reported ready by
+//! the kubelet stand-in (tests/support/kubelet_stand_in.rs).
 //!
-//! Run it with `tests/demo.sh`. Pass `--keep` to leave the cluster running until Enter is
+//! Run it with `tests/demo.sh`. Pass `--keep` to leave everything running until Enter is
 //! pressed, with the commands to try it printed.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 
-use support::fake_flux_controller::{Behaviour, fake_flux_controller};
+use support::control_plane::ControlPlane;
+use support::git_servers::GitHttpServer;
+use support::pod_lifecycle::PodLifecycle;
 
-const PLUGINS: [&str; 7] = [
+const PLUGINS: [&str; 8] = [
     "kubectl-gitops",
     "kubectl-gitops-version",
     "kubectl-gitops-status",
@@ -23,20 +31,34 @@ const PLUGINS: [&str; 7] = [
     "kubectl-gitops-suspend",
     "kubectl-gitops-resume",
     "kubectl-gitops-bootstrap",
+    "kubectl-gitops-check",
 ];
+
+fn section(title: &str) {
+    println!("\n==> {title}");
+}
 
 fn main() {
     let keep = std::env::args().any(|a| a == "--keep");
-    println!("==> Starting a local control plane (etcd + kube-apiserver on loopback)");
-    let plane = support::control_plane();
+    section("Starting a local cluster: etcd, kube-apiserver and kube-controller-manager");
+    let plane = Arc::new(ControlPlane::start_private());
+    plane.start_controller_manager();
     println!("    API server: {}", plane.server);
-    println!("    kubeconfig: {}", plane.kubeconfig.display());
 
+    section("Starting a Git server (HTTPS, basic auth) with an empty repository");
+    let server = GitHttpServer::start();
+    let url = server.create_repo("fleet");
+    println!("    repository: {url} (user {})", server.username);
+
+    // The Flux controllers play the Pods of the Deployments bootstrap creates.
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let _entered = runtime.enter();
+    let client = runtime.block_on(support::admin_client_for(&plane.kubeconfig));
+    let pods = PodLifecycle::start(client, plane.clone(), "flux-system");
     println!(
-        "==> Installing the Flux {} CRDs (labelled as a Flux install)",
+        "    the Flux {} controllers (built from source) start once bootstrap deploys them",
         plane.assets.flux_version
     );
-    plane.install_flux_crds();
 
     // kubectl discovers plugins on PATH. Install this build's executables into a folder of
     // their own (cargo's target folder also holds `.d` files kubectl would warn about).
@@ -49,6 +71,7 @@ fn main() {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))
     .expect("PATH");
+    let cache = support::processes::temp_dir("kubectl-gitops-demo-cache-");
     let kubectl = plane.assets.kubectl();
     let step = |title: &str, args: &[&str]| {
         println!("\n==> {title}\n$ kubectl {}", args.join(" "));
@@ -56,117 +79,119 @@ fn main() {
             .args(args)
             .env("PATH", &path)
             .env("KUBECONFIG", &plane.kubeconfig)
+            .env("XDG_CACHE_HOME", &cache)
+            .env("GIT_PASSWORD", &server.password)
             .status()
             .expect("run kubectl");
         if !status.success() {
-            eprintln!("demo step failed: kubectl {}", args.join(" "));
+            eprintln!(
+                "demo step failed: kubectl {}\n{}",
+                args.join(" "),
+                pods.logs()
+            );
             std::process::exit(1);
         }
     };
-    step("kubectl finds the plugin", &["plugin", "list"]);
+    let install_yaml = plane.assets.flux_release.join("install.yaml");
+    let ca_file = server.ca_file.display().to_string();
+    println!("\n    (the password is passed in GIT_PASSWORD, never on the command line)");
     step(
-        "The plugin, the cluster and the Flux version",
-        &["gitops", "version"],
+        "Bootstrap: commit Flux to the repository, install it, wait until it syncs",
+        &[
+            "gitops",
+            "bootstrap",
+            "git",
+            "--url",
+            &url,
+            "--token-auth",
+            "--username",
+            &server.username,
+            "--ca-file",
+            &ca_file,
+            "--path",
+            "clusters/demo",
+            "--manifests",
+            &install_yaml.display().to_string(),
+        ],
     );
     step(
-        "The same, for scripts",
-        &["gitops", "version", "-o", "yaml"],
+        "What Flux is doing",
+        &["gitops", "status", "-n", "flux-system"],
     );
 
-    // Two Flux objects to look at, and the stand-in that answers for the controllers.
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let _entered = runtime.enter();
-    plane.kubectl_ok(&["create", "namespace", "demo"]);
-    support::apply_object(serde_json::json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": {"name": "demo-repo", "namespace": "demo"},
-        "spec": {"interval": "1m", "url": "https://git.example.com/demo.git", "ref": {"branch": "main"}}
-    }));
-    support::apply_object(serde_json::json!({
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-        "metadata": {"name": "demo-apps", "namespace": "demo"},
-        "spec": {"interval": "10m", "path": "./apps", "prune": true,
-                 "sourceRef": {"kind": "GitRepository", "name": "demo-repo"}}
-    }));
-    let client = runtime.block_on(support::admin_client());
-    let revision = "main@sha1:4f2a9c1e7b3d5a6f8e0c2b4d6a8f0e1c3b5d7f9a".to_string();
-    let kinds = |name| kubectl_gitops::flux::FluxKind::lookup(name).expect("kind");
-    let delay = std::time::Duration::from_millis(600);
-    let _git = fake_flux_controller(
-        client.clone(),
-        kinds("gitrepo"),
-        "demo",
-        "demo-repo",
-        Behaviour::Succeed {
-            revision: revision.clone(),
-        },
-        delay,
-    );
-    let _ks = fake_flux_controller(
-        client,
-        kinds("ks"),
-        "demo",
-        "demo-apps",
-        Behaviour::Succeed { revision },
-        delay,
-    );
-    println!(
-        "\n(No Flux controllers run in this local cluster yet: a stand-in, fake_flux_controller,\n answers reconcile requests for the two demo objects after 0.6 s.)"
-    );
+    section("Pushing a change: a ConfigMap under clusters/demo");
+    let work = support::processes::temp_dir("kubectl-gitops-demo-work-");
+    let git = |args: &[&str]| demo_git(&work, &server, args);
+    git(&["clone", "--quiet", &url, "."]);
+    std::fs::write(
+        work.join("clusters/demo/hello.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n  namespace: default\ndata:\n  greeting: hello from Git\n",
+    )
+    .expect("write the ConfigMap");
+    git(&["add", "clusters/demo/hello.yaml"]);
+    git(&["commit", "--quiet", "-m", "Add the hello ConfigMap"]);
+    git(&["push", "--quiet", "origin", "main"]);
+    println!("$ git log --oneline");
+    git(&["log", "--oneline"]);
 
     step(
-        "Two new Flux objects, not reconciled yet",
-        &["gitops", "status", "-n", "demo"],
-    );
-    step(
-        "Reconcile the Kustomization and its source; waits by watching",
+        "Apply it now: reconcile the source and the Kustomization, waiting by watching",
         &[
             "gitops",
             "reconcile",
             "ks",
-            "demo-apps",
+            "flux-system",
             "--with-source",
             "-n",
-            "demo",
+            "flux-system",
         ],
     );
     step(
-        "Both Ready, at the fetched and applied revision",
-        &["gitops", "status", "-n", "demo", "-o", "wide"],
+        "The ConfigMap from Git",
+        &["get", "configmap", "hello", "-n", "default", "-o", "yaml"],
     );
     step(
-        "Suspend it",
-        &["gitops", "suspend", "ks", "demo-apps", "-n", "demo"],
-    );
-    step(
-        "Suspended objects are listed as such",
-        &["gitops", "status", "ks", "-n", "demo"],
-    );
-    step(
-        "Resume it: resume also reconciles and waits",
-        &["gitops", "resume", "ks", "demo-apps", "-n", "demo"],
-    );
-    step(
-        "For scripts: JSON",
-        &[
-            "gitops",
-            "status",
-            "ks/demo-apps",
-            "-n",
-            "demo",
-            "-o",
-            "json",
-        ],
+        "Both Ready at the new revision",
+        &["gitops", "status", "-n", "flux-system", "-o", "wide"],
     );
 
     if keep {
         println!(
-            "\nThe cluster stays up until you press Enter. In another shell:\n  export KUBECONFIG={}\n  export PATH={}:$PATH\n  {} gitops version",
+            "\nEverything stays up until you press Enter. In another shell:\n  export KUBECONFIG={}\n  export PATH={}:$PATH\n  {} gitops status -n flux-system",
             plane.kubeconfig.display(),
             plugin_dir.display(),
-            kubectl.display()
+            kubectl.display(),
         );
         let _ = std::io::stdin().read_line(&mut String::new());
     }
-    println!("\n==> Done; the control plane stops and its temporary files are removed now.");
+    drop(pods);
+    println!(
+        "\n==> Done; the controllers, the Git server and the cluster stop, their temporary files are removed."
+    );
+}
+
+/// git as the demo user, authenticated by a header from the environment (the password is in
+/// no argv and no file of the clone); prints what git prints.
+fn demo_git(work: &Path, server: &GitHttpServer, args: &[&str]) {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", server.username, server.password));
+    let status = Command::new("git")
+        .current_dir(work)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "Demo")
+        .env("GIT_AUTHOR_EMAIL", "demo@example.com")
+        .env("GIT_COMMITTER_NAME", "Demo")
+        .env("GIT_COMMITTER_EMAIL", "demo@example.com")
+        .env("GIT_SSL_CAINFO", &server.ca_file)
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+        .env(
+            "GIT_CONFIG_VALUE_0",
+            format!("Authorization: Basic {token}"),
+        )
+        .status()
+        .expect("run git");
+    assert!(status.success(), "git {args:?} failed");
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The local demo: builds kubectl-gitops, provides a real control plane (built and cached on
-# first use, see tests/env/prepare.sh) and runs kubectl-gitops through the real kubectl.
-# `tests/demo.sh --keep` leaves the cluster up until you press Enter.
+# The local demo, the whole story: builds kubectl-gitops, provides a real control plane, a
+# loopback HTTPS Git server and the real Flux controllers (built and cached on first use, see
+# tests/env/prepare.sh), bootstraps a demo repository with `kubectl gitops bootstrap git`,
+# pushes a change and reconciles it, all through the real kubectl.
+# `tests/demo.sh --keep` leaves everything up until you press Enter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(tests/env/prepare.sh)"

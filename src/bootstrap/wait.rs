@@ -23,8 +23,10 @@ pub enum Verdict {
 }
 
 /// Judges one observation of a GitRepository or Kustomization. `token` is the reconcile
-/// request made after the push (none when nothing changed): a failure that predates it is not
-/// taken as the answer.
+/// request made after the push (none when nothing changed): neither a failure nor a success
+/// that predates it is taken as the answer. A controller may already be Ready at the revision
+/// when the request lands; returning then would leave it reconciling again right after
+/// bootstrap says "synced" (seen with the real kustomize-controller).
 pub fn judge(object: &DynamicObject, expected: &str, token: Option<&str>) -> Verdict {
     let status = &object.data["status"];
     let generation = object.metadata.generation;
@@ -50,7 +52,7 @@ pub fn judge(object: &DynamicObject, expected: &str, token: Option<&str>) -> Ver
         return Verdict::Waiting;
     };
     match ready.status.as_str() {
-        "True" if current && revision == Some(expected) => Verdict::Ready,
+        "True" if current && handled && revision == Some(expected) => Verdict::Ready,
         "False" if current && (handled || revision == Some(expected)) => Verdict::Failed {
             reason: ready.reason,
             message: ready.message,
@@ -158,6 +160,20 @@ mod tests {
         assert_eq!(judge(&at(REV, 2), REV, None), Verdict::Ready);
         assert_eq!(judge(&at("main@sha1:old", 2), REV, None), Verdict::Waiting);
         assert_eq!(judge(&at(REV, 1), REV, None), Verdict::Waiting);
+    }
+
+    #[test]
+    fn success_counts_only_after_the_request() {
+        let ready_at = |handled: &str| {
+            object(
+                1,
+                json!({"conditions": ready("True", 1), "artifact": {"revision": REV},
+                       "lastHandledReconcileAt": handled}),
+            )
+        };
+        assert_eq!(judge(&ready_at("old"), REV, Some("new")), Verdict::Waiting);
+        assert_eq!(judge(&ready_at("new"), REV, Some("new")), Verdict::Ready);
+        assert_eq!(judge(&ready_at("old"), REV, None), Verdict::Ready);
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct FluxControllers {
     /// `http://127.0.0.1:<port>`: where source-controller serves artifacts.
     pub storage_url: String,
     pub controllers: Vec<RunningController>,
+    /// Controllers stopped by `stop_controller`, kept for their logs.
+    stopped: Vec<RunningController>,
     dir: PathBuf,
 }
 
@@ -97,6 +99,7 @@ impl FluxControllers {
             namespace: namespace.to_string(),
             storage_url,
             controllers,
+            stopped: Vec::new(),
             dir,
         }
     }
@@ -125,6 +128,7 @@ impl FluxControllers {
     pub fn log_tails(&self, lines: usize) -> String {
         self.controllers
             .iter()
+            .chain(&self.stopped)
             .map(|c| {
                 format!(
                     "--- {} log ({}):\n{}",
@@ -135,6 +139,18 @@ impl FluxControllers {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Stops the controller called `name` now, as the kubelet kills a Pod whose Deployment
+    /// was deleted; returns whether it was running. Its log stays for `log_tails`.
+    pub fn stop_controller(&mut self, name: &str) -> bool {
+        let Some(at) = self.controllers.iter().position(|c| c.name == name) else {
+            return false;
+        };
+        let mut controller = self.controllers.remove(at);
+        stop(&mut controller.child, Duration::from_secs(5));
+        self.stopped.push(controller);
+        true
     }
 
     /// The folder of the controllers' logs and source-controller's storage.

@@ -64,6 +64,7 @@ pub fn assert_clean_failure(output: &Output) -> String {
 pub mod fake_flux_controller;
 pub mod flux_controllers;
 pub mod kubelet_stand_in;
+pub mod pod_lifecycle;
 
 /// A fresh namespace for one test, so tests running in parallel never see each other's objects.
 pub fn fresh_namespace(prefix: &str) -> String {
@@ -85,6 +86,16 @@ pub fn apply_object(object: serde_json::Value) {
 pub async fn admin_client() -> kube::Client {
     let flags = kubectl_gitops::connection::ConnectionFlags {
         kubeconfig: Some(control_plane().kubeconfig.clone()),
+        request_timeout: "0".into(),
+        ..Default::default()
+    };
+    flags.connect().await.expect("admin connection").client
+}
+
+/// An admin client for the cluster of `kubeconfig` (e.g. a private control plane).
+pub async fn admin_client_for(kubeconfig: &std::path::Path) -> kube::Client {
+    let flags = kubectl_gitops::connection::ConnectionFlags {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
         request_timeout: "0".into(),
         ..Default::default()
     };
