@@ -6,6 +6,9 @@
 # `tests/demo.sh --keep` leaves everything up until you press Enter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+source tests/env/system-packages.sh
 eval "$(tests/env/prepare.sh)"
 cargo build --quiet --bins
 cargo run --quiet --example demo -- "$@"

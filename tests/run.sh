@@ -9,23 +9,8 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
-# Debian packages the tests need.
-packages=()
-command -v git >/dev/null 2>&1 || packages+=(git)
-command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-pip)
-# The loopback Git servers: smart HTTPS (lighttpd + git http-backend) and SSH (sshd).
-[[ -x /usr/sbin/lighttpd ]] || packages+=(lighttpd)
-[[ -e /usr/lib/lighttpd/mod_openssl.so ]] || packages+=(lighttpd-mod-openssl)
-[[ -x /usr/sbin/sshd ]] || packages+=(openssh-server)
-command -v ssh-keygen >/dev/null 2>&1 || packages+=(openssh-client)
-if ((${#packages[@]})); then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Debian packages: ${packages[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2
-  else
-    die "missing ${packages[*]}: install them (apt-get install ${packages[*]}) and run again"
-  fi
-fi
+# Debian packages the tests need (git, python3, lighttpd, sshd): installed when missing.
+source tests/env/system-packages.sh
 command -v cargo >/dev/null 2>&1 || die "cargo is not installed: install Rust (https://rustup.rs) and run again"
 command -v go >/dev/null 2>&1 || [[ -n ${KUBEBUILDER_ASSETS:-} ]] \
   || die "go is not installed: it builds kube-apiserver and etcd for the tests (or set KUBEBUILDER_ASSETS)"

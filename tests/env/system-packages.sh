@@ -1,0 +1,20 @@
+# shellcheck shell=bash
+# Sourced by tests/run.sh and tests/demo.sh: installs the Debian packages the tests and the
+# demo need when they are missing (as root, with apt-get), or stops and says what to install.
+# Expects `say` and `die` from the caller.
+packages=()
+command -v git >/dev/null 2>&1 || packages+=(git)
+command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-pip)
+# The loopback Git servers: smart HTTPS (lighttpd + git http-backend) and SSH (sshd).
+[[ -x /usr/sbin/lighttpd ]] || packages+=(lighttpd)
+[[ -e /usr/lib/lighttpd/mod_openssl.so ]] || packages+=(lighttpd-mod-openssl)
+[[ -x /usr/sbin/sshd ]] || packages+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || packages+=(openssh-client)
+if ((${#packages[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian packages: ${packages[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >&2
+  else
+    die "missing ${packages[*]}: install them (apt-get install ${packages[*]}) and run again"
+  fi
+fi
