@@ -30,12 +30,7 @@ async fn setup() -> Setup {
     let plane = ControlPlane::start_private();
     let server = GitHttpServer::start();
     let url = server.create_repo("fleet");
-    let flags = kubectl_gitops::connection::ConnectionFlags {
-        kubeconfig: Some(plane.kubeconfig.clone()),
-        request_timeout: "0".into(),
-        ..Default::default()
-    };
-    let client = flags.connect().await.expect("connect").client;
+    let client = support::admin_client_for(&plane.kubeconfig).await;
     let head = || Behaviour::SucceedAtBranchHead {
         bare_repo: server.bare_path("fleet"),
         branch: "main".into(),

@@ -162,30 +162,13 @@ fn start_plane() -> ControlPlane {
 }
 
 async fn client_for(plane: &ControlPlane) -> kube::Client {
-    let flags = kubectl_gitops::connection::ConnectionFlags {
-        kubeconfig: Some(plane.kubeconfig.clone()),
-        request_timeout: "0".into(),
-        ..Default::default()
-    };
-    flags.connect().await.expect("admin connection").client
+    support::admin_client_for(&plane.kubeconfig).await
 }
 
-/// git in a clean, non-interactive environment plus `env` (the auth of one server).
+/// git as a test user plus `env` (the auth of one server); returns stdout.
 pub fn git(cwd: &Path, args: &[&str], env: &[(String, String)]) -> String {
-    let mut command = Command::new("git");
-    command
-        .current_dir(cwd)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .env("HOME", cwd)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com");
-    for (key, value) in env {
-        command.env(key, value);
-    }
+    let mut command = support::git_command(cwd, "Test", "test@example.com");
+    command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
     let out = run(&mut command);
     assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
     stdout(&out).trim_end().to_string()

@@ -4,7 +4,7 @@
 //! process is ready; kube-controller-manager really deletes namespaces.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,7 +15,9 @@ use crate::support::flux_controllers::FluxControllers;
 use crate::support::git_servers::GitHttpServer;
 use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::processes::temp_dir;
-use crate::support::{admin_client, apply_object, control_plane, fresh_namespace, run, stderr};
+use crate::support::{
+    admin_client, apply_object, control_plane, fresh_namespace, git_command, run, stderr,
+};
 
 /// Generous: two shared cores, controllers that clone, build and apply.
 const RECONCILED_WITHIN: Duration = Duration::from_secs(180);
@@ -25,17 +27,9 @@ const RECONCILED_WITHIN: Duration = Duration::from_secs(180);
 fn git(cwd: &Path, args: &[&str], server: &GitHttpServer) -> Output {
     let token = base64::engine::general_purpose::STANDARD
         .encode(format!("{}:{}", server.username, server.password));
-    let mut command = Command::new("git");
+    let mut command = git_command(cwd, "Test", "test@example.com");
     command
-        .current_dir(cwd)
         .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .env("HOME", cwd)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env("GIT_SSL_CAINFO", &server.ca_file)
         .env("GIT_CONFIG_COUNT", "1")
         .env("GIT_CONFIG_KEY_0", "http.extraHeader")

@@ -4,7 +4,7 @@
 //! failures are clear and never carry a password or private key.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -16,7 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::support::git_servers::{GitHttpServer, GitSshServer};
 use crate::support::processes::temp_dir;
-use crate::support::{run, stderr};
+use crate::support::{git_command, run, stderr};
 
 const COMPONENTS: &str = "clusters/my-cluster/flux-system/gotk-components.yaml";
 const SYNC: &str = "clusters/my-cluster/flux-system/gotk-sync.yaml";
@@ -54,24 +54,10 @@ fn flux_author() -> Signature {
     }
 }
 
-/// git in `cwd` with a clean, non-interactive environment plus `env`.
+/// git in `cwd` as someone else than bootstrap, plus `env`.
 fn git(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = Command::new("git");
-    command
-        .current_dir(cwd)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .env("HOME", cwd)
-        .env("GIT_AUTHOR_NAME", "Someone Else")
-        .env("GIT_AUTHOR_EMAIL", "someone@example.com")
-        .env("GIT_COMMITTER_NAME", "Someone Else")
-        .env("GIT_COMMITTER_EMAIL", "someone@example.com")
-        .env_remove("GIT_ASKPASS")
-        .env_remove("SSH_ASKPASS");
-    for (key, value) in env {
-        command.env(key, value);
-    }
+    let mut command = git_command(cwd, "Someone Else", "someone@example.com");
+    command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
     run(&mut command)
 }
 

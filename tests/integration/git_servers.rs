@@ -8,26 +8,12 @@ use base64::Engine;
 
 use crate::support::git_servers::{GitHttpServer, GitSshServer};
 use crate::support::processes::temp_dir;
-use crate::support::{run, stderr};
+use crate::support::{git_command, run, stderr};
 
-/// git with a clean, non-interactive environment plus `env`.
+/// git as a test user, plus `env`.
 fn git(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = Command::new("git");
-    command
-        .current_dir(cwd)
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .env("HOME", cwd)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env_remove("GIT_ASKPASS")
-        .env_remove("SSH_ASKPASS");
-    for (key, value) in env {
-        command.env(key, value);
-    }
+    let mut command = git_command(cwd, "Test", "test@example.com");
+    command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
     run(&mut command)
 }
 

@@ -38,12 +38,7 @@ fn names(plane: &ControlPlane, args: &[&str]) -> Vec<String> {
 
 /// A client for `plane` as its admin, for the stand-ins.
 async fn client_for(plane: &ControlPlane) -> kube::Client {
-    let flags = kubectl_gitops::connection::ConnectionFlags {
-        kubeconfig: Some(plane.kubeconfig.clone()),
-        request_timeout: "0".into(),
-        ..Default::default()
-    };
-    flags.connect().await.expect("admin connection").client
+    support::admin_client_for(&plane.kubeconfig).await
 }
 
 /// Like `assert_clean_failure` for commands that report progress on stderr first: exit 1, the

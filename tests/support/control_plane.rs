@@ -292,15 +292,20 @@ impl ControlPlane {
                 "-f",
                 &path,
             ]);
-            self.kubectl_ok(&[
-                "wait",
-                "--for=condition=Established",
-                "--timeout=60s",
-                "crd",
-                "-l",
-                "app.kubernetes.io/part-of=flux",
-            ]);
+            self.wait_flux_crds_established();
         });
+    }
+
+    /// Waits until every Flux CRD (label part-of=flux) is Established.
+    pub fn wait_flux_crds_established(&self) {
+        self.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd",
+            "-l",
+            "app.kubernetes.io/part-of=flux",
+        ]);
     }
 
     /// Installs Flux as the flux CLI does (`flux install --export` of the real flux CLI, all
@@ -324,14 +329,7 @@ impl ControlPlane {
             "-f",
             &file.display().to_string(),
         ]);
-        self.kubectl_ok(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd",
-            "-l",
-            "app.kubernetes.io/part-of=flux",
-        ]);
+        self.wait_flux_crds_established();
     }
 
     /// Starts kube-controller-manager with only its namespace and garbage-collector

@@ -84,12 +84,7 @@ pub fn apply_object(object: serde_json::Value) {
 
 /// An admin client for tests that act as the cluster (e.g. the fake controller).
 pub async fn admin_client() -> kube::Client {
-    let flags = kubectl_gitops::connection::ConnectionFlags {
-        kubeconfig: Some(control_plane().kubeconfig.clone()),
-        request_timeout: "0".into(),
-        ..Default::default()
-    };
-    flags.connect().await.expect("admin connection").client
+    admin_client_for(&control_plane().kubeconfig).await
 }
 
 /// An admin client for the cluster of `kubeconfig` (e.g. a private control plane).
@@ -100,4 +95,22 @@ pub async fn admin_client_for(kubeconfig: &std::path::Path) -> kube::Client {
         ..Default::default()
     };
     flags.connect().await.expect("admin connection").client
+}
+
+/// `git` run in `cwd` as a test user plays it: never prompting, English messages, its own
+/// HOME (no user config), a fixed author and committer `name <email>`, and no askpass helper.
+pub fn git_command(cwd: &std::path::Path, name: &str, email: &str) -> Command {
+    let mut command = Command::new("git");
+    command
+        .current_dir(cwd)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .env("HOME", cwd)
+        .env("GIT_AUTHOR_NAME", name)
+        .env("GIT_AUTHOR_EMAIL", email)
+        .env("GIT_COMMITTER_NAME", name)
+        .env("GIT_COMMITTER_EMAIL", email)
+        .env_remove("GIT_ASKPASS")
+        .env_remove("SSH_ASKPASS");
+    command
 }

@@ -122,14 +122,7 @@ async fn pod_lifecycle(
             let namespace = namespace.clone();
             let started_set = tokio::task::spawn_blocking(move || {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    plane.kubectl_ok(&[
-                        "wait",
-                        "--for=condition=Established",
-                        "--timeout=60s",
-                        "crd",
-                        "-l",
-                        "app.kubernetes.io/part-of=flux",
-                    ]);
+                    plane.wait_flux_crds_established();
                     FluxControllers::start(&plane, &namespace)
                 }))
             })
