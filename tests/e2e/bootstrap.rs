@@ -2,13 +2,12 @@
 //! the real controllers, and a re-run on the live installation.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::support::git_servers::{GitHttpServer, GitSshServer};
-use crate::support::processes::temp_dir;
-use crate::support::{run, stderr, stdout};
+use crate::support::{stderr, stdout};
 use crate::{LiveFlux, NS, eventually, head, push, ready};
 
 /// The arguments of an HTTPS bootstrap with basic auth and the server's private CA.
@@ -197,41 +196,13 @@ async fn https_bootstrap_of_an_empty_repository_is_synced_by_the_real_controller
     }
 }
 
-/// The user's own SSH setup, as bootstrap's git finds it: a key the server accepts and a
-/// known_hosts file through GIT_SSH_COMMAND.
-fn user_ssh_setup(server: &GitSshServer) -> String {
-    let dir = temp_dir("user-ssh-");
-    let key = dir.join("id_ed25519");
-    let out = run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key));
-    assert!(out.status.success(), "{}", stderr(&out));
-    server.authorize(&std::fs::read_to_string(key.with_extension("pub")).expect("public key"));
-    let known_hosts = dir.join("known_hosts");
-    let scan = run(Command::new("ssh-keyscan").args(["-p", &server.port.to_string(), "127.0.0.1"]));
-    std::fs::write(&known_hosts, &scan.stdout).expect("write known_hosts");
-    format!(
-        "ssh -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes",
-        key.display(),
-        known_hosts.display()
-    )
-}
-
-fn bare_of(server: &GitSshServer, url: &str) -> PathBuf {
-    let path = url
-        .split_once(&format!(":{}", server.port))
-        .map(|(_, path)| path)
-        .unwrap_or_default();
-    Path::new(path).to_path_buf()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_bootstrap_with_a_generated_deploy_key_is_cloned_by_source_controller() {
     let flux = LiveFlux::start().await;
     let server = GitSshServer::start();
     let url = server.create_repo("fleet");
-    let bare = bare_of(&server, &url);
-    let ssh_command = user_ssh_setup(&server);
+    let bare = server.bare_path("fleet");
+    let (_, ssh_command) = server.user_ssh_setup();
 
     let mut command = flux.bootstrap_command(
         &[

@@ -5,7 +5,7 @@
 //! end-to-end tests run the real controllers instead.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -244,35 +244,14 @@ async fn https_bootstrap_commits_applies_waits_and_a_rerun_changes_nothing() {
     assert_eq!(git(&bare, &["rev-parse", "refs/heads/main"]), head);
 }
 
-/// The user's own SSH setup, as bootstrap's git would find it: a key the server accepts and a
-/// known_hosts file (here: scanned from the server) through GIT_SSH_COMMAND.
-fn user_ssh_setup(server: &GitSshServer) -> (PathBuf, String) {
-    let dir = temp_dir("user-ssh-");
-    let key = dir.join("id_ed25519");
-    let out = run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key));
-    assert!(out.status.success(), "{}", stderr(&out));
-    server.authorize(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
-    let known_hosts = dir.join("known_hosts");
-    let scan = run(Command::new("ssh-keyscan").args(["-p", &server.port.to_string(), "127.0.0.1"]));
-    std::fs::write(&known_hosts, &scan.stdout).unwrap();
-    let command = format!(
-        "ssh -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes",
-        key.display(),
-        known_hosts.display()
-    );
-    (known_hosts, command)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_bootstrap_generates_a_deploy_key_and_waits_until_it_has_access() {
     let plane = ControlPlane::start_private();
     let server = GitSshServer::start();
     let url = server.create_repo("fleet");
-    let bare = PathBuf::from(url.split_once(&format!(":{}", server.port)).unwrap().1);
+    let bare = server.bare_path("fleet");
     let _stand_ins = stand_ins(&plane, &bare).await;
-    let (_known_hosts, ssh_command) = user_ssh_setup(&server);
+    let (_known_hosts, ssh_command) = server.user_ssh_setup();
 
     let mut command = bootstrap_command(
         &plane,
@@ -371,7 +350,7 @@ async fn git_failures_leave_the_cluster_untouched() {
     // SSH to a host whose key the user's known_hosts does not list.
     let ssh = GitSshServer::start();
     let ssh_url = ssh.create_repo("fleet");
-    let (known_hosts, ssh_command) = user_ssh_setup(&ssh);
+    let (known_hosts, ssh_command) = ssh.user_ssh_setup();
     std::fs::write(&known_hosts, "").unwrap();
     let out = bootstrap(
         &plane,

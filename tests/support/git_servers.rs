@@ -317,6 +317,41 @@ impl GitSshServer {
         )
     }
 
+    pub fn bare_path(&self, name: &str) -> PathBuf {
+        self.root.join(format!("{name}.git"))
+    }
+
+    /// The user's own SSH setup, as git would find it: a new key this server accepts and a
+    /// known_hosts file (scanned from the server), as a GIT_SSH_COMMAND. Returns the
+    /// known_hosts file (to tamper with) and the command.
+    pub fn user_ssh_setup(&self) -> (PathBuf, String) {
+        let dir = temp_dir("user-ssh-");
+        let key = dir.join("id_ed25519");
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .output()
+            .expect("run ssh-keygen");
+        assert!(
+            out.status.success(),
+            "ssh-keygen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.authorize(&std::fs::read_to_string(key.with_extension("pub")).expect("public key"));
+        let known_hosts = dir.join("known_hosts");
+        let scan = Command::new("ssh-keyscan")
+            .args(["-p", &self.port.to_string(), "127.0.0.1"])
+            .output()
+            .expect("run ssh-keyscan");
+        std::fs::write(&known_hosts, &scan.stdout).expect("write known_hosts");
+        let command = format!(
+            "ssh -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes",
+            key.display(),
+            known_hosts.display()
+        );
+        (known_hosts, command)
+    }
+
     /// The server's host public keys (`<type> <base64>` lines), to compare with a key scan.
     pub fn host_public_keys(&self) -> &[String] {
         &self.host_public_keys
