@@ -1,7 +1,6 @@
 //! Scenarios 1, 5 and 7: bootstrap over HTTPS and over SSH with a generated deploy key, on
 //! the real controllers, and a re-run on the live installation.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -217,28 +216,9 @@ async fn ssh_bootstrap_with_a_generated_deploy_key_is_cloned_by_source_controlle
     );
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("start bootstrap");
-    let progress_pipe = child.stderr.take().expect("stderr");
-    let authorizer = &server;
     // Play the user: give the printed deploy key access once bootstrap shows it.
-    let (progress, deploy_key) = std::thread::scope(|scope| {
-        scope
-            .spawn(move || {
-                let mut progress = String::new();
-                let mut deploy_key = None;
-                for line in BufReader::new(progress_pipe).lines() {
-                    let line = line.unwrap_or_default();
-                    if let Some(key) = line.strip_prefix("✔ deploy key: ") {
-                        authorizer.authorize(key);
-                        deploy_key = Some(key.to_string());
-                    }
-                    progress += &line;
-                    progress.push('\n');
-                }
-                (progress, deploy_key)
-            })
-            .join()
-            .expect("reader")
-    });
+    let (progress, deploy_key) =
+        server.authorize_printed_deploy_key(child.stderr.take().expect("stderr"));
     let out = child.wait_with_output().expect("bootstrap exits");
     assert!(
         out.status.success(),

@@ -4,7 +4,6 @@
 //! GitRepository and Kustomization (Ready at the branch's head when asked to reconcile). The
 //! end-to-end tests run the real controllers instead.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -268,18 +267,8 @@ async fn ssh_bootstrap_generates_a_deploy_key_and_waits_until_it_has_access() {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("start bootstrap");
     // Play the user: add the printed deploy key to the server once bootstrap shows it.
-    let stderr_lines = BufReader::new(child.stderr.take().unwrap());
-    let mut progress = String::new();
-    let mut deploy_key = None;
-    for line in stderr_lines.lines() {
-        let line = line.unwrap();
-        progress += &line;
-        progress.push('\n');
-        if let Some(key) = line.strip_prefix("✔ deploy key: ") {
-            server.authorize(key);
-            deploy_key = Some(key.to_string());
-        }
-    }
+    let (progress, deploy_key) =
+        server.authorize_printed_deploy_key(child.stderr.take().expect("stderr"));
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()

@@ -352,6 +352,28 @@ impl GitSshServer {
         (known_hosts, command)
     }
 
+    /// Plays the user who adds the deploy key bootstrap prints: reads bootstrap's progress
+    /// (its stderr) to the end, authorizing the key of the line `✔ deploy key: <key>` as soon
+    /// as it appears. Returns the progress text and the key, if one was printed.
+    pub fn authorize_printed_deploy_key(
+        &self,
+        progress: impl std::io::Read,
+    ) -> (String, Option<String>) {
+        use std::io::BufRead;
+        let mut text = String::new();
+        let mut deploy_key = None;
+        for line in std::io::BufReader::new(progress).lines() {
+            let line = line.unwrap_or_default();
+            if let Some(key) = line.strip_prefix("✔ deploy key: ") {
+                self.authorize(key);
+                deploy_key = Some(key.to_string());
+            }
+            text += &line;
+            text.push('\n');
+        }
+        (text, deploy_key)
+    }
+
     /// The server's host public keys (`<type> <base64>` lines), to compare with a key scan.
     pub fn host_public_keys(&self) -> &[String] {
         &self.host_public_keys
