@@ -2,5 +2,5 @@
 //! `kubectl-gitops-status` is installed (kubectl then asks this helper, not the umbrella's).
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::completion::main_complete_command("status")
+    kubectl_gitops::cli::complete::main_complete_command("status")
 }

@@ -2,5 +2,5 @@
 //! `kubectl-gitops-suspend` is installed (kubectl then asks this helper, not the umbrella's).
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::completion::main_complete_command("suspend")
+    kubectl_gitops::cli::complete::main_complete_command("suspend")
 }

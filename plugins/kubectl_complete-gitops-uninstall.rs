@@ -2,5 +2,5 @@
 //! `kubectl-gitops-uninstall` is installed (kubectl then asks this helper, not the umbrella's).
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::completion::main_complete_command("uninstall")
+    kubectl_gitops::cli::complete::main_complete_command("uninstall")
 }

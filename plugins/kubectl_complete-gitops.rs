@@ -2,5 +2,5 @@
 //! answering in Cobra's `__complete` protocol.
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::completion::main_complete()
+    kubectl_gitops::cli::complete::main_complete()
 }

@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::apply::{Applied, Change, apply_all};
-use crate::connection::Connection;
-use crate::discovery::FluxApis;
+use crate::cluster::apply::{Applied, Change, apply_all};
+use crate::cluster::connection::Connection;
 use crate::error::{Error, Result};
 use crate::flux::FluxKind;
+use crate::flux::discovery::FluxApis;
 use crate::git::{self, Auth, KeyAlgorithm, PushOutcome, Remote, Signature, Transport};
 use crate::manifests::{self, InstallOptions, Manifests};
-use crate::progress::Progress;
+use crate::ui::progress::Progress;
 use secret::SourceCredentials;
 use sync::{COMPONENTS_FILE, KUSTOMIZATION_FILE, SYNC_FILE, SyncOptions};
 
@@ -213,7 +213,7 @@ pub async fn bootstrap(
     if let Some(install) = crate::flux::installed(connection).await?
         && let Some(tool) = install.managed_by.filter(|t| t != crate::FIELD_MANAGER)
     {
-        crate::confirm::confirm(
+        crate::ui::confirm::confirm(
             &format!(
                 "Flux in this cluster is managed by {tool}; bootstrap would take it over. Go ahead?"
             ),
@@ -274,8 +274,13 @@ pub async fn bootstrap(
     let phase = Instant::now();
     wait_for_sync(connection, options, &report, progress, deadline).await?;
     progress.waiting("waiting for the Flux controllers to be available");
-    crate::controllers::wait_available(connection, namespace, &plan.manifests.components, deadline)
-        .await?;
+    crate::lifecycle::rollout::wait_available(
+        connection,
+        namespace,
+        &plan.manifests.components,
+        deadline,
+    )
+    .await?;
     progress.success("all components are healthy");
     report.seconds.wait = phase.elapsed().as_secs_f64();
     Ok(report)
@@ -301,10 +306,12 @@ async fn existing_root_kustomization(
     };
     let api: kube::Api<kube::api::DynamicObject> =
         kube::Api::namespaced_with(connection.client.clone(), namespace, &served.resource);
-    let action =
-        crate::error::Action::new("get", &crate::apply::qualified_plural(&served.resource))
-            .named(namespace)
-            .in_namespace(namespace);
+    let action = crate::error::Action::new(
+        "get",
+        &crate::cluster::apply::qualified_plural(&served.resource),
+    )
+    .named(namespace)
+    .in_namespace(namespace);
     let found = connection.call(action, api.get_opt(namespace)).await?;
     Ok(found.map(|ks| RootKustomization {
         path: ks.data["spec"]["path"].as_str().map(str::to_string),
@@ -548,7 +555,7 @@ async fn wait_for_deploy_key(
 ) -> Result<()> {
     use std::io::IsTerminal;
     if !options.assume_yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        crate::confirm::confirm(
+        crate::ui::confirm::confirm(
             "Please give the key read access to your repository (as a deploy key). Done?",
             false,
         )?;
@@ -604,13 +611,13 @@ async fn wait_for_sync(
         let token = if report.nothing_changed() {
             None
         } else {
-            let token = crate::reconcile::new_token();
-            crate::reconcile::merge_patch(
+            let token = crate::flux::reconcile::new_token();
+            crate::flux::reconcile::merge_patch(
                 connection,
                 served,
                 namespace,
                 namespace,
-                &crate::reconcile::request_patch(&token, &[]),
+                &crate::flux::reconcile::request_patch(&token, &[]),
             )
             .await?;
             Some(token)

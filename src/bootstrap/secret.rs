@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::apply::Change;
-use crate::connection::Connection;
+use crate::cluster::apply::Change;
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Result};
 
 /// What the source-controller needs to clone the repository.
@@ -88,7 +88,7 @@ pub async fn apply(connection: &Connection, secret: &Secret) -> Result<Change> {
         .map_err(|err| crate::Error::Output(format!("cannot encode the source Secret: {err}")))?;
     object["apiVersion"] = "v1".into();
     object["kind"] = "Secret".into();
-    let applied = crate::apply::apply_all(connection, &[object]).await?;
+    let applied = crate::cluster::apply::apply_all(connection, &[object]).await?;
     Ok(applied.first().map_or(Change::Unchanged, |a| a.change))
 }
 

@@ -92,14 +92,14 @@ pub fn sync_file(options: &SyncOptions) -> Result<String> {
     let [source, kustomization] = sync_objects(options);
     Ok(format!(
         "{GENERATED_WARNING}\n---\n{}---\n{}",
-        crate::output::to_yaml(&source)?,
-        crate::output::to_yaml(&kustomization)?
+        crate::ui::output::to_yaml(&source)?,
+        crate::ui::output::to_yaml(&kustomization)?
     ))
 }
 
 /// The `kustomization.yaml` flux writes when the folder has none: the two generated files.
 pub fn default_kustomization_file() -> Result<String> {
-    crate::output::to_yaml(&json!({
+    crate::ui::output::to_yaml(&json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [COMPONENTS_FILE, SYNC_FILE],

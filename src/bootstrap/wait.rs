@@ -8,11 +8,11 @@ use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 
-use crate::apply::qualified_plural;
-use crate::connection::Connection;
-use crate::discovery::ServedKind;
+use crate::cluster::apply::qualified_plural;
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Error, Result};
-use crate::status::condition;
+use crate::flux::discovery::ServedKind;
+use crate::flux::status::condition;
 
 /// Where an object stands on the way to `expected` revision.
 #[derive(Debug, Clone, PartialEq, Eq)]

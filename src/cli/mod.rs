@@ -4,14 +4,10 @@
 //! parse through [`Cli`]: a standalone executable inserts its command name as the first
 //! argument. So both have the same flags, help, output and exit codes by construction.
 
-mod bootstrap;
-mod check;
-mod completion;
-mod install;
-mod reconcile;
-mod status;
-mod uninstall;
-mod version;
+pub mod commands;
+pub mod complete;
+
+use commands::{bootstrap, check, completion, install, reconcile, status, uninstall, version};
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -76,7 +72,7 @@ pub fn main_umbrella() -> ExitCode {
             .iter()
             .map(|arg| arg.to_string_lossy().into_owned())
             .collect();
-        return crate::completion::print_completions(&words);
+        return complete::print_completions(&words);
     }
     run(args)
 }
@@ -136,7 +132,7 @@ async fn dispatch(command: Command, out: &mut dyn Write) -> Result<()> {
 
 /// A duration flag (`30s`, `5m`), or the error that names the flag.
 fn parse_duration(flag: &'static str, value: &str) -> Result<std::time::Duration> {
-    crate::duration::parse(value).map_err(|reason| Error::InvalidFlag {
+    crate::ui::duration::parse(value).map_err(|reason| Error::InvalidFlag {
         flag,
         value: value.to_string(),
         reason,
@@ -145,7 +141,7 @@ fn parse_duration(flag: &'static str, value: &str) -> Result<std::time::Duration
 
 /// The namespace Flux lives in for install, bootstrap, check and uninstall: `-n` when given,
 /// else `flux-system` (as the flux CLI; the kubeconfig context's namespace is not Flux's).
-fn flux_namespace(connection: &crate::connection::ConnectionFlags) -> String {
+fn flux_namespace(connection: &crate::cluster::connection::ConnectionFlags) -> String {
     connection
         .namespace
         .clone()

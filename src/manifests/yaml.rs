@@ -1,5 +1,5 @@
 //! Multi-document YAML of install manifests, written so that Kubernetes' Go reader reads back
-//! exactly the objects (see `crate::output::to_yaml` for the emitter options).
+//! exactly the objects (see `crate::ui::output::to_yaml` for the emitter options).
 
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ pub(super) fn documents(objects: &[Value]) -> Result<String> {
             // which the Go reader rejects; quoted strings read back the same everywhere.
             quoted(object)?
         } else {
-            crate::output::to_yaml(object)?
+            crate::ui::output::to_yaml(object)?
         };
         out.push_str(&text);
         if !text.ends_with('\n') {

@@ -10,7 +10,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ListParams, PostParams};
 use serde::Serialize;
 
-use crate::connection::Connection;
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Result};
 use crate::flux::{self, labels};
 

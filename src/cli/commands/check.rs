@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
-use crate::check::{Section, all_passed, installation, prerequisites};
-use crate::cli::reconcile::ReportOutput;
-use crate::connection::ConnectionFlags;
+use crate::cli::commands::reconcile::ReportOutput;
+use crate::cluster::connection::ConnectionFlags;
 use crate::error::{Error, Result};
-use crate::output;
+use crate::lifecycle::check::{Section, all_passed, installation, prerequisites};
+use crate::ui::output;
 
 /// Check that the cluster can run Flux (--pre) or that the installed Flux is healthy:
 /// controllers available, CRDs established with every stored version still served.
@@ -25,7 +25,7 @@ pub struct CheckArgs {
 }
 
 pub async fn run(args: CheckArgs, out: &mut dyn Write) -> Result<()> {
-    let namespace = super::flux_namespace(&args.connection);
+    let namespace = crate::cli::flux_namespace(&args.connection);
     let connection = args.connection.connect().await?;
     let mut sections = vec![prerequisites(&connection, &namespace).await?];
     if !args.pre {
@@ -36,7 +36,7 @@ pub async fn run(args: CheckArgs, out: &mut dyn Write) -> Result<()> {
         Some(ReportOutput::Json) => output::to_json(&sections)?,
         Some(ReportOutput::Yaml) => output::to_yaml(&sections)?,
     };
-    super::write_out(out, &text)?;
+    crate::cli::write_out(out, &text)?;
     if all_passed(&sections) {
         Ok(())
     } else {

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::connection::Connection;
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Result};
 use crate::flux::{self, FluxInstall};
 

@@ -8,10 +8,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::{Deserialize, Serialize};
 
-use crate::apply::qualified_plural;
-use crate::connection::Connection;
-use crate::discovery::{FluxApis, ServedKind};
+use crate::cluster::apply::qualified_plural;
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Error, Result};
+use crate::flux::discovery::{FluxApis, ServedKind};
 use crate::flux::{FluxKind, KINDS};
 
 /// Objects per list request; large namespaces are read in pages of this size.

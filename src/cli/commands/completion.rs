@@ -44,11 +44,11 @@ pub fn run(args: CompletionArgs, out: &mut dyn Write) -> Result<()> {
     let mut script = Vec::new();
     clap_complete::generate(
         shell,
-        &mut super::Cli::command(),
+        &mut crate::cli::Cli::command(),
         "kubectl-gitops",
         &mut script,
     );
     let script = String::from_utf8(script)
         .map_err(|err| Error::Output(format!("the completion script is not UTF-8: {err}")))?;
-    super::write_out(out, &script)
+    crate::cli::write_out(out, &script)
 }

@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
-use crate::connection::ConnectionFlags;
+use crate::cluster::connection::ConnectionFlags;
 use crate::error::Result;
-use crate::output;
+use crate::ui::output;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VersionOutput {
@@ -26,14 +26,14 @@ pub struct VersionArgs {
 
 pub async fn run(args: VersionArgs, out: &mut dyn Write) -> Result<()> {
     let report = if args.client {
-        crate::version::client_only()
+        crate::lifecycle::version::client_only()
     } else {
-        crate::version::with_cluster(&args.connection.connect().await?).await?
+        crate::lifecycle::version::with_cluster(&args.connection.connect().await?).await?
     };
     let text = match args.output {
         None => report.to_text(),
         Some(VersionOutput::Json) => output::to_json(&report)?,
         Some(VersionOutput::Yaml) => output::to_yaml(&report)?,
     };
-    super::write_out(out, &text)
+    crate::cli::write_out(out, &text)
 }

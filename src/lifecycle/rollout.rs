@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
-use crate::connection::Connection;
+use crate::cluster::connection::Connection;
 use crate::error::{Error, Result};
 use crate::flux::labels;
 

@@ -2,10 +2,10 @@
 
 use std::io::Write;
 
-use crate::connection::ConnectionFlags;
+use crate::cluster::connection::ConnectionFlags;
 use crate::error::Result;
-use crate::progress::Progress;
-use crate::uninstall::{UninstallOptions, uninstall};
+use crate::lifecycle::uninstall::{UninstallOptions, uninstall};
+use crate::ui::progress::Progress;
 
 /// Remove Flux from the cluster: its controllers, RBAC, the finalizers of every Flux object,
 /// the CRDs (and with them every Flux object) and, unless --keep-namespace, its namespace.
@@ -26,7 +26,7 @@ pub struct UninstallArgs {
 }
 
 pub async fn run(args: UninstallArgs, out: &mut dyn Write) -> Result<()> {
-    let namespace = super::flux_namespace(&args.connection);
+    let namespace = crate::cli::flux_namespace(&args.connection);
     let connection = args.connection.connect().await?;
     if !args.dry_run {
         let what = match crate::flux::installed(&connection).await? {
@@ -37,7 +37,7 @@ pub async fn run(args: UninstallArgs, out: &mut dyn Write) -> Result<()> {
             _ => "Delete Flux and its CRDs (and with them every Flux object in the cluster)?"
                 .to_string(),
         };
-        crate::confirm::confirm(&what, args.yes)?;
+        crate::ui::confirm::confirm(&what, args.yes)?;
     }
     let options = UninstallOptions {
         namespace,
@@ -50,5 +50,5 @@ pub async fn run(args: UninstallArgs, out: &mut dyn Write) -> Result<()> {
     } else {
         "removed"
     };
-    super::write_out(out, &format!("{verb} {} objects\n", removed.len()))
+    crate::cli::write_out(out, &format!("{verb} {} objects\n", removed.len()))
 }

@@ -2,12 +2,12 @@
 
 use std::io::Write;
 
-use crate::cli::reconcile::ReportOutput;
-use crate::connection::ConnectionFlags;
+use crate::cli::commands::reconcile::ReportOutput;
+use crate::cluster::connection::ConnectionFlags;
 use crate::error::Result;
 use crate::manifests::InstallFlags;
-use crate::output;
-use crate::progress::Progress;
+use crate::ui::output;
+use crate::ui::progress::Progress;
 
 /// Install Flux into the cluster without Git: the manifests bootstrap would commit, applied
 /// directly (CRDs first, then the controllers), then wait for the controllers. On a cluster
@@ -33,16 +33,18 @@ pub struct InstallArgs {
 }
 
 pub async fn run(args: InstallArgs, out: &mut dyn Write) -> Result<()> {
-    let namespace = super::flux_namespace(&args.connection);
+    let namespace = crate::cli::flux_namespace(&args.connection);
     let options = args.install.options(&namespace)?;
     if args.export {
-        let manifests = crate::install::manifests(&options).await?;
-        return super::write_out(out, &manifests.components_file()?);
+        let manifests = crate::lifecycle::install::manifests(&options).await?;
+        return crate::cli::write_out(out, &manifests.components_file()?);
     }
-    let timeout = super::parse_duration("--timeout", &args.timeout)?;
+    let timeout = crate::cli::parse_duration("--timeout", &args.timeout)?;
     let connection = args.connection.connect().await?;
     let wait = (!args.no_wait).then_some(timeout);
-    let applied = crate::install::install(&connection, &options, wait, &Progress::stderr()).await?;
+    let applied =
+        crate::lifecycle::install::install(&connection, &options, wait, &Progress::stderr())
+            .await?;
     let lines: Vec<String> = applied.iter().map(ToString::to_string).collect();
     let text = match args.output {
         None => format!(
@@ -52,5 +54,5 @@ pub async fn run(args: InstallArgs, out: &mut dyn Write) -> Result<()> {
         Some(ReportOutput::Json) => output::to_json(&lines)?,
         Some(ReportOutput::Yaml) => output::to_yaml(&lines)?,
     };
-    super::write_out(out, &text)
+    crate::cli::write_out(out, &text)
 }

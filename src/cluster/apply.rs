@@ -10,7 +10,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use kube::runtime::wait::{await_condition, conditions};
 
-use crate::connection::Connection;
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Error, Result};
 
 /// How long CRDs may take to become Established before apply gives up (the API server

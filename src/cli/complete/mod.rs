@@ -22,10 +22,10 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 
 use crate::cli::Cli;
-use crate::connection::ConnectionFlags;
-use crate::discovery::FluxApis;
+use crate::cluster::connection::ConnectionFlags;
+use crate::flux::discovery::FluxApis;
+use crate::flux::objects::Scope;
 use crate::flux::{FluxKind, KINDS};
-use crate::objects::Scope;
 
 /// Cobra's shell directives (a bit set).
 pub mod directive {

@@ -11,12 +11,12 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::ApiResource;
 
-use crate::apply::qualified_plural;
-use crate::connection::Connection;
-use crate::discovery::FluxApis;
+use crate::cluster::apply::qualified_plural;
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Result};
+use crate::flux::discovery::FluxApis;
 use crate::flux::labels;
-use crate::progress::Progress;
+use crate::ui::progress::Progress;
 
 pub struct UninstallOptions {
     /// The namespace Flux runs in.

@@ -2,13 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use crate::apply::{Applied, apply_all};
-use crate::connection::Connection;
-use crate::discovery::FluxApis;
+use crate::cluster::apply::{Applied, apply_all};
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Error, Result};
 use crate::flux::FluxKind;
+use crate::flux::discovery::FluxApis;
 use crate::manifests::{self, InstallOptions, Manifests};
-use crate::progress::Progress;
+use crate::ui::progress::Progress;
 
 /// The install manifests for `options` (downloaded and verified, or from the cache or
 /// `--manifests`), as `install --export` prints them.
@@ -44,7 +44,7 @@ pub async fn install(
     }
     if let Some(timeout) = timeout {
         progress.waiting("waiting for the Flux controllers to be available");
-        crate::controllers::wait_available(
+        crate::lifecycle::rollout::wait_available(
             connection,
             namespace,
             &manifests.components,

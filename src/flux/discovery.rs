@@ -3,7 +3,7 @@
 
 use kube::discovery::ApiResource;
 
-use crate::connection::Connection;
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Error, Result};
 use crate::flux::{FluxKind, KINDS};
 

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use crate::bootstrap::{self, BootstrapOptions, Credentials};
-use crate::cli::reconcile::ReportOutput;
-use crate::connection::ConnectionFlags;
+use crate::cli::commands::reconcile::ReportOutput;
+use crate::cluster::connection::ConnectionFlags;
 use crate::error::{Error, Result};
 use crate::git::{KeyAlgorithm, Signature};
 use crate::manifests::InstallFlags;
-use crate::output;
-use crate::progress::Progress;
+use crate::ui::output;
+use crate::ui::progress::Progress;
 
 #[derive(clap::Args)]
 pub struct BootstrapArgs {
@@ -107,7 +107,7 @@ fn parse_secret(value: &str) -> std::result::Result<SecretString, std::convert::
 
 pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
     let Provider::Git(args) = args.provider;
-    let namespace = super::flux_namespace(&args.connection);
+    let namespace = crate::cli::flux_namespace(&args.connection);
     let credentials = if args.token_auth {
         Credentials::Token {
             username: args.username.clone(),
@@ -132,7 +132,7 @@ pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
         url: args.url.clone(),
         branch: args.branch.clone(),
         path: args.path.clone(),
-        interval: super::parse_duration("--interval", &args.interval)?,
+        interval: crate::cli::parse_duration("--interval", &args.interval)?,
         secret_name: args.secret_name.clone(),
         author: Signature {
             name: args.author_name.clone(),
@@ -140,7 +140,7 @@ pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
         },
         commit_message_appendix: args.commit_message_appendix.clone(),
         credentials,
-        timeout: super::parse_duration("--timeout", &args.timeout)?,
+        timeout: crate::cli::parse_duration("--timeout", &args.timeout)?,
         assume_yes: args.yes,
     };
     if args.dry_run {
@@ -153,7 +153,7 @@ pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
             "# Besides the objects above, bootstrap would apply the Secret {namespace}/{} (credentials, never written to Git).\n# kustomization.yaml is written only where the folder has none.\n",
             options.secret_name
         );
-        return super::write_out(out, &text);
+        return crate::cli::write_out(out, &text);
     }
     let connection = args.connection.connect().await?;
     let progress = Progress::stderr();
@@ -172,7 +172,7 @@ pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
             report.changed_objects.len() + usize::from(report.secret_changed)
         ),
     };
-    super::write_out(out, &text)
+    crate::cli::write_out(out, &text)
 }
 
 /// Asks for the Git password without echoing it; only a person at a terminal is asked.

@@ -14,14 +14,14 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 
-use crate::apply::qualified_plural;
-use crate::connection::Connection;
-use crate::discovery::FluxApis;
-use crate::discovery::ServedKind;
+use crate::cluster::apply::qualified_plural;
+use crate::cluster::connection::Connection;
 use crate::error::{Action, Error, Result};
 use crate::flux::FluxKind;
-use crate::objects::{FluxObject, get, kind_named};
-use crate::status::{Condition, condition, is_suspended, revision};
+use crate::flux::discovery::FluxApis;
+use crate::flux::discovery::ServedKind;
+use crate::flux::objects::{FluxObject, get, kind_named};
+use crate::flux::status::{Condition, condition, is_suspended, revision};
 
 pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
 pub const FORCE_AT: &str = "reconcile.fluxcd.io/forceAt";

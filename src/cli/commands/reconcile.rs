@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
-use crate::connection::{Connection, ConnectionFlags};
-use crate::discovery::FluxApis;
+use crate::cluster::connection::{Connection, ConnectionFlags};
 use crate::error::{Error, Result};
-use crate::objects::{FluxObject, Selection, SelectionArgs, select};
-use crate::output;
-use crate::reconcile::{Options, Outcome, Report, reconcile};
-use crate::status::{is_suspended, short_revision};
+use crate::flux::discovery::FluxApis;
+use crate::flux::objects::{FluxObject, Selection, SelectionArgs, select};
+use crate::flux::reconcile::{Options, Outcome, Report, reconcile};
+use crate::flux::status::{is_suspended, short_revision};
+use crate::ui::output;
 
 /// Which objects: names, or a bulk selection.
 #[derive(clap::Args)]
@@ -63,7 +63,7 @@ pub struct WaitFlags {
 
 impl WaitFlags {
     fn timeout(&self) -> Result<Duration> {
-        super::parse_duration("--timeout", &self.timeout)
+        crate::cli::parse_duration("--timeout", &self.timeout)
     }
 }
 
@@ -178,14 +178,14 @@ pub async fn run_suspend(args: SuspendArgs, out: &mut dyn Write) -> Result<()> {
         selected
             .objects
             .iter()
-            .map(|object| crate::suspend::suspend(&connection, &apis, object)),
+            .map(|object| crate::flux::suspend::suspend(&connection, &apis, object)),
     )
     .await;
     let total = results.len();
     let mut failed = 0;
     for (object, result) in selected.objects.iter().zip(results) {
         match result {
-            Ok(()) => super::write_out(
+            Ok(()) => crate::cli::write_out(
                 out,
                 &format!(
                     "✔ {} in namespace {} suspended\n",
@@ -217,12 +217,9 @@ pub async fn run_resume(args: ResumeArgs, out: &mut dyn Write) -> Result<()> {
         timeout: args.wait.timeout()?,
     };
     let progress = progress_printer();
-    let results = join_all(
-        selected
-            .objects
-            .iter()
-            .map(|object| crate::suspend::resume(&connection, &apis, object, &options, &progress)),
-    )
+    let results = join_all(selected.objects.iter().map(|object| {
+        crate::flux::suspend::resume(&connection, &apis, object, &options, &progress)
+    }))
     .await;
     finish(results, args.wait.output, out)
 }
@@ -268,8 +265,8 @@ fn finish(
         }
     }
     match format {
-        Some(ReportOutput::Json) => super::write_out(out, &output::to_json(&reports)?)?,
-        Some(ReportOutput::Yaml) => super::write_out(out, &output::to_yaml(&reports)?)?,
+        Some(ReportOutput::Json) => crate::cli::write_out(out, &output::to_json(&reports)?)?,
+        Some(ReportOutput::Yaml) => crate::cli::write_out(out, &output::to_yaml(&reports)?)?,
         None => {
             for report in &reports {
                 if let Some(source) = &report.source {
@@ -331,5 +328,5 @@ fn write_report(report: &Report, out: &mut dyn Write) -> Result<()> {
             return Ok(());
         }
     };
-    super::write_out(out, &line)
+    crate::cli::write_out(out, &line)
 }

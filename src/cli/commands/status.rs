@@ -8,13 +8,13 @@ use jiff::Timestamp;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 
-use crate::connection::{Connection, ConnectionFlags};
-use crate::discovery::FluxApis;
+use crate::cluster::connection::{Connection, ConnectionFlags};
 use crate::error::{Error, Result};
+use crate::flux::discovery::FluxApis;
+use crate::flux::objects::{self, FluxObject, Scope, kind_named, parse_targets};
+use crate::flux::status::{State, Summary, short_revision, summarize};
 use crate::flux::{self, FluxKind};
-use crate::objects::{self, FluxObject, Scope, kind_named, parse_targets};
-use crate::output::{self, OutputFormat};
-use crate::status::{State, Summary, short_revision, summarize};
+use crate::ui::output::{self, OutputFormat};
 
 /// Messages longer than this are cut in the table (`-o wide` shows them whole).
 const TABLE_MESSAGE_WIDTH: usize = 72;
@@ -189,14 +189,14 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
     items.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 
     if let Some(header_text) = header_text {
-        super::write_out(out, &header_text)?;
+        crate::cli::write_out(out, &header_text)?;
     }
     if items.is_empty() && table {
         eprintln!("No Flux objects found{}.", scope_words(&scope));
     } else if args.output == OutputFormat::Json {
         output::write_json(out, &output::List::new(&items))?;
     } else {
-        super::write_out(out, &render(&items, args.output, args.all_namespaces)?)?;
+        crate::cli::write_out(out, &render(&items, args.output, args.all_namespaces)?)?;
     }
 
     if args.watch {
@@ -290,7 +290,7 @@ async fn header(connection: &Connection, apis: &FluxApis) -> String {
 fn age(since: Option<Timestamp>) -> String {
     since
         .and_then(|t| Timestamp::now().duration_since(t).try_into().ok())
-        .map(crate::duration::human)
+        .map(crate::ui::duration::human)
         .unwrap_or_else(|| "-".to_string())
 }
 
@@ -463,6 +463,6 @@ async fn watch(
                 OutputFormat::Name => item.resource_name() + "\n",
             }
         };
-        super::write_out(out, &text)?;
+        crate::cli::write_out(out, &text)?;
     }
 }

@@ -145,12 +145,13 @@ impl ConnectionFlags {
     }
 
     fn request_timeout(&self) -> Result<Option<Duration>> {
-        let limit =
-            crate::duration::parse(&self.request_timeout).map_err(|reason| Error::InvalidFlag {
+        let limit = crate::ui::duration::parse(&self.request_timeout).map_err(|reason| {
+            Error::InvalidFlag {
                 flag: "--request-timeout",
                 value: self.request_timeout.clone(),
                 reason,
-            })?;
+            }
+        })?;
         Ok((!limit.is_zero()).then_some(limit))
     }
 

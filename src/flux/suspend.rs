@@ -1,11 +1,11 @@
 //! `suspend` and `resume`: Flux's `spec.suspend` switch. Resuming also requests a reconcile
 //! and waits for it, because a resumed object is only useful once it has caught up.
 
-use crate::connection::Connection;
-use crate::discovery::FluxApis;
+use crate::cluster::connection::Connection;
 use crate::error::Result;
-use crate::objects::FluxObject;
-use crate::reconcile::{
+use crate::flux::discovery::FluxApis;
+use crate::flux::objects::FluxObject;
+use crate::flux::reconcile::{
     Options, Progress, Report, merge_patch, new_token, request_and_wait, request_patch,
 };
 

@@ -1,0 +1,10 @@
+//! One file per command: its flags, and the call into the library that does the work.
+
+pub mod bootstrap;
+pub mod check;
+pub mod completion;
+pub mod install;
+pub mod reconcile;
+pub mod status;
+pub mod uninstall;
+pub mod version;
