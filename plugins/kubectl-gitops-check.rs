@@ -1,5 +1,9 @@
-//! `kubectl gitops check` as a standalone executable; identical to the umbrella's subcommand.
+//! `kubectl gitops check` as a standalone executable: runs the umbrella `kubectl-gitops` installed
+//! next to it, so it is identical to the umbrella's subcommand (see forward.rs).
+
+#[path = "forward.rs"]
+mod forward;
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::cli::main_standalone("check")
+    forward::command("check")
 }

@@ -1,6 +1,10 @@
 //! `kubectl_complete-gitops-check`: completes `kubectl gitops check ...` when the standalone
-//! `kubectl-gitops-check` is installed (kubectl then asks this helper, not the umbrella's).
+//! `kubectl-gitops-check` is installed (kubectl then asks this helper, not the umbrella's); the
+//! umbrella `kubectl-gitops` installed next to it answers (see forward.rs).
+
+#[path = "forward.rs"]
+mod forward;
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::cli::complete::main_complete_command("check")
+    forward::command_completion("check")
 }

@@ -1,6 +1,10 @@
 //! `kubectl_complete-gitops-install`: completes `kubectl gitops install ...` when the standalone
-//! `kubectl-gitops-install` is installed (kubectl then asks this helper, not the umbrella's).
+//! `kubectl-gitops-install` is installed (kubectl then asks this helper, not the umbrella's); the
+//! umbrella `kubectl-gitops` installed next to it answers (see forward.rs).
+
+#[path = "forward.rs"]
+mod forward;
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::cli::complete::main_complete_command("install")
+    forward::command_completion("install")
 }

@@ -1,6 +1,10 @@
 //! `kubectl_complete-gitops-reconcile`: completes `kubectl gitops reconcile ...` when the standalone
-//! `kubectl-gitops-reconcile` is installed (kubectl then asks this helper, not the umbrella's).
+//! `kubectl-gitops-reconcile` is installed (kubectl then asks this helper, not the umbrella's); the
+//! umbrella `kubectl-gitops` installed next to it answers (see forward.rs).
+
+#[path = "forward.rs"]
+mod forward;
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::cli::complete::main_complete_command("reconcile")
+    forward::command_completion("reconcile")
 }

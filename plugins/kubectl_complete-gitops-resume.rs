@@ -1,6 +1,10 @@
 //! `kubectl_complete-gitops-resume`: completes `kubectl gitops resume ...` when the standalone
-//! `kubectl-gitops-resume` is installed (kubectl then asks this helper, not the umbrella's).
+//! `kubectl-gitops-resume` is installed (kubectl then asks this helper, not the umbrella's); the
+//! umbrella `kubectl-gitops` installed next to it answers (see forward.rs).
+
+#[path = "forward.rs"]
+mod forward;
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::cli::complete::main_complete_command("resume")
+    forward::command_completion("resume")
 }

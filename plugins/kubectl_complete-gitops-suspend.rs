@@ -1,6 +1,10 @@
 //! `kubectl_complete-gitops-suspend`: completes `kubectl gitops suspend ...` when the standalone
-//! `kubectl-gitops-suspend` is installed (kubectl then asks this helper, not the umbrella's).
+//! `kubectl-gitops-suspend` is installed (kubectl then asks this helper, not the umbrella's); the
+//! umbrella `kubectl-gitops` installed next to it answers (see forward.rs).
+
+#[path = "forward.rs"]
+mod forward;
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::cli::complete::main_complete_command("suspend")
+    forward::command_completion("suspend")
 }

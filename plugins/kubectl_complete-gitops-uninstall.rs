@@ -1,6 +1,10 @@
 //! `kubectl_complete-gitops-uninstall`: completes `kubectl gitops uninstall ...` when the standalone
-//! `kubectl-gitops-uninstall` is installed (kubectl then asks this helper, not the umbrella's).
+//! `kubectl-gitops-uninstall` is installed (kubectl then asks this helper, not the umbrella's); the
+//! umbrella `kubectl-gitops` installed next to it answers (see forward.rs).
+
+#[path = "forward.rs"]
+mod forward;
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::cli::complete::main_complete_command("uninstall")
+    forward::command_completion("uninstall")
 }

@@ -1,6 +1,10 @@
 //! `kubectl_complete-gitops-version`: completes `kubectl gitops version ...` when the standalone
-//! `kubectl-gitops-version` is installed (kubectl then asks this helper, not the umbrella's).
+//! `kubectl-gitops-version` is installed (kubectl then asks this helper, not the umbrella's); the
+//! umbrella `kubectl-gitops` installed next to it answers (see forward.rs).
+
+#[path = "forward.rs"]
+mod forward;
 
 fn main() -> std::process::ExitCode {
-    kubectl_gitops::cli::complete::main_complete_command("version")
+    forward::command_completion("version")
 }

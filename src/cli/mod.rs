@@ -1,8 +1,9 @@
-//! Command-line parsing and dispatch, shared by every executable.
+//! Command-line parsing and dispatch of the umbrella `kubectl-gitops`, which carries every
+//! command.
 //!
-//! The umbrella `kubectl-gitops <command>` and the standalone `kubectl-gitops-<command>` both
-//! parse through [`Cli`]: a standalone executable inserts its command name as the first
-//! argument. So both have the same flags, help, output and exit codes by construction.
+//! The standalone `kubectl-gitops-<command>` executables run the umbrella installed next to them
+//! with their command name as the first argument (`plugins/forward.rs`), so both have the same
+//! flags, help, output and exit codes by construction.
 
 pub mod commands;
 pub mod complete;
@@ -65,8 +66,9 @@ enum Command {
 /// Entry point of the umbrella executable.
 pub fn main_umbrella() -> ExitCode {
     let args: Vec<_> = std::env::args_os().collect();
-    // `kubectl-gitops __complete <args>` answers kubectl's plugin completion, like
-    // `kubectl_complete-gitops <args>` (for installs with the umbrella only, as krew's).
+    // `kubectl-gitops __complete <args>` answers kubectl's plugin completion: the completion
+    // helpers `kubectl_complete-gitops[-<command>]` run it, as does the shell script that stands
+    // in for them where only the umbrella is installed (krew).
     if args.get(1).is_some_and(|arg| arg == "__complete") {
         let words: Vec<String> = args[2..]
             .iter()
@@ -74,13 +76,6 @@ pub fn main_umbrella() -> ExitCode {
             .collect();
         return complete::print_completions(&words);
     }
-    run(args)
-}
-
-/// Entry point of a standalone `kubectl-gitops-<command>` executable.
-pub fn main_standalone(command: &str) -> ExitCode {
-    let mut args: Vec<_> = std::env::args_os().collect();
-    args.insert(1.min(args.len()), command.into());
     run(args)
 }
 

@@ -4,8 +4,9 @@
 //! `kubectl_complete-gitops <words> <partial>` and reading Cobra's `__complete` protocol from
 //! its stdout: one candidate per line (`value`, or `value<TAB>description`), then a last line
 //! `:<directive>` telling the shell what to do besides (4: no file names). The umbrella answers
-//! the same as `kubectl-gitops __complete <words> <partial>`, so a one-line shim is enough where
-//! only the umbrella is installed (krew).
+//! as `kubectl-gitops __complete <words> <partial>`; the helpers `kubectl_complete-gitops` and
+//! `kubectl_complete-gitops-<command>` run it (`plugins/forward.rs`), and so can a one-line
+//! shell script where only the umbrella is installed (krew).
 //!
 //! Commands and flags come from the clap definition, so new commands and flags complete without
 //! changes here; Flux kinds from [`KINDS`]; object names and namespaces from the cluster, reached
@@ -112,30 +113,6 @@ impl Completions {
         text.push_str(&format!(":{}\n", self.directive));
         text
     }
-}
-
-/// Entry point of `kubectl_complete-gitops`.
-pub fn main_complete() -> ExitCode {
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .collect();
-    print_completions(&args)
-}
-
-/// Entry point of `kubectl_complete-gitops-<command>`: with the standalone
-/// `kubectl-gitops-<command>` installed, kubectl asks this helper (not `kubectl_complete-gitops`)
-/// to complete the command's arguments, and passes only the words after the command name.
-pub fn main_complete_command(command: &str) -> ExitCode {
-    let args: Vec<String> = std::iter::once(command.to_string())
-        .chain(
-            std::env::args_os()
-                .skip(1)
-                .map(|arg| arg.to_string_lossy().into_owned())
-                .filter(|arg| arg != "__complete"),
-        )
-        .collect();
-    print_completions(&args)
 }
 
 /// Answers a completion request on stdout. `args` are the words after `kubectl gitops`, the
