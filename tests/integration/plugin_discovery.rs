@@ -1,4 +1,5 @@
-//! kubectl finds and runs the plugins: the umbrella alone, a standalone executable, both.
+//! kubectl finds and runs the plugins: the umbrella alone, a standalone executable (which runs
+//! the umbrella installed next to it), both.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -44,18 +45,7 @@ fn kubectl_runs_the_umbrella_and_the_standalone_plugin_with_the_same_output() {
     assert!(umbrella_only.status.success(), "{}", stderr(&umbrella_only));
     assert_eq!(stdout(&umbrella_only), stdout(&expected));
 
-    // Without the umbrella, only the standalone executable can answer.
-    let standalone_only = kubectl_with(
-        &plugin_dir(&["kubectl-gitops-version"]),
-        &["gitops", "version", "--client"],
-    );
-    assert!(
-        standalone_only.status.success(),
-        "{}",
-        stderr(&standalone_only)
-    );
-    assert_eq!(stdout(&standalone_only), stdout(&expected));
-
+    // kubectl prefers the standalone executable, which runs the umbrella installed next to it.
     let both = kubectl_with(
         &plugin_dir(&["kubectl-gitops", "kubectl-gitops-version"]),
         &["gitops", "version", "--client", "-o", "json"],
@@ -70,6 +60,40 @@ fn kubectl_runs_the_umbrella_and_the_standalone_plugin_with_the_same_output() {
         report.get("serverVersion").is_none(),
         "--client must not contact a server"
     );
+}
+
+#[test]
+fn a_standalone_executable_without_the_umbrella_names_the_file_it_needs() {
+    // Alone on PATH, kubectl runs the standalone executable, which cannot answer by itself.
+    let dir = plugin_dir(&["kubectl-gitops-version", "kubectl_complete-gitops-version"]);
+    let missing = |name: &str| {
+        format!(
+            "error: {name} needs the umbrella executable {} next to it, which cannot be run: \
+             No such file or directory (os error 2); install both with \
+             `cargo install --locked --path .` from the kubectl-gitops sources\n",
+            dir.join("kubectl-gitops").display()
+        )
+    };
+    let out = kubectl_with(&dir, &["gitops", "version", "--client"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), missing("kubectl-gitops-version"));
+
+    // A completion helper still ends its answer with a directive: Cobra's error directive.
+    let out = run(Command::new(dir.join("kubectl_complete-gitops-version")).arg("--cl"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), ":1\n");
+    assert_eq!(stderr(&out), missing("kubectl_complete-gitops-version"));
+}
+
+#[test]
+fn a_standalone_executable_reached_through_a_symbolic_link_finds_the_umbrella() {
+    let dir = temp_dir("plugins-linked-");
+    let link = dir.join("kubectl-gitops-version");
+    std::os::unix::fs::symlink(plugin_exe("kubectl-gitops-version"), &link).unwrap();
+    let out = run(Command::new(&link).arg("--client"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), stdout(&direct(&["version", "--client"])));
 }
 
 #[test]
