@@ -8,10 +8,23 @@
 # With KUBEBUILDER_ASSETS set (envtest's folder of kube-apiserver, etcd, kubectl) those
 # binaries are used instead of building.
 #
+#   tests/env/prepare.sh          everything the tests need (tests/run.sh)
+#   tests/env/prepare.sh --demo   only what tests/demo.sh runs: no flux CLI, no krew, no
+#                                 separate CRD folder (bootstrap installs Flux's own). The
+#                                 exports still name every component, where it is cached once a
+#                                 full run has built it.
+#
 # Prints nothing on stdout but the final `export` lines, so callers can `eval` it:
 #   eval "$(tests/env/prepare.sh)"
+# Logs on stderr how long each component took (a cold build takes minutes on two cores).
 # Fails loudly (non-zero, with the reason) when a component cannot be had; never skips.
 set -euo pipefail
+
+case ${1:-} in
+  "") DEMO_ONLY=0 ;;
+  --demo) DEMO_ONLY=1 ;;
+  *) printf '[prepare] ERROR: unknown argument %s; usage: tests/env/prepare.sh [--demo]\n' "$1" >&2; exit 2 ;;
+esac
 
 K8S_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
@@ -34,6 +47,14 @@ export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod
 log() { printf '[prepare] %s\n' "$*" >&2; }
 die() { printf '[prepare] ERROR: %s\n' "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed; $2"; }
+
+# Runs one ensure_* step and logs its duration, so a cold run shows where the time goes.
+timed() { # label command...
+  local label=$1 started=$SECONDS; shift
+  "$@"
+  local took=$((SECONDS - started))
+  log "$label: took $((took / 60))m$((took % 60))s"
+}
 
 # Builds into a temporary folder and renames it into place, so an interrupted build never
 # leaves a half-filled cache entry behind.
@@ -357,6 +378,7 @@ ensure_flux_cli() { # release-dir
   finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
 }
 
+prepare_started=$SECONDS
 if [[ -n ${KUBEBUILDER_ASSETS:-} ]]; then
   for b in kube-apiserver etcd kubectl; do
     [[ -x $KUBEBUILDER_ASSETS/$b ]] || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS has no executable $b"
@@ -364,21 +386,25 @@ if [[ -n ${KUBEBUILDER_ASSETS:-} ]]; then
   log "using kube-apiserver, etcd and kubectl from KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS"
   bin_dir=$KUBEBUILDER_ASSETS
 else
-  ensure_kube_apiserver
-  ensure_etcd
-  ensure_kubectl
+  timed kube-apiserver ensure_kube_apiserver
+  timed etcd ensure_etcd
+  timed kubectl ensure_kubectl
   bin_dir=$CACHE/testenv-$K8S_VERSION-etcd-$ETCD_VERSION
   mkdir -p "$bin_dir"
   ln -sfn "$CACHE/kubernetes-$K8S_VERSION/kube-apiserver" "$bin_dir/kube-apiserver"
   ln -sfn "$CACHE/etcd-$ETCD_VERSION/etcd" "$bin_dir/etcd"
   ln -sfn "$CACHE/kubectl-$KUBECTL_PYPI_VERSION/kubectl" "$bin_dir/kubectl"
 fi
-ensure_kube_controller_manager
-ensure_flux_crds
-ensure_flux_release "$bin_dir/kubectl"
-ensure_flux_cli "$CACHE/flux-release-$FLUX_VERSION"
-ensure_krew
-ensure_flux_controllers
+timed kube-controller-manager ensure_kube_controller_manager
+if [[ $DEMO_ONLY == 0 ]]; then timed "Flux CRDs" ensure_flux_crds; fi
+timed "Flux release layout" ensure_flux_release "$bin_dir/kubectl"
+if [[ $DEMO_ONLY == 0 ]]; then
+  timed "flux CLI" ensure_flux_cli "$CACHE/flux-release-$FLUX_VERSION"
+  timed krew ensure_krew
+fi
+timed "Flux controllers" ensure_flux_controllers
+took=$((SECONDS - prepare_started))
+log "all components$([[ $DEMO_ONLY == 1 ]] && echo " of the demo"): took $((took / 60))m$((took % 60))s"
 
 echo "export KUBECTL_GITOPS_TEST_BIN_DIR='$bin_dir'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_CRDS='$CACHE/flux-crds-$FLUX_VERSION'"
