@@ -442,77 +442,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn targets_in_both_forms() {
-        let (kind, targets) = parse_targets(&args(&["ks", "a", "b"])).unwrap();
-        assert_eq!(kind.unwrap().kind, "Kustomization");
-        assert_eq!(
-            targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
-            ["a", "b"]
-        );
-
-        let (kind, targets) = parse_targets(&args(&["ks/a", "GitRepository/b"])).unwrap();
-        assert!(kind.is_none());
-        assert_eq!(
-            (targets[0].kind.kind, targets[1].kind.kind),
-            ("Kustomization", "GitRepository")
-        );
-
-        let (kind, targets) = parse_targets(&args(&["HelmReleases"])).unwrap();
-        assert_eq!(kind.unwrap().kind, "HelmRelease");
-        assert!(targets.is_empty());
-    }
-
-    #[test]
-    fn bad_targets_are_explained() {
-        assert!(matches!(
-            parse_targets(&args(&["deployment", "x"])),
-            Err(Error::UnknownKind { .. })
-        ));
-        assert!(matches!(
-            parse_targets(&args(&["ks/"])),
-            Err(Error::Usage(_))
-        ));
-        assert!(matches!(
-            parse_targets(&args(&["ks", "gitrepo/x"])),
-            Err(Error::Usage(_))
-        ));
-        let err = parse_targets(&args(&["nope/x"])).unwrap_err().to_string();
-        assert!(
-            err.contains("unknown kind \"nope\"") && err.contains("Kustomization (ks)"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn close_names_are_suggested() {
-        let ks = FluxKind::lookup("ks").unwrap();
-        let names = args(&["apps", "infrastructure", "flux-system"]);
-        assert_eq!(
-            close_names_hint(ks, "ns", "app", &names),
-            "; did you mean apps?"
-        );
-        assert_eq!(
-            close_names_hint(ks, "ns", "infra", &names),
-            "; did you mean infrastructure?"
-        );
-        assert!(
-            close_names_hint(ks, "ns", "zzzzzz", &names)
-                .contains("objects in that namespace: apps")
-        );
-        assert!(close_names_hint(ks, "ns", "x", &[]).contains("no Kustomization objects"));
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-}
-
 /// Objects chosen for an action (reconcile, suspend, resume).
 #[derive(Debug, Default)]
 pub struct Selection {
@@ -605,4 +534,75 @@ pub async fn select(
         named: false,
         warnings: listing.warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn targets_in_both_forms() {
+        let (kind, targets) = parse_targets(&args(&["ks", "a", "b"])).unwrap();
+        assert_eq!(kind.unwrap().kind, "Kustomization");
+        assert_eq!(
+            targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+
+        let (kind, targets) = parse_targets(&args(&["ks/a", "GitRepository/b"])).unwrap();
+        assert!(kind.is_none());
+        assert_eq!(
+            (targets[0].kind.kind, targets[1].kind.kind),
+            ("Kustomization", "GitRepository")
+        );
+
+        let (kind, targets) = parse_targets(&args(&["HelmReleases"])).unwrap();
+        assert_eq!(kind.unwrap().kind, "HelmRelease");
+        assert!(targets.is_empty());
+    }
+
+    #[test]
+    fn bad_targets_are_explained() {
+        assert!(matches!(
+            parse_targets(&args(&["deployment", "x"])),
+            Err(Error::UnknownKind { .. })
+        ));
+        assert!(matches!(
+            parse_targets(&args(&["ks/"])),
+            Err(Error::Usage(_))
+        ));
+        assert!(matches!(
+            parse_targets(&args(&["ks", "gitrepo/x"])),
+            Err(Error::Usage(_))
+        ));
+        let err = parse_targets(&args(&["nope/x"])).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown kind \"nope\"") && err.contains("Kustomization (ks)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn close_names_are_suggested() {
+        let ks = FluxKind::lookup("ks").unwrap();
+        let names = args(&["apps", "infrastructure", "flux-system"]);
+        assert_eq!(
+            close_names_hint(ks, "ns", "app", &names),
+            "; did you mean apps?"
+        );
+        assert_eq!(
+            close_names_hint(ks, "ns", "infra", &names),
+            "; did you mean infrastructure?"
+        );
+        assert!(
+            close_names_hint(ks, "ns", "zzzzzz", &names)
+                .contains("objects in that namespace: apps")
+        );
+        assert!(close_names_hint(ks, "ns", "x", &[]).contains("no Kustomization objects"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 }

@@ -65,24 +65,35 @@ pub async fn uninstall(
     options: &UninstallOptions,
     progress: &Progress,
 ) -> Result<Vec<Removal>> {
-    let suffix = if options.dry_run { " (dry run)" } else { "" };
-    let part_of_flux = ListParams::default().labels(&format!("{}=flux", labels::PART_OF));
-    let delete = DeleteParams {
-        dry_run: options.dry_run,
-        ..DeleteParams::default()
-    };
-    let mut removed = Vec::new();
+    let mut removed = delete_components(connection, options, progress).await?;
+    removed.extend(remove_finalizers(connection, options, progress).await?);
+    removed.extend(delete_crds(connection, options, progress).await?);
+    removed.extend(delete_namespace(connection, options, progress).await?);
+    progress.success(format!("uninstall finished{}", dry_run_suffix(options)));
+    Ok(removed)
+}
 
+/// Phase 1: the controllers and their RBAC (everything labelled `part-of=flux` but the CRDs and
+/// the namespace), first, so no controller puts back a finalizer that phase 2 removes.
+async fn delete_components(
+    connection: &Connection,
+    options: &UninstallOptions,
+    progress: &Progress,
+) -> Result<Vec<Removal>> {
     progress.action(format!(
-        "deleting components in namespace {}{suffix}",
-        options.namespace
+        "deleting components in namespace {}{}",
+        options.namespace,
+        dry_run_suffix(options)
     ));
+    let mut removed = Vec::new();
     for (resource, namespaced) in component_kinds() {
         let namespace = namespaced.then_some(options.namespace.as_str());
         let api = dynamic_api(connection, &resource, namespace);
-        for name in list_names(connection, &api, &resource, namespace, &part_of_flux).await? {
+        for name in list_names(connection, &api, &resource, namespace, &part_of_flux()).await? {
             let action = action("delete", &resource, &name, namespace);
-            connection.call(action, api.delete(&name, &delete)).await?;
+            connection
+                .call(action, api.delete(&name, &delete_params(options)))
+                .await?;
             record(
                 &mut removed,
                 progress,
@@ -93,13 +104,26 @@ pub async fn uninstall(
             );
         }
     }
+    Ok(removed)
+}
 
-    progress.action(format!("removing finalizers of Flux objects{suffix}"));
+/// Phase 2: the finalizers of every Flux object, in every namespace. With the controllers gone
+/// nothing would remove them, and the objects (and their namespaces) would never go away.
+async fn remove_finalizers(
+    connection: &Connection,
+    options: &UninstallOptions,
+    progress: &Progress,
+) -> Result<Vec<Removal>> {
+    progress.action(format!(
+        "removing finalizers of Flux objects{}",
+        dry_run_suffix(options)
+    ));
     let patch = Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}}));
     let params = PatchParams {
         dry_run: options.dry_run,
         ..PatchParams::default()
     };
+    let mut removed = Vec::new();
     for served in FluxApis::discover(connection).await?.served {
         let api: Api<DynamicObject> = Api::all_with(connection.client.clone(), &served.resource);
         let list_action = Action::new("list", &qualified_plural(&served.resource));
@@ -133,37 +157,78 @@ pub async fn uninstall(
             );
         }
     }
+    Ok(removed)
+}
 
-    progress.action(format!("deleting Flux CRDs{suffix}"));
+/// Phase 3: the CRDs, which deletes the (now finalizer-free) objects with them.
+async fn delete_crds(
+    connection: &Connection,
+    options: &UninstallOptions,
+    progress: &Progress,
+) -> Result<Vec<Removal>> {
+    progress.action(format!("deleting Flux CRDs{}", dry_run_suffix(options)));
     let crd = ApiResource::erase::<CustomResourceDefinition>(&());
     let api = dynamic_api(connection, &crd, None);
-    for name in list_names(connection, &api, &crd, None, &part_of_flux).await? {
+    let mut removed = Vec::new();
+    for name in list_names(connection, &api, &crd, None, &part_of_flux()).await? {
         let action = action("delete", &crd, &name, None);
-        connection.call(action, api.delete(&name, &delete)).await?;
+        connection
+            .call(action, api.delete(&name, &delete_params(options)))
+            .await?;
         record(&mut removed, progress, &crd, None, name, "deleted");
     }
+    Ok(removed)
+}
 
+/// Phase 4: Flux's namespace, unless the user keeps it. Last, so nothing in it is left waiting
+/// for a controller.
+async fn delete_namespace(
+    connection: &Connection,
+    options: &UninstallOptions,
+    progress: &Progress,
+) -> Result<Vec<Removal>> {
+    let mut removed = Vec::new();
     if options.keep_namespace {
         progress.success(format!("namespace {} kept", options.namespace));
-    } else {
-        let resource = ApiResource::erase::<Namespace>(&());
-        let api = dynamic_api(connection, &resource, None);
-        let action = action("delete", &resource, &options.namespace, None);
-        // An absent namespace is fine: someone removed it already.
-        if connection
-            .call(action.clone(), api.get_opt(&options.namespace))
-            .await?
-            .is_some()
-        {
-            connection
-                .call(action, api.delete(&options.namespace, &delete))
-                .await?;
-            let name = options.namespace.clone();
-            record(&mut removed, progress, &resource, None, name, "deleted");
-        }
+        return Ok(removed);
     }
-    progress.success(format!("uninstall finished{suffix}"));
+    let resource = ApiResource::erase::<Namespace>(&());
+    let api = dynamic_api(connection, &resource, None);
+    let action = action("delete", &resource, &options.namespace, None);
+    // An absent namespace is fine: someone removed it already.
+    if connection
+        .call(action.clone(), api.get_opt(&options.namespace))
+        .await?
+        .is_some()
+    {
+        connection
+            .call(
+                action,
+                api.delete(&options.namespace, &delete_params(options)),
+            )
+            .await?;
+        let name = options.namespace.clone();
+        record(&mut removed, progress, &resource, None, name, "deleted");
+    }
     Ok(removed)
+}
+
+/// Appended to each phase's progress line, so a dry run never reads like the real thing.
+fn dry_run_suffix(options: &UninstallOptions) -> &'static str {
+    if options.dry_run { " (dry run)" } else { "" }
+}
+
+/// Deletions ask the API server to only validate them in a dry run.
+fn delete_params(options: &UninstallOptions) -> DeleteParams {
+    DeleteParams {
+        dry_run: options.dry_run,
+        ..DeleteParams::default()
+    }
+}
+
+/// What a Flux install labels as its own: `app.kubernetes.io/part-of=flux`.
+fn part_of_flux() -> ListParams {
+    ListParams::default().labels(&format!("{}=flux", labels::PART_OF))
 }
 
 fn dynamic_api(

@@ -17,14 +17,14 @@ mod reconcile;
 mod uninstall;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::control_plane::ControlPlane;
 use support::pod_lifecycle::PodLifecycle;
 use support::processes::temp_dir;
-use support::{plugin_exe, run, stderr, stdout};
+use support::{plugin_command, run, run_async, stderr, stdout};
 
 const NS: &str = "flux-system";
 /// What bootstrap and reconcile may take on two shared cores; fail-fast checks are far shorter.
@@ -76,17 +76,11 @@ impl LiveFlux {
 
     /// `kubectl-gitops <args>` as the admin, stdin closed (no terminal), off the runtime.
     pub async fn gitops(&self, args: &[&str]) -> Output {
-        let mut command = Command::new(plugin_exe("kubectl-gitops"));
+        let mut command = plugin_command(&self.plane.kubeconfig, args);
         command
-            .args(args)
-            .arg("--kubeconfig")
-            .arg(&self.plane.kubeconfig)
             .env("XDG_CACHE_HOME", &self.cache)
-            .env_remove("GIT_PASSWORD")
-            .stdin(Stdio::null());
-        tokio::task::spawn_blocking(move || run(&mut command))
-            .await
-            .expect("plugin task")
+            .env_remove("GIT_PASSWORD");
+        run_async(command).await
     }
 
     /// Like `gitops`, and fails the test (with the controllers' logs) unless it succeeds.
@@ -103,18 +97,14 @@ impl LiveFlux {
 
     /// `kubectl-gitops bootstrap git <args>` with the release's manifests (no download).
     pub fn bootstrap_command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut command = Command::new(plugin_exe("kubectl-gitops"));
+        let mut command = plugin_command(&self.plane.kubeconfig, &["bootstrap", "git"]);
         command
-            .args(["bootstrap", "git"])
             .args(args)
             .arg("--manifests")
             .arg(self.plane.assets.flux_release.join("install.yaml"))
-            .arg("--kubeconfig")
-            .arg(&self.plane.kubeconfig)
             .args(["--timeout", TIMEOUT])
             .env("XDG_CACHE_HOME", &self.cache)
-            .env_remove("GIT_PASSWORD")
-            .stdin(Stdio::null());
+            .env_remove("GIT_PASSWORD");
         for (key, value) in env {
             command.env(key, value);
         }
@@ -122,10 +112,7 @@ impl LiveFlux {
     }
 
     pub async fn bootstrap(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = self.bootstrap_command(args, env);
-        tokio::task::spawn_blocking(move || run(&mut command))
-            .await
-            .expect("bootstrap task")
+        run_async(self.bootstrap_command(args, env)).await
     }
 
     /// An object as JSON, or None while it does not exist.

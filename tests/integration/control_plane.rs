@@ -4,7 +4,7 @@ use kube::api::DynamicObject;
 use kubectl_gitops::connection::ConnectionFlags;
 use kubectl_gitops::flux::FluxKind;
 
-use crate::support::{assert_clean_failure, control_plane, plugin_exe, run, stdout};
+use crate::support::{assert_clean_failure, control_plane, plugin, run, stdout};
 
 fn admin_flags() -> ConnectionFlags {
     ConnectionFlags {
@@ -15,11 +15,10 @@ fn admin_flags() -> ConnectionFlags {
 }
 
 fn version_json(extra: &[&str]) -> serde_json::Value {
-    let plane = control_plane();
-    let out = run(std::process::Command::new(plugin_exe("kubectl-gitops"))
-        .args(["version", "-o", "json", "--kubeconfig"])
-        .arg(&plane.kubeconfig)
-        .args(extra));
+    let out = plugin(
+        control_plane(),
+        &[&["version", "-o", "json"], extra].concat(),
+    );
     assert!(
         out.status.success(),
         "version failed: {}",
@@ -53,16 +52,12 @@ fn version_reads_the_flux_version_from_the_installed_crds() {
     );
     assert_eq!(report["flux"]["namespace"], "flux-system");
 
-    let out = run(std::process::Command::new(plugin_exe("kubectl-gitops"))
-        .args(["version", "-o", "yaml", "--kubeconfig"])
-        .arg(&control_plane().kubeconfig));
+    let out = plugin(control_plane(), &["version", "-o", "yaml"]);
     let yaml: serde_json::Value =
         serde_saphyr::from_str(&stdout(&out)).expect("version -o yaml is YAML");
     assert_eq!(yaml, report, "-o yaml and -o json carry the same data");
 
-    let out = run(std::process::Command::new(plugin_exe("kubectl-gitops"))
-        .args(["version", "--kubeconfig"])
-        .arg(&control_plane().kubeconfig));
+    let out = plugin(control_plane(), &["version"]);
     let text = stdout(&out);
     assert!(text.contains("kubernetes: v1.36.3"), "{text}");
     assert!(
@@ -174,9 +169,7 @@ fn rbac_denies_a_user_without_rights() {
         .args(["auth", "can-i", "get", "customresourcedefinitions"]));
     assert_eq!(stdout(&can_i).trim(), "no");
     // ... and the plugin says what was forbidden, to whom, and what to do.
-    let out = run(std::process::Command::new(plugin_exe("kubectl-gitops"))
-        .args(["version", "--kubeconfig"])
-        .arg(&kubeconfig));
+    let out = plugin(&kubeconfig, &["version"]);
     let err = assert_clean_failure(&out);
     assert!(err.contains("forbidden"), "{err}");
     assert!(err.contains("user \"nobody\""), "{err}");

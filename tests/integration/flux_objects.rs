@@ -1,13 +1,12 @@
 //! Builders for the Flux objects the status and reconcile tests create.
 
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kubectl_gitops::flux::FluxKind;
 
 use crate::support::fake_flux_controller::{Behaviour, status_patch};
-use crate::support::{admin_client, apply_object, control_plane, plugin_exe};
+use crate::support::{admin_client, apply_object, control_plane};
 
 pub const REVISION: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
 
@@ -77,26 +76,6 @@ pub fn fail(reason: &str, message: &str) -> Behaviour {
         reason: reason.into(),
         message: message.into(),
     }
-}
-
-/// Runs a plugin command off the async runtime, so in-process fake controllers keep running.
-pub async fn plugin(args: &[&str]) -> Output {
-    plugin_as(args, &control_plane().kubeconfig.display().to_string()).await
-}
-
-pub async fn plugin_as(args: &[&str], kubeconfig: &str) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let kubeconfig = kubeconfig.to_string();
-    tokio::task::spawn_blocking(move || {
-        Command::new(plugin_exe("kubectl-gitops"))
-            .args(&args)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .output()
-            .expect("run kubectl-gitops")
-    })
-    .await
-    .expect("join")
 }
 
 /// Reads one field of an object with kubectl's jsonpath.

@@ -8,7 +8,8 @@ use kubectl_gitops::flux::FluxKind;
 use crate::flux_objects::*;
 use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
 use crate::support::{
-    admin_client, assert_clean_failure, control_plane, fresh_namespace, stderr, stdout,
+    admin_client, assert_clean_failure, control_plane, fresh_namespace, plugin_async, stderr,
+    stdout,
 };
 
 fn kind(name: &str) -> &'static FluxKind {
@@ -27,7 +28,7 @@ async fn reconcile_waits_for_the_controller_and_prints_the_revision() {
         succeed(),
         SHORT,
     );
-    let out = plugin(&["reconcile", "ks", "apps", "-n", &ns]).await;
+    let out = plugin_async(control_plane(), &["reconcile", "ks", "apps", "-n", &ns]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -67,15 +68,18 @@ async fn several_objects_in_kind_slash_name_form_reconcile_concurrently() {
     let _a = fake_flux_controller(client.clone(), kind("ks"), &ns, "a", succeed(), delay);
     let _b = fake_flux_controller(client, kind("gitrepo"), &ns, "b", succeed(), delay);
     let started = Instant::now();
-    let out = plugin(&[
-        "reconcile",
-        "ks/a",
-        "gitrepository/b",
-        "-n",
-        &ns,
-        "-o",
-        "json",
-    ])
+    let out = plugin_async(
+        control_plane(),
+        &[
+            "reconcile",
+            "ks/a",
+            "gitrepository/b",
+            "-n",
+            &ns,
+            "-o",
+            "json",
+        ],
+    )
     .await;
     let elapsed = started.elapsed();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -112,7 +116,11 @@ async fn a_failure_is_reported_at_once_with_the_controller_message() {
         SHORT,
     );
     let started = Instant::now();
-    let out = plugin(&["reconcile", "ks", "apps", "-n", &ns, "--timeout", "2m"]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "ks", "apps", "-n", &ns, "--timeout", "2m"],
+    )
+    .await;
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "did not fail fast: {:?}",
@@ -143,7 +151,7 @@ async fn a_stall_is_reported_at_once() {
         SHORT,
     );
     let started = Instant::now();
-    let out = plugin(&["reconcile", "ks", "apps", "-n", &ns]).await;
+    let out = plugin_async(control_plane(), &["reconcile", "ks", "apps", "-n", &ns]).await;
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{:?}",
@@ -170,7 +178,7 @@ async fn an_earlier_failure_is_not_mistaken_for_the_answer() {
         succeed(),
         Duration::from_millis(800),
     );
-    let out = plugin(&["reconcile", "ks", "apps", "-n", &ns]).await;
+    let out = plugin_async(control_plane(), &["reconcile", "ks", "apps", "-n", &ns]).await;
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -189,7 +197,11 @@ async fn a_timeout_prints_the_last_condition() {
         Duration::from_secs(30),
     );
     let started = Instant::now();
-    let out = plugin(&["reconcile", "ks", "apps", "-n", &ns, "--timeout", "2s"]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "ks", "apps", "-n", &ns, "--timeout", "2s"],
+    )
+    .await;
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "{:?}",
@@ -209,7 +221,11 @@ async fn a_timeout_prints_the_last_condition() {
 async fn no_wait_only_requests() {
     let ns = fresh_namespace("rec-nowait");
     create(&[kustomization(&ns, "apps", serde_json::json!({}))]);
-    let out = plugin(&["reconcile", "ks", "apps", "-n", &ns, "--no-wait"]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "ks", "apps", "-n", &ns, "--no-wait"],
+    )
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("reconcile requested"));
     let requested = jsonpath(
@@ -231,7 +247,11 @@ async fn with_source_reconciles_the_source_first() {
     let client = admin_client().await;
     let _ks = fake_flux_controller(client.clone(), kind("ks"), &ns, "apps", succeed(), SHORT);
     let _git = fake_flux_controller(client, kind("gitrepo"), &ns, "source", succeed(), SHORT);
-    let out = plugin(&["reconcile", "ks", "apps", "--with-source", "-n", &ns]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "ks", "apps", "--with-source", "-n", &ns],
+    )
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let source_line = text.find("GitRepository/source").expect("source reported");
@@ -261,7 +281,11 @@ async fn a_failing_source_stops_with_source_reconcile() {
         fail("GitOperationFailed", "authentication required"),
         SHORT,
     );
-    let out = plugin(&["reconcile", "ks", "apps", "--with-source", "-n", &ns]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "ks", "apps", "--with-source", "-n", &ns],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
@@ -290,15 +314,18 @@ async fn force_and_reset_set_the_helm_annotations_with_the_same_token() {
         behaviour,
         SHORT,
     );
-    let out = plugin(&[
-        "reconcile",
-        "hr",
-        "podinfo",
-        "--force",
-        "--reset",
-        "-n",
-        &ns,
-    ])
+    let out = plugin_async(
+        control_plane(),
+        &[
+            "reconcile",
+            "hr",
+            "podinfo",
+            "--force",
+            "--reset",
+            "-n",
+            &ns,
+        ],
+    )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -319,8 +346,13 @@ async fn force_and_reset_set_the_helm_annotations_with_the_same_token() {
     assert_eq!(&annotations["reconcile.fluxcd.io/resetAt"], requested);
 
     create(&[kustomization(&ns, "apps", serde_json::json!({}))]);
-    let err =
-        assert_clean_failure(&plugin(&["reconcile", "ks", "apps", "--force", "-n", &ns]).await);
+    let err = assert_clean_failure(
+        &plugin_async(
+            control_plane(),
+            &["reconcile", "ks", "apps", "--force", "-n", &ns],
+        )
+        .await,
+    );
     assert!(
         err.contains("--force and --reset apply to HelmReleases only"),
         "{err}"
@@ -349,7 +381,11 @@ async fn label_selector_and_all_select_objects_and_skip_suspended_ones() {
     let _one = fake_flux_controller(client.clone(), kind("ks"), &ns, "one", succeed(), SHORT);
     let _two = fake_flux_controller(client, kind("ks"), &ns, "two", succeed(), SHORT);
 
-    let out = plugin(&["reconcile", "ks", "-l", "team=a", "-n", &ns]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "ks", "-l", "team=a", "-n", &ns],
+    )
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -364,7 +400,7 @@ async fn label_selector_and_all_select_objects_and_skip_suspended_ones() {
         stderr(&out)
     );
 
-    let out = plugin(&["reconcile", "--all", "-n", &ns]).await;
+    let out = plugin_async(control_plane(), &["reconcile", "--all", "-n", &ns]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(&format!(
@@ -390,7 +426,7 @@ async fn label_selector_and_all_select_objects_and_skip_suspended_ones() {
         succeed(),
         SHORT,
     );
-    let out = plugin(&["reconcile", "ks", "-A", "-l", &label]).await;
+    let out = plugin_async(control_plane(), &["reconcile", "ks", "-A", "-l", &label]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(&format!("Kustomization/far in namespace {other}")),
@@ -407,7 +443,9 @@ async fn errors_name_the_object_and_the_way_out() {
         kustomization(&ns, "infrastructure", serde_json::json!({})),
     ]);
 
-    let err = assert_clean_failure(&plugin(&["reconcile", "ks", "app", "-n", &ns]).await);
+    let err = assert_clean_failure(
+        &plugin_async(control_plane(), &["reconcile", "ks", "app", "-n", &ns]).await,
+    );
     assert!(
         err.contains(&format!(
             "Kustomization \"app\" not found in namespace \"{ns}\"; did you mean apps?"
@@ -415,11 +453,19 @@ async fn errors_name_the_object_and_the_way_out() {
         "{err}"
     );
 
-    let err = assert_clean_failure(&plugin(&["reconcile", "deployment", "web", "-n", &ns]).await);
+    let err = assert_clean_failure(
+        &plugin_async(
+            control_plane(),
+            &["reconcile", "deployment", "web", "-n", &ns],
+        )
+        .await,
+    );
     assert!(err.contains("unknown kind \"deployment\""), "{err}");
 
     // The image controllers' CRDs are not installed in the test cluster.
-    let err = assert_clean_failure(&plugin(&["reconcile", "imgrepo", "web", "-n", &ns]).await);
+    let err = assert_clean_failure(
+        &plugin_async(control_plane(), &["reconcile", "imgrepo", "web", "-n", &ns]).await,
+    );
     assert!(
         err.contains("the ImageRepository kind is not installed"),
         "{err}"
@@ -435,7 +481,9 @@ async fn errors_name_the_object_and_the_way_out() {
         "-p",
         r#"{"spec":{"suspend":true}}"#,
     ]);
-    let err = assert_clean_failure(&plugin(&["reconcile", "ks", "apps", "-n", &ns]).await);
+    let err = assert_clean_failure(
+        &plugin_async(control_plane(), &["reconcile", "ks", "apps", "-n", &ns]).await,
+    );
     assert!(
         err.contains(&format!(
             "resume it with: kubectl gitops resume ks apps -n {ns}"
@@ -443,7 +491,8 @@ async fn errors_name_the_object_and_the_way_out() {
         "{err}"
     );
 
-    let err = assert_clean_failure(&plugin(&["reconcile", "ks", "-n", &ns]).await);
+    let err =
+        assert_clean_failure(&plugin_async(control_plane(), &["reconcile", "ks", "-n", &ns]).await);
     assert!(err.contains("name the Kustomization objects"), "{err}");
 }
 
@@ -453,7 +502,7 @@ async fn a_forbidden_patch_names_the_verb_and_resource() {
     create(&[kustomization(&ns, "apps", serde_json::json!({}))]);
     // Discovery is open to every authenticated user (system:discovery), so only the patch fails.
     let kubeconfig = kustomization_reader(&ns, "flux-viewer");
-    let err = assert_clean_failure(&plugin_as(&["reconcile", "ks", "apps"], &kubeconfig).await);
+    let err = assert_clean_failure(&plugin_async(&kubeconfig, &["reconcile", "ks", "apps"]).await);
     assert!(
         err.contains(&format!("user \"flux-viewer\" cannot patch kustomizations.kustomize.toolkit.fluxcd.io \"apps\" in namespace \"{ns}\"")),
         "{err}"
@@ -467,7 +516,7 @@ async fn suspend_then_resume_waits_for_the_reconcile() {
         kustomization(&ns, "apps", serde_json::json!({})),
         kustomization(&ns, "other", serde_json::json!({})),
     ]);
-    let out = plugin(&["suspend", "ks", "apps", "-n", &ns]).await;
+    let out = plugin_async(control_plane(), &["suspend", "ks", "apps", "-n", &ns]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("Kustomization/apps in namespace"),
@@ -491,7 +540,7 @@ async fn suspend_then_resume_waits_for_the_reconcile() {
         succeed(),
         Duration::from_millis(700),
     );
-    let out = plugin(&["resume", "ks", "apps", "-n", &ns]).await;
+    let out = plugin_async(control_plane(), &["resume", "ks", "apps", "-n", &ns]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains(&format!("applied revision {REVISION}")),
@@ -503,13 +552,17 @@ async fn suspend_then_resume_waits_for_the_reconcile() {
         "false"
     );
 
-    let out = plugin(&["suspend", "--all", "-n", &ns]).await;
+    let out = plugin_async(control_plane(), &["suspend", "--all", "-n", &ns]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         jsonpath("kustomization", &ns, "other", "{.spec.suspend}"),
         "true"
     );
-    let out = plugin(&["resume", "ks", "other", "--no-wait", "-n", &ns]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["resume", "ks", "other", "--no-wait", "-n", &ns],
+    )
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         jsonpath("kustomization", &ns, "other", "{.spec.suspend}"),
@@ -538,7 +591,11 @@ async fn with_source_on_a_helm_release_reconciles_its_helm_chart() {
         revision: "6.5.0".into(),
     };
     let _release = fake_flux_controller(client, kind("hr"), &ns, "podinfo", release, SHORT);
-    let out = plugin(&["reconcile", "hr", "podinfo", "--with-source", "-n", &ns]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "hr", "podinfo", "--with-source", "-n", &ns],
+    )
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(

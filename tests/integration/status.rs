@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::flux_objects::*;
 use crate::support::fake_flux_controller::Behaviour;
 use crate::support::{
-    assert_clean_failure, control_plane, fresh_namespace, plugin_exe, stderr, stdout,
+    assert_clean_failure, control_plane, fresh_namespace, plugin_async, plugin_exe, stderr, stdout,
 };
 
 /// A namespace with one object in each state: ready, failed, stalled, suspended, reconciling.
@@ -60,7 +60,7 @@ async fn mixed_namespace(prefix: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_table_shows_every_object_failing_first() {
     let ns = mixed_namespace("st-table").await;
-    let out = plugin(&["status", "-n", &ns]).await;
+    let out = plugin_async(control_plane(), &["status", "-n", &ns]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -127,7 +127,7 @@ async fn the_table_shows_every_object_failing_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_output_is_a_list_with_the_computed_fields() {
     let ns = mixed_namespace("st-json").await;
-    let out = plugin(&["status", "-n", &ns, "-o", "json"]).await;
+    let out = plugin_async(control_plane(), &["status", "-n", &ns, "-o", "json"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let list: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
     assert_eq!(list["apiVersion"], "v1");
@@ -181,12 +181,16 @@ async fn json_output_is_a_list_with_the_computed_fields() {
     assert_eq!(item("fresh")["status"]["ready"], "Unknown");
     assert_eq!(item("source")["status"]["revision"], REVISION);
 
-    let yaml = plugin(&["status", "-n", &ns, "-o", "yaml"]).await;
+    let yaml = plugin_async(control_plane(), &["status", "-n", &ns, "-o", "yaml"]).await;
     let from_yaml: serde_json::Value = serde_saphyr::from_str(&stdout(&yaml)).expect("YAML");
     assert_eq!(from_yaml["items"].as_array().unwrap().len(), 6);
     assert_eq!(from_yaml["items"][0]["status"], list["items"][0]["status"]);
 
-    let names = plugin(&["status", "-n", &ns, "-o", "name", "--kind", "gitrepo"]).await;
+    let names = plugin_async(
+        control_plane(),
+        &["status", "-n", &ns, "-o", "name", "--kind", "gitrepo"],
+    )
+    .await;
     assert_eq!(
         stdout(&names),
         "gitrepository.source.toolkit.fluxcd.io/source\n"
@@ -209,71 +213,109 @@ async fn filters_select_by_kind_name_label_and_state() {
         names
     };
     assert_eq!(
-        names(&plugin(&["status", "gitrepo", "-n", &ns, "-o", "json"]).await),
+        names(
+            &plugin_async(
+                control_plane(),
+                &["status", "gitrepo", "-n", &ns, "-o", "json"]
+            )
+            .await
+        ),
         ["source"]
     );
     assert_eq!(
-        names(&plugin(&["status", "ks/ready", "-n", &ns, "-o", "json"]).await),
+        names(
+            &plugin_async(
+                control_plane(),
+                &["status", "ks/ready", "-n", &ns, "-o", "json"]
+            )
+            .await
+        ),
         ["ready"]
     );
     assert_eq!(
-        names(&plugin(&["status", "ks", "ready", "broken", "-n", &ns, "-o", "json"]).await),
+        names(
+            &plugin_async(
+                control_plane(),
+                &["status", "ks", "ready", "broken", "-n", &ns, "-o", "json"]
+            )
+            .await
+        ),
         ["broken", "ready"]
     );
     assert_eq!(
-        names(&plugin(&["status", "-l", "tier=web", "-n", &ns, "-o", "json"]).await),
+        names(
+            &plugin_async(
+                control_plane(),
+                &["status", "-l", "tier=web", "-n", &ns, "-o", "json"]
+            )
+            .await
+        ),
         ["broken", "ready"]
     );
     assert_eq!(
-        names(&plugin(&["status", "--status", "failed", "-n", &ns, "-o", "json"]).await),
+        names(
+            &plugin_async(
+                control_plane(),
+                &["status", "--status", "failed", "-n", &ns, "-o", "json"]
+            )
+            .await
+        ),
         ["broken"]
     );
     assert_eq!(
         names(
-            &plugin(&[
-                "status",
-                "--status",
-                "suspended,stalled",
-                "-n",
-                &ns,
-                "-o",
-                "json"
-            ])
+            &plugin_async(
+                control_plane(),
+                &[
+                    "status",
+                    "--status",
+                    "suspended,stalled",
+                    "-n",
+                    &ns,
+                    "-o",
+                    "json"
+                ]
+            )
             .await
         ),
         ["paused", "stuck"]
     );
     assert_eq!(
         names(
-            &plugin(&[
-                "status",
-                "--status",
-                "not-ready",
-                "--kind",
-                "ks",
-                "-n",
-                &ns,
-                "-o",
-                "json"
-            ])
+            &plugin_async(
+                control_plane(),
+                &[
+                    "status",
+                    "--status",
+                    "not-ready",
+                    "--kind",
+                    "ks",
+                    "-n",
+                    &ns,
+                    "-o",
+                    "json"
+                ]
+            )
             .await
         ),
         ["broken", "fresh", "paused", "stuck"]
     );
-    let err = assert_clean_failure(&plugin(&["status", "ks/nope", "-n", &ns]).await);
+    let err = assert_clean_failure(
+        &plugin_async(control_plane(), &["status", "ks/nope", "-n", &ns]).await,
+    );
     assert!(err.contains("Kustomization \"nope\" not found"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wide_and_all_namespaces_add_columns() {
     let ns = mixed_namespace("st-wide").await;
-    let out = plugin(&["status", "-n", &ns, "-o", "wide"]).await;
+    let out = plugin_async(control_plane(), &["status", "-n", &ns, "-o", "wide"]).await;
     let text = stdout(&out);
     assert!(text.lines().nth(1).unwrap().contains("SOURCE"), "{text}");
     assert!(text.contains(REVISION), "full revision in wide: {text}");
     assert!(text.contains("GitRepository/source"), "{text}");
 
-    let out = plugin(&["status", "-A", "-l", "tier=web"]).await;
+    let out = plugin_async(control_plane(), &["status", "-A", "-l", "tier=web"]).await;
     let text = stdout(&out);
     assert!(
         text.lines().nth(1).unwrap().starts_with("NAMESPACE"),
@@ -288,14 +330,22 @@ async fn wide_and_all_namespaces_add_columns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_if_not_ready_sets_exit_status_3() {
     let ns = mixed_namespace("st-exit").await;
-    let out = plugin(&["status", "-n", &ns, "--fail-if-not-ready"]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["status", "-n", &ns, "--fail-if-not-ready"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("4 of 6 selected Flux objects are not Ready"),
         "{}",
         stderr(&out)
     );
-    let out = plugin(&["status", "ks", "ready", "-n", &ns, "--fail-if-not-ready"]).await;
+    let out = plugin_async(
+        control_plane(),
+        &["status", "ks", "ready", "-n", &ns, "--fail-if-not-ready"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
@@ -303,7 +353,7 @@ async fn fail_if_not_ready_sets_exit_status_3() {
 async fn a_kind_the_user_may_not_list_is_a_warning() {
     let ns = mixed_namespace("st-rbac").await;
     let kubeconfig = kustomization_reader(&ns, "ks-reader");
-    let out = plugin_as(&["status"], &kubeconfig).await;
+    let out = plugin_async(&kubeconfig, &["status"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(

@@ -18,7 +18,7 @@ use crate::support::fake_flux_controller::{
 use crate::support::git_servers::{GitHttpServer, GitSshServer};
 use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::processes::temp_dir;
-use crate::support::{plugin_exe, run, stderr, stdout};
+use crate::support::{plugin_command, run, run_async, stderr, stdout};
 use crate::{assert_failed_after_progress as assert_clean_failure, client_for, names};
 
 const NS: &str = "flux-system";
@@ -64,18 +64,14 @@ pub async fn stand_ins(plane: &ControlPlane, bare_repo: &Path) -> StandIns {
 /// layout (no download), a private cache folder, and `env` added.
 fn bootstrap_command(plane: &ControlPlane, args: &[&str], env: &[(&str, &str)]) -> Command {
     let release = &plane.assets.flux_release;
-    let mut command = Command::new(plugin_exe("kubectl-gitops"));
+    let mut command = plugin_command(plane, &["bootstrap", "git"]);
     command
-        .args(["bootstrap", "git"])
         .args(args)
         .arg("--manifests")
         .arg(release.join("install.yaml"))
-        .arg("--kubeconfig")
-        .arg(&plane.kubeconfig)
         .args(["--timeout", "90s"])
         .env("XDG_CACHE_HOME", temp_dir("cache-"))
-        .env_remove("GIT_PASSWORD")
-        .stdin(Stdio::null());
+        .env_remove("GIT_PASSWORD");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -83,10 +79,7 @@ fn bootstrap_command(plane: &ControlPlane, args: &[&str], env: &[(&str, &str)]) 
 }
 
 pub async fn bootstrap(plane: &ControlPlane, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = bootstrap_command(plane, args, env);
-    tokio::task::spawn_blocking(move || run(&mut command))
-        .await
-        .expect("bootstrap task")
+    run_async(bootstrap_command(plane, args, env)).await
 }
 
 pub fn git(bare: &Path, args: &[&str]) -> String {

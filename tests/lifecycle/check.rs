@@ -1,8 +1,7 @@
 //! `kubectl gitops check`: prerequisites and the installed state, on a real install.
 
-use crate::plugin;
 use crate::support::control_plane::ControlPlane;
-use crate::support::{assert_clean_failure, stderr, stdout};
+use crate::support::{assert_clean_failure, plugin, stderr, stdout};
 
 /// What a kubelet plus the deployment controller would write once the pods run (none run
 /// here: no kubelet). Stands in for them for every Flux Deployment in `namespace`.
@@ -102,11 +101,7 @@ fn check_passes_on_a_healthy_install_and_says_what_is_wrong_otherwise() {
 fn check_pre_fails_for_a_user_without_install_rights() {
     let plane = ControlPlane::start_private();
     let kubeconfig = plane.kubeconfig_for("viewer", None, "default");
-    let out = crate::support::run(
-        std::process::Command::new(crate::support::plugin_exe("kubectl-gitops"))
-            .args(["check", "--pre", "--kubeconfig"])
-            .arg(&kubeconfig),
-    );
+    let out = plugin(&kubeconfig, &["check", "--pre"]);
     let err = assert_clean_failure(&out);
     assert!(err.contains("checks failed"), "{err}");
     assert!(

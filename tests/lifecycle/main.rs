@@ -10,19 +10,9 @@ mod install;
 mod interop;
 mod uninstall;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use support::control_plane::ControlPlane;
-use support::{plugin_exe, run};
-
-/// Runs `kubectl-gitops <args>` against `plane` as its admin, with stdin closed (no terminal).
-fn plugin(plane: &ControlPlane, args: &[&str]) -> Output {
-    run(Command::new(plugin_exe("kubectl-gitops"))
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(&plane.kubeconfig)
-        .stdin(std::process::Stdio::null()))
-}
 
 /// Names of the objects `kubectl get <what>` lists (empty when none).
 fn names(plane: &ControlPlane, args: &[&str]) -> Vec<String> {

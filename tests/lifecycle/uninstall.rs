@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::names;
 use crate::support::control_plane::ControlPlane;
-use crate::support::{assert_clean_failure, stderr, stdout};
-use crate::{names, plugin};
+use crate::support::{assert_clean_failure, plugin, stderr, stdout};
 
 const FINALIZER: &str = "finalizers.fluxcd.io";
 
@@ -131,7 +131,10 @@ fn uninstall_removes_flux_without_leaving_anything_on_finalizers() {
 #[test]
 fn keep_namespace_keeps_it() {
     let plane = flux_with_objects();
-    let out = plugin(&plane, &["uninstall", "--yes", "--keep-namespace"]);
+    let out = plugin(
+        &plane.kubeconfig,
+        &["uninstall", "--yes", "--keep-namespace"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("namespace flux-system kept"),

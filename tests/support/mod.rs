@@ -9,8 +9,8 @@ pub mod processes;
 
 pub use control_plane::control_plane;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 /// Path of one of this package's executables: cargo names them for integration tests; the
 /// demo example finds them beside its own folder (`target/<profile>/examples/..`).
@@ -29,6 +29,45 @@ pub fn run(command: &mut Command) -> Output {
     command
         .output()
         .unwrap_or_else(|err| panic!("cannot run {:?}: {err}", command.get_program()))
+}
+
+/// [`run`] from an async test, on a blocking thread: the stand-ins a test runs on its tokio
+/// runtime (fake controllers, the kubelet stand-in) keep answering while the command waits.
+pub async fn run_async(mut command: Command) -> Output {
+    tokio::task::spawn_blocking(move || run(&mut command))
+        .await
+        .expect("join the command's thread")
+}
+
+/// The one way tests run the plugin against a cluster: `kubectl-gitops <args> --kubeconfig
+/// <kubeconfig>`, with stdin closed, so it never finds a terminal and never prompts. Callers add
+/// what their case needs (environment, more flags) before running it.
+pub fn plugin_command(kubeconfig: impl AsRef<Path>, args: &[&str]) -> Command {
+    let mut command = Command::new(plugin_exe("kubectl-gitops"));
+    command
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig.as_ref())
+        .stdin(Stdio::null());
+    command
+}
+
+/// A control plane stands for its admin kubeconfig where the plugin runner asks for one, so tests
+/// write `plugin(&plane, ...)` or `plugin(control_plane(), ...)`.
+impl AsRef<Path> for control_plane::ControlPlane {
+    fn as_ref(&self) -> &Path {
+        &self.kubeconfig
+    }
+}
+
+/// Runs [`plugin_command`] and returns its output.
+pub fn plugin(kubeconfig: impl AsRef<Path>, args: &[&str]) -> Output {
+    run(&mut plugin_command(kubeconfig, args))
+}
+
+/// [`plugin`] from an async test (see [`run_async`]).
+pub async fn plugin_async(kubeconfig: impl AsRef<Path>, args: &[&str]) -> Output {
+    run_async(plugin_command(kubeconfig, args)).await
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -4,20 +4,11 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::process::{Command, Output};
-
-use support::{assert_clean_failure, control_plane, plugin_exe, run, stderr, stdout};
-
-fn plugin(args: &[&str]) -> Output {
-    run(Command::new(plugin_exe("kubectl-gitops"))
-        .args(args)
-        .arg("--kubeconfig")
-        .arg(&control_plane().kubeconfig))
-}
+use support::{assert_clean_failure, control_plane, plugin, stderr, stdout};
 
 #[test]
 fn status_says_flux_is_not_installed_and_shows_nothing() {
-    let out = plugin(&["status", "-A"]);
+    let out = plugin(control_plane(), &["status", "-A"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "Flux is not installed in this cluster.\n");
     assert!(
@@ -26,7 +17,7 @@ fn status_says_flux_is_not_installed_and_shows_nothing() {
         stderr(&out)
     );
 
-    let out = plugin(&["status", "-o", "json"]);
+    let out = plugin(control_plane(), &["status", "-o", "json"]);
     let list: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
     assert_eq!(list["items"], serde_json::json!([]));
 }
@@ -39,7 +30,7 @@ fn commands_on_flux_objects_fail_with_a_clear_message() {
         vec!["suspend", "gitrepo/flux-system"],
         vec!["status", "hr"],
     ] {
-        let err = assert_clean_failure(&plugin(&args));
+        let err = assert_clean_failure(&plugin(control_plane(), &args));
         assert!(
             err.contains("Flux is not installed in this cluster"),
             "{args:?}: {err}"
@@ -49,9 +40,9 @@ fn commands_on_flux_objects_fail_with_a_clear_message() {
 
 #[test]
 fn version_reports_flux_as_not_installed() {
-    let out = plugin(&["version", "-o", "json"]);
+    let out = plugin(control_plane(), &["version", "-o", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
     assert_eq!(report["flux"], serde_json::json!({"installed": false}));
-    assert!(stdout(&plugin(&["version"])).contains("flux: not installed"));
+    assert!(stdout(&plugin(control_plane(), &["version"])).contains("flux: not installed"));
 }
