@@ -1,10 +1,12 @@
 //! What the cluster says about its Flux install: version, namespace and controllers.
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use serde::Serialize;
 
 use crate::cluster::connection::Connection;
+use crate::cluster::deployment::{Rollout, rollout};
 use crate::error::{Action, Result};
 use crate::flux::labels;
 
@@ -52,7 +54,6 @@ pub async fn controllers_ready(
     connection: &Connection,
     namespace: &str,
 ) -> Result<ControllersReady> {
-    use k8s_openapi::api::apps::v1::Deployment;
     let deployments: Api<Deployment> = Api::namespaced(connection.client.clone(), namespace);
     let action = Action::new("list", "deployments.apps").in_namespace(namespace);
     let params = kube::api::ListParams::default().labels(&format!("{}=flux", labels::PART_OF));
@@ -60,13 +61,7 @@ pub async fn controllers_ready(
     let ready = list
         .items
         .iter()
-        .filter(|d| {
-            let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let status = d.status.as_ref();
-            let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
-            let observed = status.and_then(|s| s.observed_generation);
-            available >= want && observed == d.metadata.generation
-        })
+        .filter(|d| rollout(d) == Rollout::Available)
         .count();
     Ok(ControllersReady {
         ready,
