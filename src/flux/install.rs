@@ -5,10 +5,12 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Api;
 use serde::Serialize;
 
+use crate::cluster::apply::qualified_plural;
 use crate::cluster::connection::Connection;
 use crate::cluster::deployment::{Rollout, rollout};
 use crate::error::{Action, Result};
-use crate::flux::labels;
+use crate::flux::discovery::FluxApis;
+use crate::flux::{FluxKind, labels};
 
 /// The CRD whose labels carry the installed Flux version (as `flux version` reads it).
 pub const VERSION_CRD: &str = "gitrepositories.source.toolkit.fluxcd.io";
@@ -67,4 +69,39 @@ pub async fn controllers_ready(
         ready,
         total: list.items.len(),
     })
+}
+
+/// The Kustomization that syncs a bootstrapped cluster from Git. Bootstrap names it, and the
+/// GitRepository it reads, after the Flux namespace, in that namespace
+/// (`flux-system/flux-system`), as flux bootstrap does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootKustomization {
+    /// `spec.path`: the cluster's folder in the repository.
+    pub path: Option<String>,
+    /// Whether it ever applied a revision (then components are upgraded through Git only).
+    pub applied: bool,
+}
+
+/// The root Kustomization of the Flux installed in `namespace`: `Some` when the cluster was
+/// bootstrapped from Git, `None` when not (or when Kustomizations are not served at all).
+pub async fn root_kustomization(
+    connection: &Connection,
+    apis: &FluxApis,
+    namespace: &str,
+) -> Result<Option<RootKustomization>> {
+    let Some(served) = FluxKind::lookup("Kustomization").and_then(|k| apis.get(k)) else {
+        return Ok(None);
+    };
+    let api: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(connection.client.clone(), namespace, &served.resource);
+    let action = Action::new("get", &qualified_plural(&served.resource))
+        .named(namespace)
+        .in_namespace(namespace);
+    let found = connection.call(action, api.get_opt(namespace)).await?;
+    Ok(found.map(|ks| RootKustomization {
+        path: ks.data["spec"]["path"].as_str().map(str::to_string),
+        applied: ks.data["status"]["lastAppliedRevision"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+    }))
 }
