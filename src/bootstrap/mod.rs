@@ -200,7 +200,7 @@ pub async fn bootstrap(
 
     // Everything that may refuse comes before any change.
     let apis = FluxApis::discover(connection).await?;
-    let root = existing_root_kustomization(connection, &apis, namespace).await?;
+    let root = crate::flux::install::root_kustomization(connection, &apis, namespace).await?;
     if let Some(existing) = root.as_ref().and_then(|r| r.path.clone())
         && sync::kustomization_path(&existing) != sync::kustomization_path(&options.path)
     {
@@ -284,41 +284,6 @@ pub async fn bootstrap(
     progress.success("all components are healthy");
     report.seconds.wait = phase.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// What bootstrap needs to know about an existing root Kustomization.
-struct RootKustomization {
-    path: Option<String>,
-    /// Whether it ever applied a revision (then components are upgraded through Git only).
-    applied: bool,
-}
-
-async fn existing_root_kustomization(
-    connection: &Connection,
-    apis: &FluxApis,
-    namespace: &str,
-) -> Result<Option<RootKustomization>> {
-    let Some(kind) = FluxKind::lookup("Kustomization") else {
-        return Ok(None);
-    };
-    let Some(served) = apis.get(kind) else {
-        return Ok(None);
-    };
-    let api: kube::Api<kube::api::DynamicObject> =
-        kube::Api::namespaced_with(connection.client.clone(), namespace, &served.resource);
-    let action = crate::error::Action::new(
-        "get",
-        &crate::cluster::apply::qualified_plural(&served.resource),
-    )
-    .named(namespace)
-    .in_namespace(namespace);
-    let found = connection.call(action, api.get_opt(namespace)).await?;
-    Ok(found.map(|ks| RootKustomization {
-        path: ks.data["spec"]["path"].as_str().map(str::to_string),
-        applied: ks.data["status"]["lastAppliedRevision"]
-            .as_str()
-            .is_some_and(|r| !r.is_empty()),
-    }))
 }
 
 /// The remote bootstrap itself clones and pushes with.

@@ -4,13 +4,12 @@
 
 use std::time::Instant;
 
-use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
-use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::cluster::apply::qualified_plural;
 use crate::cluster::connection::Connection;
-use crate::error::{Action, Error, Result};
+use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
+use crate::error::{Error, Result};
 use crate::flux::discovery::ServedKind;
 use crate::flux::status::condition;
 
@@ -71,60 +70,38 @@ pub async fn wait_ready_at(
     token: Option<&str>,
     deadline: Instant,
 ) -> Result<()> {
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(connection.client.clone(), namespace, &served.resource);
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut stream = watcher(api, config)
-        .default_backoff()
-        .applied_objects()
-        .boxed();
-    let kind = served.kind.kind;
-    let mut last = Verdict::Waiting;
-    let mut last_message = String::new();
-    let watching = async {
-        while let Some(event) = stream.next().await {
-            let object = match event {
-                Ok(object) => object,
-                Err(err) => {
-                    tracing::debug!("watch on {kind}/{name} failed, retrying: {err}");
-                    continue;
-                }
-            };
-            if let Some(ready) = condition(&object, "Ready") {
-                last_message = ready.message;
-            }
-            last = judge(&object, expected, token);
-            match &last {
-                Verdict::Ready => return Ok(()),
-                Verdict::Failed { reason, message } => {
-                    return Err(Error::Output(format!(
-                        "{kind} {namespace}/{name} failed ({reason}): {message}; fix the cause (the Git URL, credentials or manifests) and run bootstrap again, or look closer with: kubectl gitops status {} {name} -n {namespace}",
-                        served.kind.short_names.first().copied().unwrap_or(kind)
-                    )));
-                }
-                Verdict::Waiting => {}
-            }
-        }
-        Err(Error::Client {
-            action: Box::new(
-                Action::new("watch", &qualified_plural(&served.resource))
-                    .named(name)
-                    .in_namespace(namespace),
-            ),
-            cause: "the watch ended".to_string(),
-        })
+    let watched = Watched {
+        api: Api::namespaced_with(connection.client.clone(), namespace, &served.resource),
+        resource: qualified_plural(&served.resource),
+        selector: Selector::Name(name.to_string()),
     };
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(remaining, watching).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::Output(format!(
-            "{kind} {namespace}/{name} did not become Ready at {expected} in time{}; are the Flux controllers running? (kubectl gitops check)",
-            if last_message.is_empty() {
-                String::new()
-            } else {
-                format!(" (last message: {last_message})")
-            }
+    // A deletion is no verdict: the sync objects were just applied, and a deleted one times out.
+    let verdict = |observed: &Observed<DynamicObject>| match observed {
+        Observed::Applied(object) => match judge(object, expected, token) {
+            Verdict::Waiting => None,
+            verdict => Some(verdict),
+        },
+        Observed::Deleted(_) => None,
+    };
+    let kind = served.kind.kind;
+    match watch_until(connection, watched, verdict, deadline).await? {
+        Waited::Decided(Verdict::Failed { reason, message }) => Err(Error::Output(format!(
+            "{kind} {namespace}/{name} failed ({reason}): {message}; fix the cause (the Git URL, credentials or manifests) and run bootstrap again, or look closer with: kubectl gitops status {} {name} -n {namespace}",
+            served.kind.short_names.first().copied().unwrap_or(kind)
         ))),
+        Waited::Decided(_) => Ok(()),
+        Waited::TimedOut { last_seen } => {
+            let last_message = last_seen
+                .and_then(|object| condition(&object, "Ready"))
+                .map(|ready| ready.message)
+                .filter(|message| !message.is_empty());
+            Err(Error::Output(format!(
+                "{kind} {namespace}/{name} did not become Ready at {expected} in time{}; are the Flux controllers running? (kubectl gitops check)",
+                last_message
+                    .map(|message| format!(" (last message: {message})"))
+                    .unwrap_or_default()
+            )))
+        }
     }
 }
 

@@ -2,15 +2,16 @@
 //! CRDs and Namespaces first, then (once every CRD is Established) the rest.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
-use kube::runtime::wait::{await_condition, conditions};
+use kube::runtime::wait::{Condition, conditions};
 
 use crate::cluster::connection::Connection;
+use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
 use crate::error::{Action, Error, Result};
 
 /// How long CRDs may take to become Established before apply gives up (the API server
@@ -180,24 +181,23 @@ fn covers(existing: &serde_json::Value, desired: &serde_json::Value) -> bool {
 
 /// Waits until every named CRD is Established, so objects of its kind can be applied.
 async fn wait_established(connection: &Connection, names: &[&str]) -> Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(connection.client.clone());
-    let waits = names.iter().map(|name| {
-        let api = api.clone();
-        async move {
-            match tokio::time::timeout(
-                CRD_ESTABLISHED_TIMEOUT,
-                await_condition(api, name, conditions::is_crd_established()),
-            )
-            .await
-            {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(err)) => Err(Error::Output(format!(
-                    "waiting for CRD {name} to be Established failed: {err}; check the API server's log"
-                ))),
-                Err(_) => Err(Error::Output(format!(
-                    "CRD {name} was not Established within {CRD_ESTABLISHED_TIMEOUT:?}; see its conditions with: kubectl get crd {name} -o yaml"
-                ))),
-            }
+    let deadline = Instant::now() + CRD_ESTABLISHED_TIMEOUT;
+    let waits = names.iter().map(|name| async move {
+        let watched = Watched {
+            api: Api::<CustomResourceDefinition>::all(connection.client.clone()),
+            resource: "customresourcedefinitions.apiextensions.k8s.io".to_string(),
+            selector: Selector::Name(name.to_string()),
+        };
+        let established = conditions::is_crd_established();
+        let verdict = |observed: &Observed<CustomResourceDefinition>| match observed {
+            Observed::Applied(crd) => established.matches_object(Some(crd)).then_some(()),
+            Observed::Deleted(_) => None,
+        };
+        match watch_until(connection, watched, verdict, deadline).await? {
+            Waited::Decided(()) => Ok(()),
+            Waited::TimedOut { .. } => Err(Error::Output(format!(
+                "CRD {name} was not Established within {CRD_ESTABLISHED_TIMEOUT:?}; see its conditions with: kubectl get crd {name} -o yaml"
+            ))),
         }
     });
     futures::future::try_join_all(waits).await.map(|_| ())

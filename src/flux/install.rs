@@ -1,12 +1,16 @@
 //! What the cluster says about its Flux install: version, namespace and controllers.
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use serde::Serialize;
 
+use crate::cluster::apply::qualified_plural;
 use crate::cluster::connection::Connection;
+use crate::cluster::deployment::{Rollout, rollout};
 use crate::error::{Action, Result};
-use crate::flux::labels;
+use crate::flux::discovery::FluxApis;
+use crate::flux::{FluxKind, labels};
 
 /// The CRD whose labels carry the installed Flux version (as `flux version` reads it).
 pub const VERSION_CRD: &str = "gitrepositories.source.toolkit.fluxcd.io";
@@ -52,7 +56,6 @@ pub async fn controllers_ready(
     connection: &Connection,
     namespace: &str,
 ) -> Result<ControllersReady> {
-    use k8s_openapi::api::apps::v1::Deployment;
     let deployments: Api<Deployment> = Api::namespaced(connection.client.clone(), namespace);
     let action = Action::new("list", "deployments.apps").in_namespace(namespace);
     let params = kube::api::ListParams::default().labels(&format!("{}=flux", labels::PART_OF));
@@ -60,16 +63,45 @@ pub async fn controllers_ready(
     let ready = list
         .items
         .iter()
-        .filter(|d| {
-            let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-            let status = d.status.as_ref();
-            let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
-            let observed = status.and_then(|s| s.observed_generation);
-            available >= want && observed == d.metadata.generation
-        })
+        .filter(|d| rollout(d) == Rollout::Available)
         .count();
     Ok(ControllersReady {
         ready,
         total: list.items.len(),
     })
+}
+
+/// The Kustomization that syncs a bootstrapped cluster from Git. Bootstrap names it, and the
+/// GitRepository it reads, after the Flux namespace, in that namespace
+/// (`flux-system/flux-system`), as flux bootstrap does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootKustomization {
+    /// `spec.path`: the cluster's folder in the repository.
+    pub path: Option<String>,
+    /// Whether it ever applied a revision (then components are upgraded through Git only).
+    pub applied: bool,
+}
+
+/// The root Kustomization of the Flux installed in `namespace`: `Some` when the cluster was
+/// bootstrapped from Git, `None` when not (or when Kustomizations are not served at all).
+pub async fn root_kustomization(
+    connection: &Connection,
+    apis: &FluxApis,
+    namespace: &str,
+) -> Result<Option<RootKustomization>> {
+    let Some(served) = FluxKind::lookup("Kustomization").and_then(|k| apis.get(k)) else {
+        return Ok(None);
+    };
+    let api: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(connection.client.clone(), namespace, &served.resource);
+    let action = Action::new("get", &qualified_plural(&served.resource))
+        .named(namespace)
+        .in_namespace(namespace);
+    let found = connection.call(action, api.get_opt(namespace)).await?;
+    Ok(found.map(|ks| RootKustomization {
+        path: ks.data["spec"]["path"].as_str().map(str::to_string),
+        applied: ks.data["status"]["lastAppliedRevision"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+    }))
 }

@@ -1,5 +1,6 @@
 //! What Flux objects mean: the kinds table, the labels of an install, finding objects, their
-//! computed status, and asking the controllers to reconcile, suspend and resume them.
+//! computed status, asking the controllers to reconcile, suspend and resume them, and following
+//! their changes.
 
 pub mod discovery;
 pub mod install;
@@ -9,6 +10,7 @@ pub mod objects;
 pub mod reconcile;
 pub mod status;
 pub mod suspend;
+pub mod watch;
 
 pub use install::{ControllersReady, FluxInstall, VERSION_CRD, controllers_ready, installed};
 pub use kinds::{FluxKind, KINDS, Revision, SourceRef};

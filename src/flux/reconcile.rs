@@ -6,16 +6,15 @@
 //! condition has observed the current generation and is True. Ready=False or Stalled=True after
 //! the request fail at once, with the controller's reason and message.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 
 use crate::cluster::apply::qualified_plural;
 use crate::cluster::connection::Connection;
+use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
 use crate::error::{Action, Error, Result};
 use crate::flux::FluxKind;
 use crate::flux::discovery::FluxApis;
@@ -26,10 +25,6 @@ use crate::flux::status::{Condition, condition, is_suspended, revision};
 pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
 pub const FORCE_AT: &str = "reconcile.fluxcd.io/forceAt";
 pub const RESET_AT: &str = "reconcile.fluxcd.io/resetAt";
-
-/// Consecutive watch failures after which waiting gives up (a watch the user may not open
-/// fails every time; a dropped connection recovers on the next try).
-const MAX_WATCH_FAILURES: u32 = 3;
 
 /// A fresh request token: the current time in RFC 3339 with nanoseconds, as flux writes it.
 pub fn new_token() -> String {
@@ -198,7 +193,7 @@ pub fn judge(
     None
 }
 
-/// Watches the object until [`judge`] decides, or `timeout` passes.
+/// Watches the object until [`judge`] decides, it is deleted, or `timeout` passes.
 pub async fn wait(
     connection: &Connection,
     target: &FluxObject,
@@ -207,76 +202,31 @@ pub async fn wait(
     since: Timestamp,
     timeout: Duration,
 ) -> Result<Outcome> {
-    let name = target.name().to_string();
-    let namespace = target.namespace().to_string();
-    let api = api(connection, served, &namespace);
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    // Backoff between failed attempts: a watch that fails at once (e.g. forbidden) must not
-    // spin, and must stay cancellable.
-    let mut stream = watcher(api, config).default_backoff().boxed();
-    let mut last_ready: Option<Condition> = None;
-    let mut failures = 0;
-    let watching = async {
-        while let Some(event) = stream.next().await {
-            let object = match event {
-                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => object,
-                Ok(watcher::Event::Delete(_)) => {
-                    return Err(Error::Usage(format!(
-                        "{}/{name} in namespace \"{namespace}\" was deleted while waiting for it",
-                        target.kind.kind
-                    )));
-                }
-                Ok(_) => continue,
-                Err(err) => {
-                    failures += 1;
-                    if failures >= MAX_WATCH_FAILURES {
-                        let action = Action::new("watch", &qualified_plural(&served.resource))
-                            .named(&name)
-                            .in_namespace(&namespace);
-                        return Err(watch_error(err, connection, action));
-                    }
-                    continue;
-                }
-            };
-            failures = 0;
-            last_ready = condition(&object, "Ready");
-            if let Some(outcome) = judge(&object, target.kind, token, since) {
-                return Ok(outcome);
-            }
-        }
-        Err(Error::Usage(format!(
-            "the watch on {}/{name} ended unexpectedly",
-            target.kind.kind
-        )))
+    let watched = Watched {
+        api: api(connection, served, target.namespace()),
+        resource: qualified_plural(&served.resource),
+        selector: Selector::Name(target.name().to_string()),
     };
-    match tokio::time::timeout(timeout, watching).await {
-        Ok(result) => result,
-        Err(_) => Ok(Outcome::TimedOut {
-            timeout_seconds: timeout.as_secs(),
-            last_ready_status: last_ready.as_ref().map(|c| c.status.clone()),
-            last_reason: last_ready.as_ref().map(|c| c.reason.clone()),
-            last_message: last_ready.map(|c| c.message),
-        }),
-    }
-}
-
-fn watch_error(err: watcher::Error, connection: &Connection, action: Action) -> Error {
-    match err {
-        watcher::Error::InitialListFailed(e)
-        | watcher::Error::WatchStartFailed(e)
-        | watcher::Error::WatchFailed(e) => {
-            Error::from_kube(e, &connection.server, connection.request_timeout, action)
+    let verdict = |observed: &Observed<DynamicObject>| match observed {
+        Observed::Applied(object) => judge(object, target.kind, token, since).map(Ok),
+        Observed::Deleted(_) => Some(Err(Error::Usage(format!(
+            "{}/{} in namespace \"{}\" was deleted while waiting for it",
+            target.kind.kind,
+            target.name(),
+            target.namespace()
+        )))),
+    };
+    match watch_until(connection, watched, verdict, Instant::now() + timeout).await? {
+        Waited::Decided(outcome) => outcome,
+        Waited::TimedOut { last_seen } => {
+            let last_ready = last_seen.and_then(|object| condition(&object, "Ready"));
+            Ok(Outcome::TimedOut {
+                timeout_seconds: timeout.as_secs(),
+                last_ready_status: last_ready.as_ref().map(|c| c.status.clone()),
+                last_reason: last_ready.as_ref().map(|c| c.reason.clone()),
+                last_message: last_ready.map(|c| c.message),
+            })
         }
-        watcher::Error::WatchError(status) => Error::from_kube(
-            kube::Error::Api(status),
-            &connection.server,
-            connection.request_timeout,
-            action,
-        ),
-        other => Error::Client {
-            action: Box::new(action),
-            cause: other.to_string(),
-        },
     }
 }
 

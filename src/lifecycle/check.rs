@@ -11,6 +11,7 @@ use kube::api::{Api, ListParams, PostParams};
 use serde::Serialize;
 
 use crate::cluster::connection::Connection;
+use crate::cluster::deployment::{Rollout, rollout};
 use crate::error::{Action, Result};
 use crate::flux::{self, labels};
 
@@ -220,14 +221,6 @@ pub async fn installation(connection: &Connection, namespace: &str) -> Result<Ve
 
 fn controller_check(deployment: &Deployment) -> Check {
     let name = deployment.metadata.name.clone().unwrap_or_default();
-    let want = deployment
-        .spec
-        .as_ref()
-        .and_then(|s| s.replicas)
-        .unwrap_or(1);
-    let status = deployment.status.clone().unwrap_or_default();
-    let available = status.available_replicas.unwrap_or(0);
-    let current = status.observed_generation == deployment.metadata.generation;
     let images: Vec<String> = deployment
         .spec
         .as_ref()
@@ -239,18 +232,9 @@ fn controller_check(deployment: &Deployment) -> Check {
                 .collect()
         })
         .unwrap_or_default();
-    let ok = current && available >= want;
-    let detail = if ok {
-        format!("available ({})", images.join(", "))
-    } else {
-        let why = status
-            .conditions
-            .unwrap_or_default()
-            .into_iter()
-            .find(|c| c.status != "True")
-            .and_then(|c| c.message)
-            .unwrap_or_else(|| format!("{available} of {want} replicas available"));
-        format!("not available: {why}")
+    let (ok, detail) = match rollout(deployment) {
+        Rollout::Available => (true, format!("available ({})", images.join(", "))),
+        Rollout::InProgress(why) | Rollout::Failed(why) => (false, format!("not available: {why}")),
     };
     Check { name, ok, detail }
 }

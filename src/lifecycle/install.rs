@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use crate::cluster::apply::{Applied, apply_all};
 use crate::cluster::connection::Connection;
-use crate::error::{Action, Error, Result};
-use crate::flux::FluxKind;
+use crate::error::{Error, Result};
 use crate::flux::discovery::FluxApis;
+use crate::flux::install::root_kustomization;
 use crate::manifests::{self, InstallOptions, Manifests};
 use crate::ui::progress::Progress;
 
@@ -60,16 +60,7 @@ pub async fn install(
 /// by the next sync (or undo an upgrade committed there).
 async fn refuse_if_bootstrapped(connection: &Connection, namespace: &str) -> Result<()> {
     let apis = FluxApis::discover(connection).await?;
-    let Some(served) = FluxKind::lookup("Kustomization").and_then(|k| apis.get(k)) else {
-        return Ok(());
-    };
-    let api: kube::Api<kube::api::DynamicObject> =
-        kube::Api::namespaced_with(connection.client.clone(), namespace, &served.resource);
-    let action = Action::new("get", "kustomizations.kustomize.toolkit.fluxcd.io")
-        .named(namespace)
-        .in_namespace(namespace);
-    if connection
-        .call(action, api.get_opt(namespace))
+    if root_kustomization(connection, &apis, namespace)
         .await?
         .is_some()
     {

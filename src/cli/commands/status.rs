@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Write};
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 
 use crate::cluster::connection::{Connection, ConnectionFlags};
@@ -13,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::{self, FluxObject, Scope, kind_named, parse_targets};
 use crate::flux::status::{State, Summary, short_revision, summarize};
+use crate::flux::watch::{ObjectKey, Shown, Tracker, Update, changes};
 use crate::flux::{self, FluxKind};
 use crate::ui::output::{self, OutputFormat};
 
@@ -375,66 +375,59 @@ async fn watch(
     initial: &[Item],
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut streams = Vec::new();
-    for kind in kinds {
-        let served = apis.require(kind)?;
-        let api = scope.api(connection, served);
-        let mut config = watcher::Config::default();
-        if let Some(selector) = &args.selector {
-            config = config.labels(selector);
-        }
-        let kind: &'static FluxKind = served.kind;
-        // Backoff between failed attempts, so a failing watch never spins.
-        let events = watcher(api, config).default_backoff();
-        streams.push(events.map(move |event| (kind, event)).boxed());
-    }
-    let mut events = futures::stream::select_all(streams);
+    let key = |i: &Item| ObjectKey {
+        kind: i.kind,
+        namespace: i.metadata.namespace.clone(),
+        name: i.metadata.name.clone(),
+    };
+    let shown = initial.iter().map(|i| {
+        let generation = i.metadata.generation;
+        let summary = i.status.clone();
+        (
+            key(i),
+            Shown {
+                summary,
+                generation,
+            },
+        )
+    });
+    let states = args.states.clone();
+    let keep = move |state| states.is_empty() || states.iter().any(|f| f.matches(state));
+    let tracker = Tracker::new(shown, keep);
+    let selector = args.selector.as_deref();
+    let updates = changes(connection, apis, kinds, scope, selector, tracker)?;
+    let mut updates = std::pin::pin!(updates);
     let redraw = std::io::stdout().is_terminal()
         && matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
-    let key = |i: &Item| {
-        (
-            i.kind,
-            i.metadata.namespace.clone(),
-            i.metadata.name.clone(),
-        )
-    };
-    let mut current: HashMap<(&'static str, String, String), Item> =
+    // What the redrawn table shows.
+    let mut current: HashMap<ObjectKey, Item> =
         initial.iter().map(|i| (key(i), i.clone())).collect();
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {
-        let (kind, event) = tokio::select! {
+        let update = tokio::select! {
             _ = &mut interrupted => return Ok(()),
-            next = events.next() => match next {
-                Some(next) => next,
+            next = updates.next() => match next {
+                Some(update) => update?,
                 None => return Ok(()),
             },
         };
-        let (object, deleted) = match event {
-            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => (o, false),
-            Ok(watcher::Event::Delete(o)) => (o, true),
-            Ok(_) => continue,
-            Err(err) => {
-                tracing::warn!("watch of {} failed, retrying: {err}", kind.plural);
+        let change = match update {
+            Update::Changed(change) => change,
+            Update::Retrying { kind, error } => {
+                tracing::warn!("watch of {} failed, retrying: {error}", kind.plural);
+                continue;
+            }
+            Update::NotWatched(warning) => {
+                eprintln!("warning: {warning}");
                 continue;
             }
         };
-        let item = Item::new(&FluxObject { kind, object });
-        if !args.states.is_empty() && !args.states.iter().any(|f| f.matches(item.status.state)) {
-            continue;
-        }
-        let k = key(&item);
-        let changed = deleted
-            || current.get(&k).is_none_or(|old| {
-                old.status != item.status || old.metadata.generation != item.metadata.generation
-            });
-        if !changed {
-            continue;
-        }
-        if deleted {
-            current.remove(&k);
+        let item = Item::new(&change.object);
+        if change.deleted {
+            current.remove(&key(&item));
         } else {
-            current.insert(k, item.clone());
+            current.insert(key(&item), item.clone());
         }
         let text = if redraw {
             let mut all: Vec<Item> = current.values().cloned().collect();
@@ -453,7 +446,7 @@ async fn watch(
                         args.all_namespaces,
                     );
                     let mut line = rows[0].join("   ");
-                    if deleted {
+                    if change.deleted {
                         line.push_str("   (deleted)");
                     }
                     line + "\n"
