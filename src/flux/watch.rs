@@ -28,7 +28,8 @@ pub struct Change {
 /// What [`changes`] yields.
 #[derive(Debug)]
 pub enum Update {
-    Changed(Change),
+    /// Boxed: a change carries the whole object.
+    Changed(Box<Change>),
     /// The watch of `kind` failed and is retried after the backoff.
     Retrying {
         kind: &'static FluxKind,
@@ -140,10 +141,10 @@ pub fn changes(
         let update = match item {
             Ok(Followed::Observed(Observed::Applied(object))) => tracker
                 .observe(FluxObject { kind, object }, false)
-                .map(|c| Ok(Update::Changed(c))),
+                .map(|c| Ok(Update::Changed(Box::new(c)))),
             Ok(Followed::Observed(Observed::Deleted(object))) => tracker
                 .observe(FluxObject { kind, object }, true)
-                .map(|c| Ok(Update::Changed(c))),
+                .map(|c| Ok(Update::Changed(Box::new(c)))),
             Ok(Followed::Retrying(error)) => Some(Ok(Update::Retrying { kind, error })),
             Err(Error::Forbidden { user, action, .. }) => Some(Ok(Update::NotWatched(format!(
                 "{user} cannot {action}: forbidden; changes to those objects are not shown"

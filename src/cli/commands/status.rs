@@ -413,7 +413,7 @@ async fn watch(
             },
         };
         let change = match update {
-            Update::Changed(change) => change,
+            Update::Changed(change) => *change,
             Update::Retrying { kind, error } => {
                 tracing::warn!("watch of {} failed, retrying: {error}", kind.plural);
                 continue;
