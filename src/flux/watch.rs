@@ -28,6 +28,7 @@ pub struct Change {
 /// What [`changes`] yields.
 #[derive(Debug)]
 pub enum Update {
+    /// Boxed: a change carries the whole object.
     Changed(Box<Change>),
     /// The watch of `kind` failed and is retried after the backoff.
     Retrying {
