@@ -542,7 +542,7 @@ async fn wait_for_deploy_key(
                 progress.success("the deploy key has access to the repository");
                 return Ok(());
             }
-            Err(Error::GitAuthFailed { .. }) if Instant::now() < deadline => {
+            Err(Error::Git(git::Error::GitAuthFailed { .. })) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(err) => return Err(err),
@@ -571,7 +571,7 @@ async fn wait_for_sync(
     let namespace = options.install.namespace.as_str();
     let apis = FluxApis::discover(connection).await?;
     for kind_name in ["GitRepository", "Kustomization"] {
-        let kind = FluxKind::lookup(kind_name).ok_or(Error::FluxNotInstalled)?;
+        let kind = FluxKind::lookup(kind_name).ok_or(crate::flux::Error::FluxNotInstalled)?;
         let served = apis.require(kind)?;
         let token = if report.nothing_changed() {
             None
@@ -607,10 +607,11 @@ async fn wait_for_sync(
 }
 
 /// Runs blocking Git work off the async runtime's threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
+async fn blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|err| Error::Usage(format!("a Git task failed: {err}")))?
+        .map_err(Into::into)
 }

@@ -9,9 +9,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::cluster::action::Action;
 use crate::cluster::apply::Change;
 use crate::cluster::connection::Connection;
-use crate::error::{Action, Result};
+use crate::error::Result;
 
 /// What the source-controller needs to clone the repository.
 pub enum SourceCredentials {
@@ -78,7 +79,7 @@ pub async fn existing(
     let action = Action::new("get", "secrets")
         .named(name)
         .in_namespace(namespace);
-    connection.call(action, api.get_opt(name)).await
+    Ok(connection.call(action, api.get_opt(name)).await?)
 }
 
 /// Creates or updates the Secret (server-side apply, skipped when it already holds this

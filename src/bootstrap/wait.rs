@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use kube::api::{Api, DynamicObject};
 
-use crate::cluster::apply::qualified_plural;
+use crate::cluster::action::qualified_plural;
 use crate::cluster::connection::Connection;
 use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
 use crate::error::{Error, Result};

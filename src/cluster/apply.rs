@@ -10,9 +10,10 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use kube::runtime::wait::{Condition, conditions};
 
-use crate::cluster::connection::Connection;
-use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
-use crate::error::{Action, Error, Result};
+use super::action::{Action, qualified_plural};
+use super::connection::Connection;
+use super::error::{Error, Result};
+use super::wait::{Observed, Selector, Waited, Watched, watch_until};
 
 /// How long CRDs may take to become Established before apply gives up (the API server
 /// usually needs well under a second).
@@ -100,21 +101,17 @@ async fn apply_one(
     object: &serde_json::Value,
 ) -> Result<Applied> {
     let text = |pointer: &str| object.pointer(pointer).and_then(|v| v.as_str());
-    let (api_version, kind, name) = match (
-        text("/apiVersion"),
-        text("/kind"),
-        text("/metadata/name"),
-    ) {
-        (Some(a), Some(k), Some(n)) => (a, k, n),
-        _ => {
-            // Name what is there, never the content: it may be a Secret.
-            return Err(Error::Usage(format!(
-                "a manifest object lacks apiVersion, kind or metadata.name (kind {:?}, name {:?}); fix the manifests (--manifests) or use a Flux release",
-                text("/kind").unwrap_or_default(),
-                text("/metadata/name").unwrap_or_default()
-            )));
-        }
-    };
+    let (api_version, kind, name) =
+        match (text("/apiVersion"), text("/kind"), text("/metadata/name")) {
+            (Some(a), Some(k), Some(n)) => (a, k, n),
+            _ => {
+                // Name what is there, never the content: it may be a Secret.
+                return Err(Error::ObjectIncomplete {
+                    kind: text("/kind").unwrap_or_default().to_string(),
+                    name: text("/metadata/name").unwrap_or_default().to_string(),
+                });
+            }
+        };
     let (resource, namespaced) = resources.find(api_version, kind)?;
     let namespace = if namespaced {
         Some(text("/metadata/namespace").unwrap_or("default"))
@@ -195,9 +192,10 @@ async fn wait_established(connection: &Connection, names: &[&str]) -> Result<()>
         };
         match watch_until(connection, watched, verdict, deadline).await? {
             Waited::Decided(()) => Ok(()),
-            Waited::TimedOut { .. } => Err(Error::Output(format!(
-                "CRD {name} was not Established within {CRD_ESTABLISHED_TIMEOUT:?}; see its conditions with: kubectl get crd {name} -o yaml"
-            ))),
+            Waited::TimedOut { .. } => Err(Error::CrdNotEstablished {
+                name: name.to_string(),
+                timeout: CRD_ESTABLISHED_TIMEOUT,
+            }),
         }
     });
     futures::future::try_join_all(waits).await.map(|_| ())
@@ -268,10 +266,9 @@ impl Resources {
         self.by_kind
             .get(&(api_version.to_string(), kind.to_string()))
             .map(|(resource, namespaced)| (resource, *namespaced))
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "the cluster does not serve {kind} in {api_version}; check the Kubernetes version (Flux needs >= 1.33) and that its CRD is installed"
-                ))
+            .ok_or_else(|| Error::NotServed {
+                kind: kind.to_string(),
+                api_version: api_version.to_string(),
             })
     }
 }
@@ -297,15 +294,6 @@ pub async fn server_side_apply(
     connection
         .call(action, api.patch(&name, &params, &Patch::Apply(object)))
         .await
-}
-
-/// `plural.group` as kubectl names resources in messages (`kustomizations.kustomize.toolkit.fluxcd.io`).
-pub fn qualified_plural(resource: &ApiResource) -> String {
-    if resource.group.is_empty() {
-        resource.plural.clone()
-    } else {
-        format!("{}.{}", resource.plural, resource.group)
-    }
 }
 
 #[cfg(test)]

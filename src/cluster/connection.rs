@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::config::{
-    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, KubeconfigError, NamedAuthInfo,
-    NamedCluster, NamedContext,
+    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
 };
 use kube::{Client, Config};
 
-use crate::error::{Action, Error, Result};
+use super::action::Action;
+use super::error::{Error, Result};
 
 /// Name of the context, cluster and user synthesised when only flags (`--server`, `--token`)
 /// describe the connection.
@@ -97,6 +98,7 @@ impl Connection {
                         server: self.server.clone(),
                         timeout: limit,
                         action: Box::new(action.clone()),
+                        source: None,
                     })?
             }
             None => request.await,
@@ -120,7 +122,7 @@ impl ConnectionFlags {
         let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|err| Error::KubeconfigUnusable {
-                cause: kubeconfig_cause(&err),
+                source: Box::new(err),
             })?;
         if let Some(limit) = request_timeout {
             config.connect_timeout = Some(limit);
@@ -133,8 +135,9 @@ impl ConnectionFlags {
             .to_string()
             .trim_end_matches('/')
             .to_string();
-        let client = Client::try_from(config).map_err(|err| Error::KubeconfigUnusable {
-            cause: format!("cannot build a client for {server}: {err}"),
+        let client = Client::try_from(config).map_err(|err| Error::ClientUnusable {
+            server: server.clone(),
+            source: Box::new(err),
         })?;
         Ok(Connection {
             client,
@@ -183,7 +186,7 @@ impl ConnectionFlags {
                     .merge(read_kubeconfig(path)?)
                     .map_err(|err| Error::KubeconfigInvalid {
                         path: path.clone(),
-                        cause: err.to_string(),
+                        source: Box::new(err),
                     })?;
         }
         Ok(LoadedKubeconfig {
@@ -203,49 +206,47 @@ impl ConnectionFlags {
             mut config,
             sources,
         } = loaded;
-        let not_defined =
-            |what: &'static str, name: &str, names: Vec<&String>| Error::NotInKubeconfig {
-                what,
-                name: name.to_string(),
-                sources: sources.clone(),
-                available: if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names
-                        .iter()
-                        .map(|n| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                },
-            };
+        let context_name = self.select_context(&mut config, &sources)?;
+        config.current_context = Some(context_name.clone());
+        let context = config
+            .contexts
+            .iter()
+            .find(|c| c.name == context_name)
+            .and_then(|c| c.context.clone())
+            .unwrap_or_default();
+        let cluster_name = self.select_cluster(&mut config, &context, &sources)?;
+        let user_name = self.select_user(&mut config, &context, &sources)?;
+        self.check_tls_flags()?;
+        self.write_overrides(&mut config, &context_name, cluster_name, user_name);
+        Ok((config, self.namespace_or(context.namespace)))
+    }
 
-        let context_name = match (&self.context, &config.current_context) {
+    /// The context to use: `--context` (which must be defined), else the current-context; with
+    /// `--server` and neither, an empty context that the flags fill in.
+    fn select_context(&self, config: &mut Kubeconfig, sources: &str) -> Result<String> {
+        let defined =
+            |config: &Kubeconfig, name: &str| config.contexts.iter().any(|c| c.name == name);
+        match (&self.context, &config.current_context) {
             (Some(name), _) => {
-                if !config.contexts.iter().any(|c| &c.name == name) {
-                    return Err(not_defined(
-                        "context",
-                        name,
-                        config.contexts.iter().map(|c| &c.name).collect(),
-                    ));
+                if !defined(config, name) {
+                    let names = config.contexts.iter().map(|c| &c.name);
+                    return Err(not_defined("context", name, names, sources));
                 }
-                name.clone()
+                Ok(name.clone())
             }
-            (None, Some(current)) if config.contexts.iter().any(|c| &c.name == current) => {
-                current.clone()
-            }
+            (None, Some(current)) if defined(config, current) => Ok(current.clone()),
             (None, current) => {
                 if self.server.is_none() {
                     if config.contexts.is_empty() {
-                        return Err(Error::NoKubeconfig { looked_at: sources });
+                        return Err(Error::NoKubeconfig {
+                            looked_at: sources.to_string(),
+                        });
                     }
+                    let names = config.contexts.iter().map(|c| &c.name);
                     return Err(match current {
-                        Some(name) => not_defined(
-                            "current-context",
-                            name,
-                            config.contexts.iter().map(|c| &c.name).collect(),
-                        ),
-                        None => Error::KubeconfigUnusable {
-                            cause: format!("{sources} sets no current-context; pass --context"),
+                        Some(name) => not_defined("current-context", name, names, sources),
+                        None => Error::NoCurrentContext {
+                            sources: sources.to_string(),
                         },
                     });
                 }
@@ -257,58 +258,70 @@ impl ConnectionFlags {
                     }),
                     ..NamedContext::default()
                 });
-                FLAGS_ENTRY.to_string()
+                Ok(FLAGS_ENTRY.to_string())
             }
-        };
-        config.current_context = Some(context_name.clone());
+        }
+    }
 
-        let context = config
-            .contexts
-            .iter()
-            .find(|c| c.name == context_name)
-            .and_then(|c| c.context.clone())
-            .unwrap_or_default();
-
-        let cluster_name = self
+    /// The cluster to use: `--cluster`, else the context's. One the kubeconfig does not define
+    /// is added empty when `--server` can describe it, and is an error otherwise.
+    fn select_cluster(
+        &self,
+        config: &mut Kubeconfig,
+        context: &Context,
+        sources: &str,
+    ) -> Result<String> {
+        let name = self
             .cluster
             .clone()
             .unwrap_or_else(|| context.cluster.clone());
-        if !config.clusters.iter().any(|c| c.name == cluster_name) {
+        if !config.clusters.iter().any(|c| c.name == name) {
             if self.server.is_none() {
-                return Err(not_defined(
-                    "cluster",
-                    &cluster_name,
-                    config.clusters.iter().map(|c| &c.name).collect(),
-                ));
+                let names = config.clusters.iter().map(|c| &c.name);
+                return Err(not_defined("cluster", &name, names, sources));
             }
             config.clusters.push(NamedCluster {
-                name: cluster_name.clone(),
+                name: name.clone(),
                 cluster: Some(Cluster::default()),
                 ..NamedCluster::default()
             });
         }
-        let user_name = match (&self.user, &context.user) {
+        Ok(name)
+    }
+
+    /// The user to use: `--user` (which must be defined), else the context's when defined,
+    /// else an empty user that the flags (e.g. `--token`) fill in.
+    fn select_user(
+        &self,
+        config: &mut Kubeconfig,
+        context: &Context,
+        sources: &str,
+    ) -> Result<String> {
+        let defined =
+            |config: &Kubeconfig, name: &str| config.auth_infos.iter().any(|a| a.name == name);
+        match (&self.user, &context.user) {
             (Some(name), _) => {
-                if !config.auth_infos.iter().any(|a| &a.name == name) {
-                    return Err(not_defined(
-                        "user",
-                        name,
-                        config.auth_infos.iter().map(|a| &a.name).collect(),
-                    ));
+                if !defined(config, name) {
+                    let names = config.auth_infos.iter().map(|a| &a.name);
+                    return Err(not_defined("user", name, names, sources));
                 }
-                name.clone()
+                Ok(name.clone())
             }
-            (None, Some(name)) if config.auth_infos.iter().any(|a| &a.name == name) => name.clone(),
+            (None, Some(name)) if defined(config, name) => Ok(name.clone()),
             (None, _) => {
                 config.auth_infos.push(NamedAuthInfo {
                     name: FLAGS_ENTRY.to_string(),
                     auth_info: Some(AuthInfo::default()),
                     ..NamedAuthInfo::default()
                 });
-                FLAGS_ENTRY.to_string()
+                Ok(FLAGS_ENTRY.to_string())
             }
-        };
+        }
+    }
 
+    /// Refuses TLS flags that contradict each other or name files that do not exist, so the
+    /// user hears about the flag rather than a vaguer TLS failure later.
+    fn check_tls_flags(&self) -> Result<()> {
         if self.insecure_skip_tls_verify && self.certificate_authority.is_some() {
             return Err(Error::InvalidFlag {
                 flag: "--insecure-skip-tls-verify",
@@ -332,25 +345,25 @@ impl ConnectionFlags {
                 });
             }
         }
+        Ok(())
+    }
 
+    /// Writes the flags into the selected cluster and user, and points the selected context at
+    /// both.
+    fn write_overrides(
+        &self,
+        config: &mut Kubeconfig,
+        context_name: &str,
+        cluster_name: String,
+        user_name: String,
+    ) {
         if let Some(cluster) = config
             .clusters
             .iter_mut()
             .find(|c| c.name == cluster_name)
             .map(|c| c.cluster.get_or_insert_with(Cluster::default))
         {
-            if let Some(server) = &self.server {
-                cluster.server = Some(server.clone());
-            }
-            if let Some(ca) = &self.certificate_authority {
-                cluster.certificate_authority = Some(path_string(ca));
-                cluster.certificate_authority_data = None;
-            }
-            if self.insecure_skip_tls_verify {
-                cluster.insecure_skip_tls_verify = Some(true);
-                cluster.certificate_authority = None;
-                cluster.certificate_authority_data = None;
-            }
+            self.write_cluster(cluster);
         }
         if let Some(user) = config
             .auth_infos
@@ -358,59 +371,96 @@ impl ConnectionFlags {
             .find(|a| a.name == user_name)
             .map(|a| a.auth_info.get_or_insert_with(AuthInfo::default))
         {
-            if let Some(token) = &self.token {
-                user.token = Some(token.clone().into());
-                user.token_file = None;
-            }
-            if let Some(cert) = &self.client_certificate {
-                user.client_certificate = Some(path_string(cert));
-                user.client_certificate_data = None;
-            }
-            if let Some(key) = &self.client_key {
-                user.client_key = Some(path_string(key));
-                user.client_key_data = None;
-            }
-            if let Some(as_user) = &self.as_user {
-                user.impersonate = Some(as_user.clone());
-            }
-            if !self.as_group.is_empty() {
-                user.impersonate_groups = Some(self.as_group.clone());
-            }
+            self.write_user(user);
         }
-        if let Some(ctx) = config
+        if let Some(context) = config
             .contexts
             .iter_mut()
             .find(|c| c.name == context_name)
             .and_then(|c| c.context.as_mut())
         {
-            ctx.cluster = cluster_name;
-            ctx.user = Some(user_name);
+            context.cluster = cluster_name;
+            context.user = Some(user_name);
         }
+    }
 
-        let namespace = self
-            .namespace
+    /// `--server`, `--certificate-authority` and `--insecure-skip-tls-verify`; a flag replaces
+    /// what the kubeconfig says in both its forms (file and inline data).
+    fn write_cluster(&self, cluster: &mut Cluster) {
+        if let Some(server) = &self.server {
+            cluster.server = Some(server.clone());
+        }
+        if let Some(ca) = &self.certificate_authority {
+            cluster.certificate_authority = Some(path_string(ca));
+            cluster.certificate_authority_data = None;
+        }
+        if self.insecure_skip_tls_verify {
+            cluster.insecure_skip_tls_verify = Some(true);
+            cluster.certificate_authority = None;
+            cluster.certificate_authority_data = None;
+        }
+    }
+
+    /// `--token`, `--client-certificate`, `--client-key`, `--as` and `--as-group`; as for the
+    /// cluster, a flag replaces both forms of what it overrides.
+    fn write_user(&self, user: &mut AuthInfo) {
+        if let Some(token) = &self.token {
+            user.token = Some(token.clone().into());
+            user.token_file = None;
+        }
+        if let Some(cert) = &self.client_certificate {
+            user.client_certificate = Some(path_string(cert));
+            user.client_certificate_data = None;
+        }
+        if let Some(key) = &self.client_key {
+            user.client_key = Some(path_string(key));
+            user.client_key_data = None;
+        }
+        if let Some(as_user) = &self.as_user {
+            user.impersonate = Some(as_user.clone());
+        }
+        if !self.as_group.is_empty() {
+            user.impersonate_groups = Some(self.as_group.clone());
+        }
+    }
+
+    /// `--namespace`, else the context's namespace, else "default" (an empty one counts as
+    /// none, as in kubectl).
+    fn namespace_or(&self, context_namespace: Option<String>) -> String {
+        self.namespace
             .clone()
-            .or(context.namespace)
+            .or(context_namespace)
             .filter(|ns| !ns.is_empty())
-            .unwrap_or_else(|| "default".to_string());
-        Ok((config, namespace))
+            .unwrap_or_else(|| "default".to_string())
+    }
+}
+
+/// The error for a context, cluster or user the kubeconfig does not define, listing the ones
+/// it does.
+fn not_defined<'a>(
+    what: &'static str,
+    name: &str,
+    defined: impl Iterator<Item = &'a String>,
+    sources: &str,
+) -> Error {
+    let defined: Vec<&str> = defined.map(String::as_str).collect();
+    Error::NotInKubeconfig {
+        what,
+        name: name.to_string(),
+        sources: sources.to_string(),
+        available: if defined.is_empty() {
+            "none".to_string()
+        } else {
+            defined.join(", ")
+        },
     }
 }
 
 fn read_kubeconfig(path: &Path) -> Result<Kubeconfig> {
     Kubeconfig::read_from(path).map_err(|err| Error::KubeconfigInvalid {
         path: path.to_path_buf(),
-        cause: kubeconfig_cause(&err),
+        source: Box::new(err),
     })
-}
-
-/// The part of a kubeconfig error a user can act on, without kube's wrapper words.
-fn kubeconfig_cause(err: &KubeconfigError) -> String {
-    match err {
-        KubeconfigError::ReadConfig(io, _) => io.to_string(),
-        KubeconfigError::Parse(parse) => format!("not a valid kubeconfig: {parse}"),
-        other => other.to_string(),
-    }
 }
 
 fn default_kubeconfig_path() -> Option<PathBuf> {
@@ -423,4 +473,282 @@ fn path_string(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two contexts on two clusters; `b` has no user of its own and a namespace.
+    const KUBECONFIG: &str = "
+apiVersion: v1
+kind: Config
+current-context: a
+clusters:
+- name: one
+  cluster:
+    server: https://one:6443
+    certificate-authority-data: Q0E=
+- name: two
+  cluster:
+    server: https://two:6443
+users:
+- name: alice
+  user:
+    token-file: /var/run/token
+    client-certificate-data: Q0VSVA==
+contexts:
+- name: a
+  context:
+    cluster: one
+    user: alice
+- name: b
+  context:
+    cluster: two
+    user: nobody
+    namespace: apps
+";
+
+    fn kubeconfig() -> Kubeconfig {
+        Kubeconfig::from_yaml(KUBECONFIG).unwrap()
+    }
+
+    fn flags() -> ConnectionFlags {
+        ConnectionFlags::default()
+    }
+
+    fn context(config: &Kubeconfig, name: &str) -> Context {
+        config
+            .contexts
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.context.clone())
+            .unwrap()
+    }
+
+    #[test]
+    fn the_context_flag_wins_and_must_be_defined() {
+        let mut config = kubeconfig();
+        let chosen = ConnectionFlags {
+            context: Some("b".into()),
+            ..flags()
+        };
+        assert_eq!(chosen.select_context(&mut config, "src").unwrap(), "b");
+        assert_eq!(flags().select_context(&mut config, "src").unwrap(), "a");
+
+        let unknown = ConnectionFlags {
+            context: Some("c".into()),
+            ..flags()
+        };
+        assert_eq!(
+            unknown
+                .select_context(&mut config, "/home/me/.kube/config")
+                .unwrap_err()
+                .to_string(),
+            "context \"c\" is not defined in the kubeconfig (/home/me/.kube/config); defined: a, b; pick one of those (kubectl config get-contexts lists contexts)"
+        );
+    }
+
+    #[test]
+    fn without_a_usable_current_context_only_server_helps() {
+        let mut config = kubeconfig();
+        config.current_context = Some("gone".into());
+        assert_eq!(
+            flags()
+                .select_context(&mut config, "src")
+                .unwrap_err()
+                .to_string(),
+            "current-context \"gone\" is not defined in the kubeconfig (src); defined: a, b; pick one of those (kubectl config get-contexts lists contexts)"
+        );
+        config.current_context = None;
+        assert_eq!(
+            flags()
+                .select_context(&mut config, "src")
+                .unwrap_err()
+                .to_string(),
+            "the kubeconfig cannot be used: src sets no current-context; pass --context; check it with kubectl config view"
+        );
+        let mut empty = Kubeconfig::default();
+        assert!(matches!(
+            flags().select_context(&mut empty, "no path"),
+            Err(Error::NoKubeconfig { .. })
+        ));
+
+        let server = ConnectionFlags {
+            server: Some("https://flags:6443".into()),
+            ..flags()
+        };
+        assert_eq!(
+            server.select_context(&mut empty, "no path").unwrap(),
+            FLAGS_ENTRY
+        );
+        assert_eq!(context(&empty, FLAGS_ENTRY).cluster, FLAGS_ENTRY);
+    }
+
+    #[test]
+    fn the_cluster_comes_from_the_flag_else_the_context() {
+        let mut config = kubeconfig();
+        let a = context(&config, "a");
+        assert_eq!(
+            flags().select_cluster(&mut config, &a, "src").unwrap(),
+            "one"
+        );
+        let two = ConnectionFlags {
+            cluster: Some("two".into()),
+            ..flags()
+        };
+        assert_eq!(two.select_cluster(&mut config, &a, "src").unwrap(), "two");
+
+        let three = ConnectionFlags {
+            cluster: Some("three".into()),
+            ..flags()
+        };
+        assert_eq!(
+            three
+                .select_cluster(&mut config, &a, "src")
+                .unwrap_err()
+                .to_string(),
+            "cluster \"three\" is not defined in the kubeconfig (src); defined: one, two; pick one of those (kubectl config get-contexts lists contexts)"
+        );
+        let described = ConnectionFlags {
+            server: Some("https://three:6443".into()),
+            ..three
+        };
+        assert_eq!(
+            described.select_cluster(&mut config, &a, "src").unwrap(),
+            "three"
+        );
+        assert!(config.clusters.iter().any(|c| c.name == "three"));
+    }
+
+    #[test]
+    fn an_undefined_context_user_becomes_an_empty_one_but_a_user_flag_must_exist() {
+        let mut config = kubeconfig();
+        let a = context(&config, "a");
+        let b = context(&config, "b");
+        assert_eq!(
+            flags().select_user(&mut config, &a, "src").unwrap(),
+            "alice"
+        );
+        assert_eq!(
+            flags().select_user(&mut config, &b, "src").unwrap(),
+            FLAGS_ENTRY,
+            "context b names a user the kubeconfig does not define"
+        );
+        let unknown = ConnectionFlags {
+            user: Some("bob".into()),
+            ..flags()
+        };
+        assert_eq!(
+            unknown
+                .select_user(&mut kubeconfig(), &a, "src")
+                .unwrap_err()
+                .to_string(),
+            "user \"bob\" is not defined in the kubeconfig (src); defined: alice; pick one of those (kubectl config get-contexts lists contexts)"
+        );
+    }
+
+    #[test]
+    fn contradicting_or_missing_tls_files_are_refused() {
+        let both = ConnectionFlags {
+            insecure_skip_tls_verify: true,
+            certificate_authority: Some(PathBuf::from("/etc/hostname")),
+            ..flags()
+        };
+        assert_eq!(
+            both.check_tls_flags().unwrap_err().to_string(),
+            "invalid value \"true\" for --insecure-skip-tls-verify: it cannot be combined with --certificate-authority; drop one of them"
+        );
+        let missing = ConnectionFlags {
+            client_key: Some(PathBuf::from("/nonexistent/key.pem")),
+            ..flags()
+        };
+        assert_eq!(
+            missing.check_tls_flags().unwrap_err().to_string(),
+            "invalid value \"/nonexistent/key.pem\" for --client-key: no such file"
+        );
+        assert!(flags().check_tls_flags().is_ok());
+    }
+
+    #[test]
+    fn a_flag_replaces_both_forms_of_what_it_overrides() {
+        let file = std::env::current_exe().unwrap();
+        let mut config = kubeconfig();
+        let overrides = ConnectionFlags {
+            server: Some("https://other:6443".into()),
+            certificate_authority: Some(file.clone()),
+            token: Some("t0ken".into()),
+            client_certificate: Some(file.clone()),
+            as_user: Some("carol".into()),
+            as_group: vec!["admins".into()],
+            ..flags()
+        };
+        overrides.write_overrides(&mut config, "b", "one".into(), "alice".into());
+        let cluster = config.clusters[0].cluster.clone().unwrap();
+        assert_eq!(cluster.server.as_deref(), Some("https://other:6443"));
+        assert_eq!(cluster.certificate_authority, Some(path_string(&file)));
+        assert_eq!(cluster.certificate_authority_data, None);
+        let user = config.auth_infos[0].auth_info.clone().unwrap();
+        assert!(user.token.is_some());
+        assert_eq!(user.token_file, None);
+        assert_eq!(user.client_certificate, Some(path_string(&file)));
+        assert_eq!(user.client_certificate_data, None);
+        assert_eq!(user.impersonate.as_deref(), Some("carol"));
+        assert_eq!(user.impersonate_groups, Some(vec!["admins".to_string()]));
+        let b = context(&config, "b");
+        assert_eq!(
+            (b.cluster.as_str(), b.user.as_deref()),
+            ("one", Some("alice"))
+        );
+
+        let insecure = ConnectionFlags {
+            insecure_skip_tls_verify: true,
+            ..flags()
+        };
+        let mut cluster = config.clusters[0].cluster.clone().unwrap();
+        insecure.write_cluster(&mut cluster);
+        assert_eq!(cluster.insecure_skip_tls_verify, Some(true));
+        assert_eq!(cluster.certificate_authority, None);
+    }
+
+    #[test]
+    fn the_namespace_comes_from_the_flag_else_the_context_else_default() {
+        let flag = ConnectionFlags {
+            namespace: Some("mine".into()),
+            ..flags()
+        };
+        assert_eq!(flag.namespace_or(Some("apps".into())), "mine");
+        assert_eq!(flags().namespace_or(Some("apps".into())), "apps");
+        assert_eq!(flags().namespace_or(Some(String::new())), "default");
+        assert_eq!(flags().namespace_or(None), "default");
+    }
+
+    #[test]
+    fn server_and_token_alone_make_a_whole_kubeconfig() {
+        let flags = ConnectionFlags {
+            server: Some("https://flags:6443".into()),
+            token: Some("t0ken".into()),
+            ..flags()
+        };
+        let loaded = LoadedKubeconfig {
+            config: Kubeconfig::default(),
+            sources: "no path".into(),
+        };
+        let (config, namespace) = flags.apply_overrides(loaded).unwrap();
+        assert_eq!(namespace, "default");
+        assert_eq!(config.current_context.as_deref(), Some(FLAGS_ENTRY));
+        let context = context(&config, FLAGS_ENTRY);
+        assert_eq!(context.cluster, FLAGS_ENTRY);
+        assert_eq!(context.user.as_deref(), Some(FLAGS_ENTRY));
+        let cluster = config.clusters[0].cluster.clone().unwrap();
+        assert_eq!(cluster.server.as_deref(), Some("https://flags:6443"));
+        assert!(
+            config.auth_infos[0]
+                .auth_info
+                .as_ref()
+                .unwrap()
+                .token
+                .is_some()
+        );
+    }
 }

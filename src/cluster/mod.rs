@@ -1,8 +1,14 @@
 //! Cluster plumbing without Flux knowledge: the connection built from kubectl's flags and
-//! kubeconfig, ordered server-side apply, the one watch-until-verdict wait, and when a
-//! Deployment counts as available.
+//! kubeconfig, the action every request names in its errors,
+//! ordered server-side apply, the one watch-until-verdict wait, when a Deployment counts as
+//! available, and the errors of all of these.
 
+pub mod action;
 pub mod apply;
 pub mod connection;
 pub mod deployment;
+pub mod error;
 pub mod wait;
+
+pub use action::{Action, qualified_plural};
+pub use error::{Error, Result};

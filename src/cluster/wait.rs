@@ -32,8 +32,9 @@ use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 
+use super::action::Action;
+use super::error::{Error, Result};
 use crate::cluster::connection::Connection;
-use crate::error::{Action, Error, Result};
 
 /// Failed attempts in a row after which a watch gives up on transient errors. Three is enough
 /// to ride out a dropped connection and short enough that an unreachable server is reported

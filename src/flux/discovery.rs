@@ -3,8 +3,10 @@
 
 use kube::discovery::ApiResource;
 
+use crate::cluster::action::Action;
 use crate::cluster::connection::Connection;
-use crate::error::{Action, Error, Result};
+use crate::error::{Error, Result};
+use crate::flux::Error as FluxError;
 use crate::flux::{FluxKind, KINDS};
 
 /// A Flux kind the cluster serves, at its preferred version.
@@ -68,15 +70,15 @@ impl FluxApis {
     /// The served kind for `kind`, or the error a user should see when it is not served.
     pub fn require(&self, kind: &'static FluxKind) -> Result<&ServedKind> {
         self.get(kind).ok_or_else(|| {
-            if self.served.is_empty() {
-                Error::FluxNotInstalled
+            Error::Flux(if self.served.is_empty() {
+                FluxError::FluxNotInstalled
             } else {
-                Error::KindNotInstalled {
+                FluxError::KindNotInstalled {
                     kind: kind.kind,
                     crd: kind.crd_name(),
                     controller: kind.controller,
                 }
-            }
+            })
         })
     }
 }
@@ -89,7 +91,10 @@ mod tests {
     fn missing_kinds_say_whether_flux_or_one_controller_is_missing() {
         let ks = FluxKind::lookup("ks").unwrap();
         let none = FluxApis::default();
-        assert!(matches!(none.require(ks), Err(Error::FluxNotInstalled)));
+        assert!(matches!(
+            none.require(ks),
+            Err(Error::Flux(FluxError::FluxNotInstalled))
+        ));
         assert!(
             none.require(ks)
                 .unwrap_err()

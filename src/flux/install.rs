@@ -5,10 +5,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::Api;
 use serde::Serialize;
 
-use crate::cluster::apply::qualified_plural;
+use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
 use crate::cluster::deployment::{Rollout, rollout};
-use crate::error::{Action, Result};
+use crate::error::Result;
 use crate::flux::discovery::FluxApis;
 use crate::flux::{FluxKind, labels};
 

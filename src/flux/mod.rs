@@ -3,6 +3,7 @@
 //! their changes.
 
 pub mod discovery;
+pub mod error;
 pub mod install;
 pub mod kinds;
 pub mod labels;
@@ -12,5 +13,6 @@ pub mod status;
 pub mod suspend;
 pub mod watch;
 
+pub use error::Error;
 pub use install::{ControllersReady, FluxInstall, VERSION_CRD, controllers_ready, installed};
 pub use kinds::{FluxKind, KINDS, Revision, SourceRef};

@@ -8,9 +8,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::apply::qualified_plural;
+use crate::cluster::Error as ClusterError;
+use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
-use crate::error::{Action, Error, Result};
+use crate::error::{Error, Result};
+use crate::flux::Error as FluxError;
 use crate::flux::discovery::{FluxApis, ServedKind};
 use crate::flux::{FluxKind, KINDS};
 
@@ -79,13 +81,16 @@ pub struct Target {
 
 /// Resolves a kind name a user typed (kind, plural, short name; any case).
 pub fn kind_named(name: &str) -> Result<&'static FluxKind> {
-    FluxKind::lookup(name).ok_or_else(|| Error::UnknownKind {
-        name: name.to_string(),
-        known: KINDS
-            .iter()
-            .map(|k| format!("{} ({})", k.kind, k.short_names.join(", ")))
-            .collect::<Vec<_>>()
-            .join(", "),
+    FluxKind::lookup(name).ok_or_else(|| {
+        FluxError::UnknownKind {
+            name: name.to_string(),
+            known: KINDS
+                .iter()
+                .map(|k| format!("{} ({})", k.kind, k.short_names.join(", ")))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+        .into()
     })
 }
 
@@ -182,9 +187,11 @@ pub async fn list_map<T>(
     for result in results {
         match result {
             Ok(mut objects) => listing.objects.append(&mut objects),
-            Err(Error::Forbidden { user, action, .. }) => listing.warnings.push(format!(
-                "{user} cannot {action}: forbidden; those objects are not shown"
-            )),
+            Err(Error::Cluster(ClusterError::Forbidden { user, action, .. })) => {
+                listing.warnings.push(format!(
+                    "{user} cannot {action}: forbidden; those objects are not shown"
+                ))
+            }
             Err(err) => return Err(err),
         }
     }
@@ -380,12 +387,13 @@ async fn not_found(
     let names: Vec<String> = list_kind(connection, served, &scope, None, |o| o.name().to_string())
         .await
         .unwrap_or_default();
-    Error::NotFound {
+    FluxError::NotFound {
         kind: served.kind.kind,
         name: name.to_string(),
         namespace: namespace.to_string(),
         hint: close_names_hint(served.kind, namespace, name, &names),
     }
+    .into()
 }
 
 /// "; did you mean ...?" with the names closest to `wanted`, or what exists in the namespace.
@@ -518,7 +526,7 @@ pub async fn select(
             .collect(),
     };
     if kinds.is_empty() {
-        return Err(Error::FluxNotInstalled);
+        return Err(FluxError::FluxNotInstalled.into());
     }
     let scope = Scope::new(&connection.namespace, args.all_namespaces);
     let listing = list(
@@ -569,7 +577,7 @@ mod tests {
     fn bad_targets_are_explained() {
         assert!(matches!(
             parse_targets(&args(&["deployment", "x"])),
-            Err(Error::UnknownKind { .. })
+            Err(Error::Flux(FluxError::UnknownKind { .. }))
         ));
         assert!(matches!(
             parse_targets(&args(&["ks/"])),

@@ -12,10 +12,12 @@ use jiff::Timestamp;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde::Serialize;
 
-use crate::cluster::apply::qualified_plural;
+use crate::cluster::Error as ClusterError;
+use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
 use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
-use crate::error::{Action, Error, Result};
+use crate::error::{Error, Result};
+use crate::flux::Error as FluxError;
 use crate::flux::FluxKind;
 use crate::flux::discovery::FluxApis;
 use crate::flux::discovery::ServedKind;
@@ -98,10 +100,10 @@ pub async fn merge_patch(
             )
             .await
         {
-            Err(Error::Api { code: 409, .. }) if attempt < 5 => {
+            Err(ClusterError::Api { code: 409, .. }) if attempt < 5 => {
                 tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
             }
-            other => return other,
+            other => return Ok(other?),
         }
     }
 }
@@ -333,12 +335,13 @@ async fn reconcile_one(
         )));
     }
     if is_suspended(&object.object) {
-        return Err(Error::Suspended {
+        return Err(FluxError::Suspended {
             kind: object.kind.kind,
             short: object.kind.short_names[0],
             name: object.name().to_string(),
             namespace: object.namespace().to_string(),
-        });
+        }
+        .into());
     }
     let mut extra = Vec::new();
     if options.force {

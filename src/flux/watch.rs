@@ -7,10 +7,11 @@ use std::collections::HashMap;
 
 use futures::{Stream, StreamExt};
 
-use crate::cluster::apply::qualified_plural;
+use crate::cluster::Error as ClusterError;
+use crate::cluster::action::qualified_plural;
 use crate::cluster::connection::Connection;
 use crate::cluster::wait::{Followed, Observed, Selector, Watched, follow};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::flux::FluxKind;
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::{FluxObject, Scope};
@@ -33,7 +34,7 @@ pub enum Update {
     /// The watch of `kind` failed and is retried after the backoff.
     Retrying {
         kind: &'static FluxKind,
-        error: Error,
+        error: ClusterError,
     },
     /// The user may not watch a kind: its changes are not shown, the others go on (as the
     /// listing skips a kind it may not list). The text says which.
@@ -146,10 +147,12 @@ pub fn changes(
                 .observe(FluxObject { kind, object }, true)
                 .map(|c| Ok(Update::Changed(Box::new(c)))),
             Ok(Followed::Retrying(error)) => Some(Ok(Update::Retrying { kind, error })),
-            Err(Error::Forbidden { user, action, .. }) => Some(Ok(Update::NotWatched(format!(
-                "{user} cannot {action}: forbidden; changes to those objects are not shown"
-            )))),
-            Err(error) => Some(Err(error)),
+            Err(ClusterError::Forbidden { user, action, .. }) => {
+                Some(Ok(Update::NotWatched(format!(
+                    "{user} cannot {action}: forbidden; changes to those objects are not shown"
+                ))))
+            }
+            Err(error) => Some(Err(error.into())),
         };
         std::future::ready(update)
     });

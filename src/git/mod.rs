@@ -10,6 +10,7 @@
 //! ssh setup with [`Auth::None`]), `http://` without credentials, and `file://` (tests,
 //! mirrors).
 
+mod error;
 mod remote;
 mod repo;
 mod scratch;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use gix::ObjectId;
 use secrecy::SecretString;
 
+pub use error::{Error, Result};
 pub use remote::git_version;
 pub use ssh::{
     DeployKey, KeyAlgorithm, KnownHosts, RSA_BITS, generate_deploy_key, known_hosts_fingerprints,
@@ -32,8 +34,6 @@ pub use url::{GitUrl, Transport};
 use remote::{Operation, RemoteGit};
 use repo::LocalRepo;
 use scratch::ScratchDir;
-
-use crate::error::{Error, Result};
 
 /// Where the repository is and how to authenticate to it.
 #[derive(Debug, Clone)]

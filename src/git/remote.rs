@@ -10,11 +10,11 @@ use std::sync::OnceLock;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::error::{Error, Result};
 use super::scratch::ScratchDir;
 use super::ssh::known_hosts_fingerprints;
 use super::url::{GitUrl, Transport};
 use super::{Auth, Remote};
-use crate::error::{Error, Result};
 
 /// GIT_CONFIG_COUNT (how credentials reach git without argv) appeared in Git 2.31.
 const MINIMUM_GIT: (u32, u32) = (2, 31);

@@ -8,7 +8,7 @@ use gix::ObjectId;
 use gix::objs::tree::EntryKind;
 
 use super::Signature;
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// A bare repository on disk, named by the remote it mirrors (for messages).
 pub(crate) struct LocalRepo<'a> {
@@ -151,11 +151,15 @@ impl LocalRepo<'_> {
         Ok(Some(id.detach()))
     }
 
-    fn failed(&self, operation: &'static str, err: impl std::fmt::Display) -> Error {
+    fn failed(
+        &self,
+        operation: &'static str,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
         Error::GitRepository {
             url: self.url.to_string(),
             operation,
-            cause: err.to_string(),
+            source: Box::new(err),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// A folder only the current user can enter, removed on drop.
 pub(crate) struct ScratchDir {
@@ -76,7 +76,7 @@ impl Drop for ScratchDir {
 pub(crate) fn temp_error(path: &Path, err: std::io::Error) -> Error {
     Error::GitTempFiles {
         path: path.to_path_buf(),
-        cause: err.to_string(),
+        source: err,
     }
 }
 

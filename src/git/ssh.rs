@@ -11,8 +11,8 @@ use ssh_key::private::RsaKeypair;
 use ssh_key::rand_core::OsRng;
 use ssh_key::{Algorithm, EcdsaCurve, HashAlg, LineEnding, PrivateKey, PublicKey};
 
+use super::error::{Error, Result};
 use super::url::{GitUrl, Transport};
-use crate::error::{Error, Result};
 
 /// RSA key size, as the flux CLI's `--ssh-rsa-bits` default.
 pub const RSA_BITS: usize = 2048;
@@ -45,9 +45,9 @@ pub struct DeployKey {
 
 /// Generates a new deploy key.
 pub fn generate_deploy_key(algorithm: KeyAlgorithm) -> Result<DeployKey> {
-    let failed = |cause: ssh_key::Error| Error::SshKeyGeneration {
+    let failed = |source: ssh_key::Error| Error::SshKeyGeneration {
         algorithm: format!("{algorithm:?}"),
-        cause: cause.to_string(),
+        source,
     };
     let key = match algorithm {
         KeyAlgorithm::Ecdsa => PrivateKey::random(

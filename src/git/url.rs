@@ -2,7 +2,7 @@
 //! credentials written into them (credentials travel only through [`super::Auth`], so a URL is
 //! always safe to print, log and pass to git on its command line).
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// How git reaches the remote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

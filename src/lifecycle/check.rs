@@ -10,9 +10,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ListParams, PostParams};
 use serde::Serialize;
 
+use crate::cluster::action::Action;
 use crate::cluster::connection::Connection;
 use crate::cluster::deployment::{Rollout, rollout};
-use crate::error::{Action, Result};
+use crate::error::Result;
 use crate::flux::{self, labels};
 
 /// Flux 2.9 supports Kubernetes 1.33 and later.

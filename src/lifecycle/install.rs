@@ -14,7 +14,7 @@ use crate::ui::progress::Progress;
 /// `--manifests`), as `install --export` prints them.
 pub async fn manifests(options: &InstallOptions) -> Result<Manifests> {
     let bundle = manifests::load_bundle(options).await?;
-    manifests::generate(&bundle, options)
+    Ok(manifests::generate(&bundle, options)?)
 }
 
 /// Installs Flux: applies the manifests (CRDs first), the image pull Secret when registry

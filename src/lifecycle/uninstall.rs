@@ -11,9 +11,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::ApiResource;
 
-use crate::cluster::apply::qualified_plural;
+use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
-use crate::error::{Action, Result};
+use crate::error::Result;
 use crate::flux::discovery::FluxApis;
 use crate::flux::labels;
 use crate::ui::progress::Progress;

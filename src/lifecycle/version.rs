@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
+use crate::cluster::action::Action;
 use crate::cluster::connection::Connection;
-use crate::error::{Action, Result};
+use crate::error::Result;
 use crate::flux::{self, FluxInstall};
 
 /// The plugin's own version and build.

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::error::{Error, Result};
 use super::{DEFAULT_COMPONENTS, EXTRA_COMPONENTS};
-use crate::error::{Error, Result};
 
 /// The label that names an object's component in Flux's manifests.
 const COMPONENT_LABEL: &str = "app.kubernetes.io/component";

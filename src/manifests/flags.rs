@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::error::{Error, Result};
 use super::{
     DEFAULT_BASE_URL, DEFAULT_COMPONENTS, DEFAULT_FLUX_VERSION, DEFAULT_GITHUB_API_URL,
     EXTRA_COMPONENTS, InstallOptions, LATEST, ManifestSource, REQUIRED_COMPONENTS,
     is_release_version,
 };
-use crate::error::{Error, Result};
 
 /// Log levels the Flux controllers accept.
 const LOG_LEVELS: [&str; 3] = ["debug", "info", "error"];

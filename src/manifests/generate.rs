@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
+use super::error::{Error, Result};
 use super::{Bundle, DEFAULT_NAMESPACE, InstallOptions, Manifests};
-use crate::error::{Error, Result};
 
 /// Kinds that live outside namespaces (kustomize sets no namespace on them).
 const CLUSTER_SCOPED: [&str; 10] = [

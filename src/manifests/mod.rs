@@ -7,6 +7,7 @@
 //! bootstrap build on these; nothing here talks to a cluster or to Git.
 
 mod bundle;
+mod error;
 mod flags;
 mod generate;
 mod registry_secret;
@@ -18,12 +19,11 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 pub use bundle::Bundle;
+pub use error::{Error, FetchFailure, Result};
 pub use flags::InstallFlags;
 pub use generate::generate;
 pub use registry_secret::registry_credentials_secret;
 pub use release::{LATEST, is_release_version, resolve_version};
-
-use crate::error::Result;
 
 /// The Flux release this version of kubectl-gitops is tested with.
 pub const DEFAULT_FLUX_VERSION: &str = "v2.9.4";

@@ -8,7 +8,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::bundle::{self, Bundle};
-use crate::error::{Error, Result};
+use super::error::{Error, FetchFailure, Result};
 
 /// The `--version` that asks for the newest release.
 pub const LATEST: &str = "latest";
@@ -58,25 +58,23 @@ pub async fn resolve_version(version: &str, github_api_url: &str) -> Result<Stri
         "{}/repos/fluxcd/flux2/releases/latest",
         github_api_url.trim_end_matches('/')
     );
-    let unavailable = |cause: String| Error::LatestVersionUnavailable {
+    let unavailable = |source: FetchFailure| Error::LatestVersionUnavailable {
         url: url.clone(),
-        cause,
+        source,
     };
     let body = get(&url)
         .await
-        .map_err(|e| unavailable(e.to_string()))?
-        .ok_or_else(|| unavailable("not found (404)".into()))?;
-    let release: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| unavailable(format!("the answer is not JSON: {e}")))?;
+        .map_err(unavailable)?
+        .ok_or_else(|| unavailable(FetchFailure::NotFound))?;
+    let release: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| unavailable(FetchFailure::NotJson(e)))?;
     let tag = release["tag_name"]
         .as_str()
-        .ok_or_else(|| unavailable("the answer has no tag_name".into()))?;
+        .ok_or_else(|| unavailable(FetchFailure::NoTagName))?;
     if is_release_version(tag) {
         Ok(tag.to_string())
     } else {
-        Err(unavailable(format!(
-            "its tag_name \"{tag}\" is not a version vX.Y.Z"
-        )))
+        Err(unavailable(FetchFailure::NotAVersion(tag.to_string())))
     }
 }
 
@@ -106,9 +104,9 @@ pub(super) async fn load(base_url: &str, cache_dir: &Path, version: &str) -> Res
     let checksums_url = format!("{base}/{checksums_name}");
     let archive_url = format!("{base}/{MANIFESTS_ASSET}");
     let checksums = download(&checksums_url).await?;
-    let checksums = String::from_utf8(checksums).map_err(|_| Error::ManifestDownload {
+    let checksums = String::from_utf8(checksums).map_err(|e| Error::ManifestDownload {
         url: checksums_url.clone(),
-        cause: "the checksums file is not text".into(),
+        source: FetchFailure::NotText(e),
     })?;
     let archive = download(&archive_url).await?;
     verify(
@@ -162,10 +160,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Writes a verified file into the cache through a temporary file and a rename, so readers
 /// never see half a file.
 fn store(folder: &Path, name: &str, content: &[u8]) -> Result<()> {
-    let cache_error = |path: PathBuf, e: std::io::Error| Error::ManifestCache {
-        path,
-        cause: e.to_string(),
-    };
+    let cache_error = |path: PathBuf, source: std::io::Error| Error::ManifestCache { path, source };
     std::fs::create_dir_all(folder).map_err(|e| cache_error(folder.to_path_buf(), e))?;
     let target = folder.join(name);
     let partial = folder.join(format!(".{name}.{}.partial", std::process::id()));
@@ -178,21 +173,19 @@ fn store(folder: &Path, name: &str, content: &[u8]) -> Result<()> {
 }
 
 async fn download(url: &str) -> Result<Vec<u8>> {
+    let failed = |source| Error::ManifestDownload {
+        url: url.to_string(),
+        source,
+    };
     match get(url).await {
         Ok(Some(body)) => Ok(body),
-        Ok(None) => Err(Error::ManifestDownload {
-            url: url.to_string(),
-            cause: "not found (404)".into(),
-        }),
-        Err(e) => Err(Error::ManifestDownload {
-            url: url.to_string(),
-            cause: e.to_string(),
-        }),
+        Ok(None) => Err(failed(FetchFailure::NotFound)),
+        Err(e) => Err(failed(e)),
     }
 }
 
 /// GET `url`: the body on 200, `None` on 404, an error (with the status) otherwise.
-async fn get(url: &str) -> std::result::Result<Option<Vec<u8>>, HttpError> {
+async fn get(url: &str) -> std::result::Result<Option<Vec<u8>>, FetchFailure> {
     let response = http_client()?
         .get(url)
         .header(
@@ -201,56 +194,28 @@ async fn get(url: &str) -> std::result::Result<Option<Vec<u8>>, HttpError> {
         )
         .send()
         .await
-        .map_err(|e| HttpError(innermost(&e)))?;
+        .map_err(FetchFailure::Transport)?;
     let status = response.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
     }
     if !status.is_success() {
-        return Err(HttpError(format!("the server answered {status}")));
+        return Err(FetchFailure::Status(status));
     }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| HttpError(innermost(&e)))?;
+    let body = response.bytes().await.map_err(FetchFailure::Transport)?;
     Ok(Some(body.to_vec()))
-}
-
-/// A transport failure, already worded for a user.
-#[derive(Debug)]
-struct HttpError(String);
-
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// An HTTP client on rustls with the ring provider (the one kube uses), trusting the
 /// platform's certificate authorities.
-fn http_client() -> std::result::Result<reqwest::Client, HttpError> {
+fn http_client() -> std::result::Result<reqwest::Client, FetchFailure> {
     // Installing fails only when a provider is installed already, which is just as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(Duration::from_secs(15))
         .build()
-        .map_err(|e| HttpError(format!("cannot set up HTTPS: {}", innermost(&e))))
-}
-
-/// The whole cause chain in one line (reqwest's own message says little: "error sending
-/// request").
-fn innermost(err: &dyn std::error::Error) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut current = err.source();
-    while let Some(e) = current {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
+        .map_err(FetchFailure::Setup)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use crate::error::Result;
+use super::error::{Error, Result};
+use crate::ui::output::kubernetes_yaml;
 
 /// The objects as documents separated by `---`, in order; same objects, same bytes.
 pub(super) fn documents(objects: &[Value]) -> Result<String> {
@@ -12,30 +13,18 @@ pub(super) fn documents(objects: &[Value]) -> Result<String> {
         if index > 0 {
             out.push_str("---\n");
         }
-        let text = if has_tab_led_multiline(object) {
-            // serde-saphyr writes such strings as `|` blocks without an indentation indicator,
-            // which the Go reader rejects; quoted strings read back the same everywhere.
-            quoted(object)?
-        } else {
-            crate::ui::output::to_yaml(object)?
-        };
+        // serde-saphyr writes multi-line strings with a tab-led line as `|` blocks without an
+        // indentation indicator, which the Go reader rejects; quoted strings read back the same
+        // everywhere.
+        let block_scalars = !has_tab_led_multiline(object);
+        let text =
+            kubernetes_yaml(object, block_scalars).map_err(|source| Error::Yaml { source })?;
         out.push_str(&text);
         if !text.ends_with('\n') {
             out.push('\n');
         }
     }
     Ok(out)
-}
-
-fn quoted(object: &Value) -> Result<String> {
-    let mut options = serde_saphyr::SerializerOptions::default();
-    options.indent_step = 2;
-    options.compact_list_indent = true;
-    options.prefer_block_scalars = false;
-    options.folded_wrap_chars = usize::MAX;
-    options.yaml_12 = false;
-    serde_saphyr::to_string_with_options(object, options)
-        .map_err(|err| crate::Error::Output(format!("cannot write YAML: {err}")))
 }
 
 /// Whether a multi-line string in `value` has a line starting with a tab.

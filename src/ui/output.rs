@@ -62,14 +62,22 @@ impl<'a, T: Serialize> List<'a, T> {
 /// YAML that round-trips through Kubernetes' Go reader: 2-space indent, no folding of long
 /// strings, YAML 1.1 quoting (so `on`, `yes`, `1:20` stay strings), no `%YAML` directive.
 pub fn to_yaml<T: Serialize>(value: &T) -> Result<String> {
+    kubernetes_yaml(value, true).map_err(|err| Error::Output(format!("cannot write YAML: {err}")))
+}
+
+/// [`to_yaml`]'s emitter, with multi-line strings as `|` blocks or quoted, returning
+/// serde-saphyr's own error for callers that have their own error type (the manifests).
+pub fn kubernetes_yaml<T: Serialize>(
+    value: &T,
+    block_scalars: bool,
+) -> std::result::Result<String, serde_saphyr::SerializeError> {
     let mut options = serde_saphyr::SerializerOptions::default();
     options.indent_step = 2;
     options.compact_list_indent = true;
-    options.prefer_block_scalars = true;
+    options.prefer_block_scalars = block_scalars;
     options.folded_wrap_chars = usize::MAX;
     options.yaml_12 = false;
     serde_saphyr::to_string_with_options(value, options)
-        .map_err(|err| Error::Output(format!("cannot write YAML: {err}")))
 }
 
 /// A kubectl-style table: upper-case headers, no borders, three spaces between columns, no

@@ -8,7 +8,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use kubectl_gitops::Error;
+use kubectl_gitops::git::Error;
 use kubectl_gitops::git::{
     self, Auth, BranchState, DeployKey, KeyAlgorithm, PushOutcome, Remote, Signature, Workspace,
 };

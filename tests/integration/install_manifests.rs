@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use kubectl_gitops::Error;
+use kubectl_gitops::manifests::Error;
 use kubectl_gitops::manifests::{
     self, Bundle, InstallFlags, InstallOptions, ManifestSource, Manifests,
 };

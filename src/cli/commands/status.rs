@@ -281,7 +281,9 @@ async fn header(connection: &Connection, apis: &FluxApis) -> String {
     let controllers = match flux::controllers_ready(connection, namespace).await {
         Ok(c) if c.total == 0 => "no controller Deployments found".to_string(),
         Ok(c) => format!("controllers ready {}/{}", c.ready, c.total),
-        Err(Error::Forbidden { .. }) => "controllers: not allowed to list Deployments".to_string(),
+        Err(Error::Cluster(crate::cluster::Error::Forbidden { .. })) => {
+            "controllers: not allowed to list Deployments".to_string()
+        }
         Err(err) => format!("controllers: {err}"),
     };
     format!("Flux {version} in {namespace}, {controllers}\n")

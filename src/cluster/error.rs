@@ -1,0 +1,441 @@
+//! What can go wrong between the plugin and a Kubernetes API server: the kubeconfig, the
+//! connection flags, the transport (unreachable, timeout, TLS), the server's answers (401, 403,
+//! other statuses), and applying objects. Each message names the object, the cause and the
+//! next step; the kube error behind a transport failure stays reachable as the source.
+
+use std::io::ErrorKind;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kube::config::KubeconfigError;
+
+use super::action::Action;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "kubeconfig {path} does not exist: pass an existing file to --kubeconfig, or leave the flag out to use KUBECONFIG or ~/.kube/config"
+    )]
+    KubeconfigMissing { path: PathBuf },
+
+    #[error(
+        "kubeconfig {path} could not be read: {cause}; fix the file or point --kubeconfig or KUBECONFIG at a valid one",
+        cause = kubeconfig_cause(.source)
+    )]
+    KubeconfigInvalid {
+        path: PathBuf,
+        #[source]
+        source: Box<KubeconfigError>,
+    },
+
+    #[error(
+        "no kubeconfig found: {looked_at}; create one (e.g. with your cluster's tooling), set KUBECONFIG, or pass --kubeconfig or --server"
+    )]
+    NoKubeconfig { looked_at: String },
+
+    #[error(
+        "{what} \"{name}\" is not defined in the kubeconfig ({sources}); defined: {available}; pick one of those (kubectl config get-contexts lists contexts)"
+    )]
+    NotInKubeconfig {
+        what: &'static str,
+        name: String,
+        sources: String,
+        available: String,
+    },
+
+    /// kube could not turn the selected context into a client configuration.
+    #[error(
+        "the kubeconfig cannot be used: {cause}; check it with kubectl config view",
+        cause = kubeconfig_cause(.source)
+    )]
+    KubeconfigUnusable {
+        #[source]
+        source: Box<KubeconfigError>,
+    },
+
+    /// No `--context`, no `current-context`, and no `--server` to build one from.
+    #[error(
+        "the kubeconfig cannot be used: {sources} sets no current-context; pass --context; check it with kubectl config view"
+    )]
+    NoCurrentContext { sources: String },
+
+    #[error(
+        "the kubeconfig cannot be used: cannot build a client for {server}: {source}; check it with kubectl config view"
+    )]
+    ClientUnusable {
+        server: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+
+    #[error("invalid value \"{value}\" for {flag}: {reason}")]
+    InvalidFlag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error(
+        "cannot reach the Kubernetes API server at {server}: {cause}; check that the cluster is running and that the kubeconfig, --context or --server point at it",
+        cause = innermost(.source)
+    )]
+    Unreachable {
+        server: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+
+    /// No answer within `--request-timeout`; `source` is the client's error when the timeout
+    /// was the client's own (connect or read), none when the whole request ran out of time.
+    #[error(
+        "the Kubernetes API server at {server} did not answer within {timeout:?} ({action}); check the network path to it, or raise --request-timeout"
+    )]
+    Timeout {
+        server: String,
+        timeout: Duration,
+        action: Box<Action>,
+        #[source]
+        source: Option<Box<kube::Error>>,
+    },
+
+    #[error(
+        "TLS with the Kubernetes API server at {server} failed: {cause}; check the certificate authority (kubeconfig certificate-authority(-data) or --certificate-authority)",
+        cause = innermost(.source)
+    )]
+    Tls {
+        server: String,
+        #[source]
+        source: Box<kube::Error>,
+    },
+
+    #[error(
+        "the Kubernetes API server at {server} rejected the credentials (401 Unauthorized) when trying to {action}; log in again or fix the user's token or certificate in the kubeconfig"
+    )]
+    Unauthorized { server: String, action: Box<Action> },
+
+    #[error(
+        "forbidden: {user} cannot {action} (403: {message}); ask a cluster admin for that permission, or use a context with more rights"
+    )]
+    Forbidden {
+        user: String,
+        action: Box<Action>,
+        message: String,
+    },
+
+    #[error("the Kubernetes API server refused to {action}: {message} ({code} {reason})")]
+    Api {
+        action: Box<Action>,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+
+    /// A client error that is neither an answer of the server nor a known transport failure.
+    #[error("{action} failed: {cause}", cause = source_chain(.source))]
+    Request {
+        action: Box<Action>,
+        #[source]
+        source: Box<kube::Error>,
+    },
+
+    /// A request that failed for a reason that is not an error value (e.g. a watch that ended).
+    #[error("{action} failed: {cause}")]
+    Client { action: Box<Action>, cause: String },
+
+    /// An object to apply lacks what names it; only what is there is named, never the content
+    /// (it may be a Secret).
+    #[error(
+        "a manifest object lacks apiVersion, kind or metadata.name (kind {kind:?}, name {name:?}); fix the manifests (--manifests) or use a Flux release"
+    )]
+    ObjectIncomplete { kind: String, name: String },
+
+    #[error(
+        "the cluster does not serve {kind} in {api_version}; check the Kubernetes version (Flux needs >= 1.33) and that its CRD is installed"
+    )]
+    NotServed { kind: String, api_version: String },
+
+    #[error(
+        "CRD {name} was not Established within {timeout:?}; see its conditions with: kubectl get crd {name} -o yaml"
+    )]
+    CrdNotEstablished { name: String, timeout: Duration },
+}
+
+impl Error {
+    /// Turns a kube client error met while doing `action` against `server` into the variant a
+    /// user can act on: the server's answers by status code, transport failures by what
+    /// [`transport_failure`] finds in the source chain.
+    pub fn from_kube(
+        err: kube::Error,
+        server: &str,
+        timeout: Option<Duration>,
+        action: Action,
+    ) -> Self {
+        let action = Box::new(action);
+        if let kube::Error::Api(status) = &err {
+            return match status.code {
+                401 => Error::Unauthorized {
+                    server: server.to_string(),
+                    action,
+                },
+                403 => Error::Forbidden {
+                    user: forbidden_user(&status.message),
+                    action,
+                    message: status.message.clone(),
+                },
+                code => Error::Api {
+                    action,
+                    code,
+                    reason: status.reason.clone(),
+                    message: status.message.clone(),
+                },
+            };
+        }
+        let server = server.to_string();
+        let source = Box::new(err);
+        match transport_failure(source.as_ref()) {
+            Some(TransportFailure::Tls) => Error::Tls { server, source },
+            Some(TransportFailure::Timeout) => Error::Timeout {
+                server,
+                timeout: timeout.unwrap_or_default(),
+                action,
+                source: Some(source),
+            },
+            Some(TransportFailure::Unreachable) => Error::Unreachable { server, source },
+            None => Error::Request { action, source },
+        }
+    }
+}
+
+/// The kinds of transport failure that have their own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TransportFailure {
+    Tls,
+    Timeout,
+    Unreachable,
+}
+
+/// What kind of transport failure `err` is, with TLS before timeouts before connection
+/// failures (a TLS handshake that times out is reported as TLS).
+///
+/// kube wraps hyper, rustls and io errors in opaque boxes, so the chain is searched for the
+/// typed errors first: a `rustls::Error` (also inside an `io::Error`, where hyper-rustls puts
+/// it), and `io::Error` kinds (hyper-timeout reports its timeouts as `TimedOut`). When the
+/// chain holds none of those (a connector that words its failure only as text, as DNS
+/// resolution does), the chain's text is matched as a fallback.
+fn transport_failure(err: &(dyn std::error::Error + 'static)) -> Option<TransportFailure> {
+    let typed: Vec<TransportFailure> = chain(err).filter_map(typed_failure).collect();
+    let found = |kind| typed.contains(&kind);
+    let order = [
+        TransportFailure::Tls,
+        TransportFailure::Timeout,
+        TransportFailure::Unreachable,
+    ];
+    if let Some(kind) = order.into_iter().find(|kind| found(*kind)) {
+        return Some(kind);
+    }
+    worded_failure(&source_chain(err))
+}
+
+/// The failure one error of the chain stands for, by its type.
+fn typed_failure(err: &(dyn std::error::Error + 'static)) -> Option<TransportFailure> {
+    if err.is::<rustls::Error>() {
+        return Some(TransportFailure::Tls);
+    }
+    if err.is::<tokio::time::error::Elapsed>() {
+        return Some(TransportFailure::Timeout);
+    }
+    let io = err.downcast_ref::<std::io::Error>()?;
+    // io::Error::source() skips the error it wraps, so look at it directly.
+    if io
+        .get_ref()
+        .is_some_and(|inner| inner.is::<rustls::Error>())
+    {
+        return Some(TransportFailure::Tls);
+    }
+    match io.kind() {
+        ErrorKind::TimedOut => Some(TransportFailure::Timeout),
+        ErrorKind::ConnectionRefused
+        | ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::NotConnected
+        | ErrorKind::AddrNotAvailable
+        | ErrorKind::HostUnreachable
+        | ErrorKind::NetworkUnreachable => Some(TransportFailure::Unreachable),
+        _ => None,
+    }
+}
+
+/// The fallback for chains without a typed cause: the words hyper, rustls and the resolver use.
+fn worded_failure(chain: &str) -> Option<TransportFailure> {
+    let lower = chain.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|word| lower.contains(word));
+    if has(&["certificate", "tls", "handshake"]) {
+        Some(TransportFailure::Tls)
+    } else if has(&["timed out", "elapsed", "timeout"]) {
+        Some(TransportFailure::Timeout)
+    } else if has(&["connect", "dns", "refused"]) {
+        Some(TransportFailure::Unreachable)
+    } else {
+        None
+    }
+}
+
+/// `err` and its causes, outermost first.
+fn chain<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |e| e.source())
+}
+
+/// The user named in a 403 message (`User "alice" cannot ...`), or a neutral word.
+fn forbidden_user(message: &str) -> String {
+    message
+        .split_once("User \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(user, _)| format!("user \"{user}\""))
+        .unwrap_or_else(|| "the current user".to_string())
+}
+
+/// The whole `source()` chain in one line, outermost first, without repeats.
+fn source_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in chain(err) {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// The deepest cause, which is the one that says what went wrong ("Connection refused",
+/// "invalid peer certificate: UnknownIssuer").
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    chain(err).last().map(|e| e.to_string()).unwrap_or_default()
+}
+
+/// The part of a kubeconfig error a user can act on, without kube's wrapper words.
+fn kubeconfig_cause(err: &KubeconfigError) -> String {
+    match err {
+        KubeconfigError::ReadConfig(io, _) => io.to_string(),
+        KubeconfigError::Parse(parse) => format!("not a valid kubeconfig: {parse}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kube_error(cause: impl std::error::Error + Send + Sync + 'static) -> kube::Error {
+        kube::Error::Service(Box::new(cause))
+    }
+
+    fn action() -> Action {
+        Action::new("get", "/version")
+    }
+
+    #[test]
+    fn forbidden_user_is_taken_from_the_server_message() {
+        let msg = "customresourcedefinitions.apiextensions.k8s.io \"x\" is forbidden: User \"nobody\" cannot get resource";
+        assert_eq!(forbidden_user(msg), "user \"nobody\"");
+        assert_eq!(forbidden_user("forbidden"), "the current user");
+    }
+
+    #[test]
+    fn a_rustls_error_inside_an_io_error_is_tls() {
+        let rustls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(ErrorKind::InvalidData, rustls);
+        let err = Error::from_kube(kube_error(io), "https://k:6443", None, action());
+        assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "TLS with the Kubernetes API server at https://k:6443 failed: invalid peer certificate: UnknownIssuer; check the certificate authority (kubeconfig certificate-authority(-data) or --certificate-authority)"
+        );
+    }
+
+    #[test]
+    fn io_kinds_tell_timeouts_from_refused_connections() {
+        let timed_out = std::io::Error::new(ErrorKind::TimedOut, "deadline has elapsed");
+        let err = Error::from_kube(
+            kube_error(timed_out),
+            "https://k:6443",
+            Some(Duration::from_secs(2)),
+            action(),
+        );
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the Kubernetes API server at https://k:6443 did not answer within 2s (get /version); check the network path to it, or raise --request-timeout"
+        );
+
+        let refused = std::io::Error::from(ErrorKind::ConnectionRefused);
+        let err = Error::from_kube(kube_error(refused), "https://k:6443", None, action());
+        assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "cannot reach the Kubernetes API server at https://k:6443: connection refused; check that the cluster is running and that the kubeconfig, --context or --server point at it"
+        );
+    }
+
+    #[test]
+    fn text_is_the_fallback_when_no_cause_is_typed() {
+        let dns = std::io::Error::other("dns error: failed to lookup address information");
+        let err = Error::from_kube(kube_error(dns), "https://nowhere:6443", None, action());
+        assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+
+        let other = std::io::Error::other("something else");
+        let err = Error::from_kube(kube_error(other), "https://k:6443", None, action());
+        assert!(matches!(err, Error::Request { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "get /version failed: ServiceError: something else"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_through_the_real_client() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .unwrap();
+        let config = kube::Config::new(format!("http://127.0.0.1:{port}").parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let err = client.apiserver_version().await.unwrap_err();
+        let err = Error::from_kube(err, "http://127.0.0.1", None, action());
+        assert!(matches!(err, Error::Unreachable { .. }), "{err:?}");
+        let typed = chain(&err).filter_map(typed_failure).next();
+        assert_eq!(
+            typed,
+            Some(TransportFailure::Unreachable),
+            "found by type, not text"
+        );
+    }
+
+    #[test]
+    fn api_answers_are_told_apart_by_status_code() {
+        let status = |code: u16, message: &str| {
+            kube::Error::Api(
+                kube::core::Status::failure(message, "Forbidden")
+                    .with_code(code)
+                    .boxed(),
+            )
+        };
+        let err = Error::from_kube(
+            status(403, "x is forbidden: User \"bob\" cannot get"),
+            "s",
+            None,
+            action(),
+        );
+        assert_eq!(
+            err.to_string(),
+            "forbidden: user \"bob\" cannot get /version (403: x is forbidden: User \"bob\" cannot get); ask a cluster admin for that permission, or use a context with more rights"
+        );
+        let err = Error::from_kube(status(401, "no"), "s", None, action());
+        assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+        let err = Error::from_kube(status(409, "conflict"), "s", None, action());
+        assert!(matches!(err, Error::Api { code: 409, .. }), "{err:?}");
+    }
+}

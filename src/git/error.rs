@@ -1,0 +1,135 @@
+//! What can go wrong with Git: the git executable, URLs and flags, what the server answered
+//! (credentials, TLS, host keys, refused pushes), the temporary clone, and SSH keys.
+//!
+//! Causes that are what git or ssh-keyscan printed stay text (already scrubbed of secrets);
+//! causes that are error values stay values, reachable through `source()`.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "the git command is not available ({cause}); install Git 2.31 or newer (e.g. apt-get install git, brew install git) and put it on PATH"
+    )]
+    GitMissing { cause: String },
+
+    #[error(
+        "git {version} is too old: kubectl-gitops needs Git 2.31 or newer (it hands credentials to git through GIT_CONFIG_COUNT, never the command line); upgrade Git"
+    )]
+    GitTooOld { version: String },
+
+    #[error("invalid Git URL \"{url}\": {reason}")]
+    GitUrl { url: String, reason: String },
+
+    /// A Git flag (`--branch`, `--ca-file`) whose value cannot work.
+    #[error("invalid value \"{value}\" for {flag}: {reason}")]
+    InvalidFlag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    #[error("the Git server at {url} rejected the credentials ({cause}); {next_step}")]
+    GitAuthFailed {
+        url: String,
+        cause: String,
+        next_step: &'static str,
+    },
+
+    #[error(
+        "TLS with the Git server at {url} failed ({cause}); if the server uses a private certificate authority, pass it with --ca-file"
+    )]
+    GitTls { url: String, cause: String },
+
+    #[error(
+        "cannot reach the Git server at {url} ({cause}); check the URL, the network path and that the server is running"
+    )]
+    GitUnreachable { url: String, cause: String },
+
+    #[error(
+        "Git repository {url} not found ({cause}); check the URL, and that the repository exists and the credentials can read it"
+    )]
+    GitRepositoryNotFound { url: String, cause: String },
+
+    #[error(
+        "the SSH host key of {host} is not among the trusted ones (known_hosts lists: {known}) for {url} ({cause}); scan the host again (ssh-keyscan) and compare the fingerprints with the ones your Git host publishes"
+    )]
+    GitHostKeyUnknown {
+        url: String,
+        host: String,
+        known: String,
+        cause: String,
+    },
+
+    #[error(
+        "the SSH host key of {host} has CHANGED for {url} (known_hosts lists: {known}); someone may be intercepting the connection, or the host's key was replaced: confirm the new fingerprint with the Git host's administrator before scanning it again"
+    )]
+    GitHostKeyChanged {
+        url: String,
+        host: String,
+        known: String,
+    },
+
+    #[error(
+        "the Git server at {url} refused the push to branch \"{branch}\": {reason}; a server hook or branch protection declined it: allow pushes to that branch for these credentials, or choose another --branch"
+    )]
+    GitPushRefused {
+        url: String,
+        branch: String,
+        reason: String,
+    },
+
+    #[error("git {operation} {url} failed: {cause}")]
+    GitFailed {
+        operation: &'static str,
+        url: String,
+        cause: String,
+    },
+
+    /// gix failed on the local (temporary) repository.
+    #[error("could not {operation} in the temporary clone of {url}: {source}")]
+    GitRepository {
+        url: String,
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    #[error("invalid path \"{path}\" in the Git repository: {reason}")]
+    GitPath { path: String, reason: String },
+
+    #[error(
+        "cannot create temporary Git files at {path}: {source}; check that TMPDIR points at a writable folder with free space"
+    )]
+    GitTempFiles {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot generate an SSH key ({algorithm}): {source}")]
+    SshKeyGeneration {
+        algorithm: String,
+        #[source]
+        source: ssh_key::Error,
+    },
+
+    /// The cause is worded for the user: some causes are errors, others what the file lacks.
+    #[error("cannot use the SSH private key {path}: {cause}; {next_step}", path = path.display())]
+    SshKeyFile {
+        path: PathBuf,
+        cause: String,
+        next_step: &'static str,
+    },
+
+    #[error(
+        "scanning the SSH host keys of {host} port {port} failed: {cause}; check the URL and that an SSH server listens there"
+    )]
+    SshKeyScan {
+        host: String,
+        port: u16,
+        cause: String,
+    },
+}
