@@ -30,6 +30,57 @@ pub enum Error {
         reason: String,
     },
 
+    /// The command line cannot work as given (arguments, flag combinations); found before any
+    /// network call, exit status 2.
+    #[error("{0}")]
+    InvalidUsage(String),
+
+    /// The reader of stdout went away (`| head`): the command stops quietly, as kubectl does.
+    #[error("stdout was closed")]
+    StdoutClosed,
+
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+
+    #[error("cannot write to stdout: {0}")]
+    Stdout(#[source] std::io::Error),
+
+    #[error("cannot write {format}: {cause}")]
+    Encode { format: &'static str, cause: String },
+
+    #[error("{question} Nobody can answer here (not a terminal): pass --yes to go ahead")]
+    NobodyToAsk { question: String },
+
+    #[error("{needed} (nobody can type it here: not a terminal)")]
+    NobodyToType { needed: &'static str },
+
+    #[error("cannot read the answer from the terminal: {0}")]
+    Prompt(#[source] std::io::Error),
+
+    #[error("stopped: nothing was changed")]
+    Declined,
+
+    /// `install` on a cluster whose Flux comes from Git: the next sync would undo it.
+    #[error(
+        "Flux in this cluster was bootstrapped from Git (Kustomization {namespace}/{namespace} exists), so its components come from the repository; change them there, or re-run kubectl gitops bootstrap git with the new options"
+    )]
+    BootstrappedFromGit { namespace: String },
+
+    #[error(
+        "Deployment {namespace}/{name} cannot roll out: {message}; see kubectl -n {namespace} describe deployment {name}"
+    )]
+    RolloutStuck {
+        namespace: String,
+        name: String,
+        message: String,
+    },
+
+    #[error(
+        "Flux controllers not available in time: {pending}; see kubectl -n {namespace} get pods"
+    )]
+    RolloutTimedOut { namespace: String, pending: String },
+
+    // The variants below remain until bootstrap's own errors are named.
     #[error("{0}")]
     Output(String),
 
@@ -50,12 +101,36 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit status for this error: 3 when objects are merely not Ready (so CI
-    /// pipelines can tell "unhealthy" from "could not check"), 1 otherwise.
+    /// The process exit status for this error, as kubectl's: 2 when the command line is wrong,
+    /// 3 when objects are merely not Ready (so CI pipelines can tell "unhealthy" from "could
+    /// not check"), 0 when stdout was closed (nothing is wrong), 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Error::StdoutClosed => 0,
             Error::NotAllReady { .. } => 3,
+            _ if self.is_usage() => 2,
             _ => 1,
+        }
+    }
+
+    /// Whether the command line itself is wrong: these are all found before the cluster, the
+    /// Git server or the network is contacted.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Error::InvalidFlag { .. } | Error::InvalidUsage(_) => true,
+            Error::Cluster(err) => err.is_usage(),
+            Error::Flux(err) => err.is_usage(),
+            Error::Git(err) => err.is_usage(),
+            Error::Manifests(err) => err.is_usage(),
+            _ => false,
+        }
+    }
+
+    /// A JSON or YAML encoder's failure.
+    pub fn encode(format: &'static str, cause: impl std::fmt::Display) -> Error {
+        Error::Encode {
+            format,
+            cause: cause.to_string(),
         }
     }
 }
@@ -78,5 +153,39 @@ mod tests {
             total: 2,
         };
         assert_eq!(err.exit_code(), 3);
+    }
+
+    #[test]
+    fn usage_errors_of_every_area_exit_with_two() {
+        let usage: Vec<Error> = vec![
+            Error::InvalidUsage("x".into()),
+            Error::InvalidFlag {
+                flag: "--timeout",
+                value: "x".into(),
+                reason: "y".into(),
+            },
+            flux::Error::UnknownKind {
+                name: "x".into(),
+                known: "y".into(),
+            }
+            .into(),
+            git::Error::GitUrl {
+                url: "ftp://x".into(),
+                reason: "y".into(),
+            }
+            .into(),
+            manifests::Error::RegistryCredentialsFormat.into(),
+            cluster::Error::InvalidFlag {
+                flag: "--request-timeout",
+                value: "x".into(),
+                reason: "y".into(),
+            }
+            .into(),
+        ];
+        for err in usage {
+            assert_eq!(err.exit_code(), 2, "{err}");
+        }
+        assert_eq!(Error::StdoutClosed.exit_code(), 0);
+        assert_eq!(Error::from(flux::Error::FluxNotInstalled).exit_code(), 1);
     }
 }

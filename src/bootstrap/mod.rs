@@ -6,6 +6,7 @@
 //! credentials, the path of an existing root Kustomization) is done before the first change,
 //! so a failure leaves both the repository and the cluster as they were.
 
+pub mod preflight;
 pub mod secret;
 pub mod sync;
 pub mod wait;

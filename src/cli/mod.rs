@@ -5,17 +5,18 @@
 //! with their command name as the first argument (`plugins/forward.rs`), so both have the same
 //! flags, help, output and exit codes by construction.
 
+pub mod args;
 pub mod commands;
 pub mod complete;
 
 use commands::{bootstrap, check, completion, install, reconcile, status, uninstall, version};
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::ui::Ui;
 
 /// Flux CD GitOps from kubectl: bootstrap Flux into a cluster and its Git repository, see what
 /// every Flux object is doing, and reconcile them now.
@@ -92,67 +93,39 @@ fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
         }
     };
     init_logging(cli.verbosity);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let ui = Ui::stdio();
+    let result = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            return report(&Error::Output(format!(
-                "cannot start the async runtime: {err}"
-            )));
-        }
+        Ok(runtime) => runtime.block_on(dispatch(cli.command, &ui)),
+        Err(err) => Err(crate::Error::Runtime(err)),
     };
-    let mut stdout = std::io::stdout().lock();
-    match runtime.block_on(dispatch(cli.command, &mut stdout)) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => report(&err),
+        Err(err) => {
+            // A closed stdout is the reader's choice (`| head`), not a failure to report.
+            if !matches!(err, crate::Error::StdoutClosed) {
+                ui.error(&err);
+            }
+            ExitCode::from(err.exit_code())
+        }
     }
 }
 
-async fn dispatch(command: Command, out: &mut dyn Write) -> Result<()> {
+async fn dispatch(command: Command, ui: &Ui) -> Result<()> {
     match command {
-        Command::Version(args) => version::run(*args, out).await,
-        Command::Status(args) => status::run(*args, out).await,
-        Command::Reconcile(args) => reconcile::run_reconcile(*args, out).await,
-        Command::Suspend(args) => reconcile::run_suspend(*args, out).await,
-        Command::Resume(args) => reconcile::run_resume(*args, out).await,
-        Command::Bootstrap(args) => bootstrap::run(*args, out).await,
-        Command::Install(args) => install::run(*args, out).await,
-        Command::Check(args) => check::run(*args, out).await,
-        Command::Uninstall(args) => uninstall::run(*args, out).await,
-        Command::Completion(args) => completion::run(args, out),
+        Command::Version(args) => version::run(*args, ui).await,
+        Command::Status(args) => status::run(*args, ui).await,
+        Command::Reconcile(args) => reconcile::run_reconcile(*args, ui).await,
+        Command::Suspend(args) => reconcile::run_suspend(*args, ui).await,
+        Command::Resume(args) => reconcile::run_resume(*args, ui).await,
+        Command::Bootstrap(args) => bootstrap::run(*args, ui).await,
+        Command::Install(args) => install::run(*args, ui).await,
+        Command::Check(args) => check::run(*args, ui).await,
+        Command::Uninstall(args) => uninstall::run(*args, ui).await,
+        Command::Completion(args) => completion::run(args, ui),
     }
-}
-
-/// A duration flag (`30s`, `5m`), or the error that names the flag.
-fn parse_duration(flag: &'static str, value: &str) -> Result<std::time::Duration> {
-    crate::ui::duration::parse(value).map_err(|reason| Error::InvalidFlag {
-        flag,
-        value: value.to_string(),
-        reason,
-    })
-}
-
-/// The namespace Flux lives in for install, bootstrap, check and uninstall: `-n` when given,
-/// else `flux-system` (as the flux CLI; the kubeconfig context's namespace is not Flux's).
-fn flux_namespace(connection: &crate::cluster::connection::ConnectionFlags) -> String {
-    connection
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "flux-system".to_string())
-}
-
-fn report(err: &Error) -> ExitCode {
-    eprintln!("error: {err}");
-    ExitCode::from(err.exit_code())
-}
-
-/// Writes command output, turning a closed pipe (`| head`) into an ordinary error.
-fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|err| Error::Output(format!("cannot write to stdout: {err}")))
 }
 
 /// Logs go to stderr. At the default level only this plugin's warnings show: the kube client

@@ -163,6 +163,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the command line itself is wrong (exit status 2): a connection flag that cannot
+    /// work.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::InvalidFlag { .. })
+    }
+
     /// Turns a kube client error met while doing `action` against `server` into the variant a
     /// user can act on: the server's answers by status code, transport failures by what
     /// [`transport_failure`] finds in the source chain.

@@ -37,4 +37,36 @@ pub enum Error {
         name: String,
         namespace: String,
     },
+
+    #[error("{kind}/{name} in namespace \"{namespace}\" was deleted while waiting for it")]
+    DeletedWhileWaiting {
+        kind: &'static str,
+        name: String,
+        namespace: String,
+    },
+
+    #[error(
+        "{kind} objects have no reconcile loop in Flux (they take effect when applied); nothing to reconcile"
+    )]
+    NotReconcilable { kind: &'static str },
+
+    #[error("--force and --reset apply to HelmReleases only, and {name} is a {kind}")]
+    ForceNotApplicable { kind: &'static str, name: String },
+
+    #[error(
+        "{object} in namespace \"{namespace}\" names no source (spec.sourceRef), so --with-source has nothing to reconcile"
+    )]
+    NoSource { object: String, namespace: String },
+}
+
+impl Error {
+    /// Whether the command line itself is wrong (exit status 2): a kind that Flux does not have.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::UnknownKind { .. }
+                | Error::NotReconcilable { .. }
+                | Error::ForceNotApplicable { .. }
+        )
+    }
 }

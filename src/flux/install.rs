@@ -10,7 +10,8 @@ use crate::cluster::connection::Connection;
 use crate::cluster::deployment::{Rollout, rollout};
 use crate::error::Result;
 use crate::flux::discovery::FluxApis;
-use crate::flux::{FluxKind, labels};
+use crate::flux::kinds::KUSTOMIZATION;
+use crate::flux::labels;
 
 /// The CRD whose labels carry the installed Flux version (as `flux version` reads it).
 pub const VERSION_CRD: &str = "gitrepositories.source.toolkit.fluxcd.io";
@@ -89,7 +90,7 @@ pub async fn root_kustomization(
     apis: &FluxApis,
     namespace: &str,
 ) -> Result<Option<RootKustomization>> {
-    let Some(served) = FluxKind::lookup("Kustomization").and_then(|k| apis.get(k)) else {
+    let Some(served) = apis.get(&KUSTOMIZATION) else {
         return Ok(None);
     };
     let api: Api<kube::api::DynamicObject> =

@@ -19,6 +19,9 @@ pub struct FluxKind {
     /// Whether the controller acts on `reconcile.fluxcd.io/requestedAt` (Alert and Provider are
     /// static objects without a reconcile loop).
     pub reconcilable: bool,
+    /// Whether the controller also acts on `reconcile.fluxcd.io/forceAt` and `resetAt`
+    /// (`reconcile --force/--reset`): helm-controller only.
+    pub force_and_reset: bool,
 }
 
 /// Where a kind's current revision lives.
@@ -58,18 +61,61 @@ const SOURCE: &str = "source.toolkit.fluxcd.io";
 const NOTIFICATION: &str = "notification.toolkit.fluxcd.io";
 const IMAGE: &str = "image.toolkit.fluxcd.io";
 
+pub const GIT_REPOSITORY: FluxKind = FluxKind {
+    kind: "GitRepository",
+    group: SOURCE,
+    version: "v1",
+    plural: "gitrepositories",
+    short_names: &["gitrepo"],
+    controller: "source-controller",
+    revision: Revision::Artifact,
+    source: SourceRef::None,
+    reconcilable: true,
+    force_and_reset: false,
+};
+
+pub const HELM_CHART: FluxKind = FluxKind {
+    kind: "HelmChart",
+    group: SOURCE,
+    version: "v1",
+    plural: "helmcharts",
+    short_names: &["hc"],
+    controller: "source-controller",
+    revision: Revision::Artifact,
+    source: SourceRef::Spec,
+    reconcilable: true,
+    force_and_reset: false,
+};
+
+pub const KUSTOMIZATION: FluxKind = FluxKind {
+    kind: "Kustomization",
+    group: "kustomize.toolkit.fluxcd.io",
+    version: "v1",
+    plural: "kustomizations",
+    short_names: &["ks"],
+    controller: "kustomize-controller",
+    revision: Revision::LastApplied,
+    source: SourceRef::Spec,
+    reconcilable: true,
+    force_and_reset: false,
+};
+
+pub const HELM_RELEASE: FluxKind = FluxKind {
+    kind: "HelmRelease",
+    group: "helm.toolkit.fluxcd.io",
+    version: "v2",
+    plural: "helmreleases",
+    short_names: &["hr"],
+    controller: "helm-controller",
+    revision: Revision::HelmHistory,
+    source: SourceRef::HelmChart,
+    reconcilable: true,
+    force_and_reset: true,
+};
+
+/// Every Flux kind, in the order listings show them.
 pub const KINDS: &[FluxKind] = &[
-    FluxKind {
-        kind: "GitRepository",
-        group: SOURCE,
-        version: "v1",
-        plural: "gitrepositories",
-        short_names: &["gitrepo"],
-        controller: "source-controller",
-        revision: Revision::Artifact,
-        source: SourceRef::None,
-        reconcilable: true,
-    },
+    GIT_REPOSITORY,
     FluxKind {
         kind: "OCIRepository",
         group: SOURCE,
@@ -80,6 +126,7 @@ pub const KINDS: &[FluxKind] = &[
         revision: Revision::Artifact,
         source: SourceRef::None,
         reconcilable: true,
+        force_and_reset: false,
     },
     FluxKind {
         kind: "HelmRepository",
@@ -91,18 +138,9 @@ pub const KINDS: &[FluxKind] = &[
         revision: Revision::Artifact,
         source: SourceRef::None,
         reconcilable: true,
+        force_and_reset: false,
     },
-    FluxKind {
-        kind: "HelmChart",
-        group: SOURCE,
-        version: "v1",
-        plural: "helmcharts",
-        short_names: &["hc"],
-        controller: "source-controller",
-        revision: Revision::Artifact,
-        source: SourceRef::Spec,
-        reconcilable: true,
-    },
+    HELM_CHART,
     FluxKind {
         kind: "Bucket",
         group: SOURCE,
@@ -113,29 +151,10 @@ pub const KINDS: &[FluxKind] = &[
         revision: Revision::Artifact,
         source: SourceRef::None,
         reconcilable: true,
+        force_and_reset: false,
     },
-    FluxKind {
-        kind: "Kustomization",
-        group: "kustomize.toolkit.fluxcd.io",
-        version: "v1",
-        plural: "kustomizations",
-        short_names: &["ks"],
-        controller: "kustomize-controller",
-        revision: Revision::LastApplied,
-        source: SourceRef::Spec,
-        reconcilable: true,
-    },
-    FluxKind {
-        kind: "HelmRelease",
-        group: "helm.toolkit.fluxcd.io",
-        version: "v2",
-        plural: "helmreleases",
-        short_names: &["hr"],
-        controller: "helm-controller",
-        revision: Revision::HelmHistory,
-        source: SourceRef::HelmChart,
-        reconcilable: true,
-    },
+    KUSTOMIZATION,
+    HELM_RELEASE,
     FluxKind {
         kind: "Receiver",
         group: NOTIFICATION,
@@ -146,6 +165,7 @@ pub const KINDS: &[FluxKind] = &[
         revision: Revision::None,
         source: SourceRef::None,
         reconcilable: true,
+        force_and_reset: false,
     },
     FluxKind {
         kind: "Alert",
@@ -157,6 +177,7 @@ pub const KINDS: &[FluxKind] = &[
         revision: Revision::None,
         source: SourceRef::Provider,
         reconcilable: false,
+        force_and_reset: false,
     },
     FluxKind {
         kind: "Provider",
@@ -168,6 +189,7 @@ pub const KINDS: &[FluxKind] = &[
         revision: Revision::None,
         source: SourceRef::None,
         reconcilable: false,
+        force_and_reset: false,
     },
     FluxKind {
         kind: "ImageRepository",
@@ -179,6 +201,7 @@ pub const KINDS: &[FluxKind] = &[
         revision: Revision::LatestScannedTag,
         source: SourceRef::None,
         reconcilable: true,
+        force_and_reset: false,
     },
     FluxKind {
         kind: "ImagePolicy",
@@ -190,6 +213,7 @@ pub const KINDS: &[FluxKind] = &[
         revision: Revision::LatestRef,
         source: SourceRef::ImageRepository,
         reconcilable: true,
+        force_and_reset: false,
     },
     FluxKind {
         kind: "ImageUpdateAutomation",
@@ -201,8 +225,21 @@ pub const KINDS: &[FluxKind] = &[
         revision: Revision::LastPushCommit,
         source: SourceRef::Spec,
         reconcilable: true,
+        force_and_reset: false,
     },
 ];
+
+impl Revision {
+    /// How a successful reconcile of a kind with this revision is told: "applied revision
+    /// main@sha1:…" for a Kustomization, "reconciled chart version 6.1.0" for a HelmRelease.
+    pub fn success_words(self) -> &'static str {
+        match self {
+            Revision::LastApplied => "applied revision",
+            Revision::HelmHistory => "reconciled chart version",
+            _ => "fetched revision",
+        }
+    }
+}
 
 impl FluxKind {
     /// Finds a kind by its name, plural, singular or short name, in any case.

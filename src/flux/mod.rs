@@ -9,10 +9,13 @@ pub mod kinds;
 pub mod labels;
 pub mod objects;
 pub mod reconcile;
+pub mod refs;
 pub mod status;
 pub mod suspend;
 pub mod watch;
 
 pub use error::Error;
 pub use install::{ControllersReady, FluxInstall, VERSION_CRD, controllers_ready, installed};
-pub use kinds::{FluxKind, KINDS, Revision, SourceRef};
+pub use kinds::{
+    FluxKind, GIT_REPOSITORY, HELM_CHART, HELM_RELEASE, KINDS, KUSTOMIZATION, Revision, SourceRef,
+};

@@ -105,7 +105,7 @@ pub fn parse_targets(args: &[String]) -> Result<(Option<&'static FluxKind>, Vec<
             .iter()
             .map(|arg| {
                 let (kind, name) = arg.split_once('/').filter(|(k, n)| !k.is_empty() && !n.is_empty()).ok_or_else(|| {
-                    Error::Usage(format!(
+                    Error::InvalidUsage(format!(
                         "\"{arg}\" is not <kind>/<name>; give every object as <kind>/<name>, or a kind followed by names"
                     ))
                 })?;
@@ -122,7 +122,7 @@ pub fn parse_targets(args: &[String]) -> Result<(Option<&'static FluxKind>, Vec<
         .iter()
         .map(|name| {
             if name.contains('/') {
-                Err(Error::Usage(format!(
+                Err(Error::InvalidUsage(format!(
                     "\"{name}\" mixes forms: after a kind, give plain names (or use <kind>/<name> for every object)"
                 )))
             } else {
@@ -469,6 +469,59 @@ pub struct SelectionArgs {
     pub all_namespaces: bool,
 }
 
+impl SelectionArgs {
+    /// What the command line asks for, checked without the cluster: the target forms and the
+    /// flag combinations. Returns the kind given alone (`--all ks`) and the named targets.
+    pub fn check(&self) -> Result<(Option<&'static FluxKind>, Vec<Target>)> {
+        let (kind, targets) = parse_targets(&self.targets)?;
+        let bulk = self.all || self.label_selector.is_some();
+        if !targets.is_empty() && bulk {
+            return Err(Error::InvalidUsage(
+                "give either object names or --all/-l, not both".to_string(),
+            ));
+        }
+        if !targets.is_empty() && self.all_namespaces {
+            return Err(Error::InvalidUsage(
+                "-A works with --all or -l; named objects are looked up in one namespace (-n)"
+                    .to_string(),
+            ));
+        }
+        if targets.is_empty() && !bulk {
+            return Err(Error::InvalidUsage(match kind {
+                Some(kind) => format!(
+                    "name the {} objects (e.g. {} <name>), or select them with --all or -l",
+                    kind.kind, kind.short_names[0]
+                ),
+                None => "name the objects (<kind> <name>... or <kind>/<name>...), or select them with --all or -l".to_string(),
+            }));
+        }
+        Ok((kind, targets))
+    }
+}
+
+/// The named objects in `namespace`, looked up at once; the first missing one is the error
+/// (with close names).
+pub async fn get_all(
+    connection: &Connection,
+    apis: &FluxApis,
+    namespace: &str,
+    targets: &[Target],
+) -> Result<Vec<FluxObject>> {
+    let served = targets
+        .iter()
+        .map(|t| apis.require(t.kind))
+        .collect::<Result<Vec<_>>>()?;
+    join_all(
+        targets
+            .iter()
+            .zip(&served)
+            .map(|(target, served)| get(connection, served, namespace, &target.name)),
+    )
+    .await
+    .into_iter()
+    .collect()
+}
+
 /// Resolves the command line to objects, before anything is changed, so a typo in the third
 /// name does not leave the first two half-done. `kinds_filter` restricts `--all` without a kind
 /// (e.g. to kinds that reconcile).
@@ -478,43 +531,13 @@ pub async fn select(
     args: &SelectionArgs,
     kinds_filter: impl Fn(&FluxKind) -> bool,
 ) -> Result<Selection> {
-    let (kind, targets) = parse_targets(&args.targets)?;
-    let bulk = args.all || args.label_selector.is_some();
+    let (kind, targets) = args.check()?;
     if !targets.is_empty() {
-        if bulk {
-            return Err(Error::Usage(
-                "give either object names or --all/-l, not both".to_string(),
-            ));
-        }
-        if args.all_namespaces {
-            return Err(Error::Usage(
-                "-A works with --all or -l; named objects are looked up in one namespace (-n)"
-                    .to_string(),
-            ));
-        }
-        let served = targets
-            .iter()
-            .map(|t| apis.require(t.kind))
-            .collect::<Result<Vec<_>>>()?;
-        let found =
-            join_all(targets.iter().zip(&served).map(|(target, served)| {
-                get(connection, served, &connection.namespace, &target.name)
-            }))
-            .await;
         return Ok(Selection {
-            objects: found.into_iter().collect::<Result<Vec<_>>>()?,
+            objects: get_all(connection, apis, &connection.namespace, &targets).await?,
             named: true,
             warnings: Vec::new(),
         });
-    }
-    if !bulk {
-        return Err(Error::Usage(match kind {
-            Some(kind) => format!(
-                "name the {} objects (e.g. {} <name>), or select them with --all or -l",
-                kind.kind, kind.short_names[0]
-            ),
-            None => "name the objects (<kind> <name>... or <kind>/<name>...), or select them with --all or -l".to_string(),
-        }));
     }
     let kinds: Vec<&'static FluxKind> = match kind {
         Some(kind) => vec![kind],
@@ -581,11 +604,11 @@ mod tests {
         ));
         assert!(matches!(
             parse_targets(&args(&["ks/"])),
-            Err(Error::Usage(_))
+            Err(Error::InvalidUsage(_))
         ));
         assert!(matches!(
             parse_targets(&args(&["ks", "gitrepo/x"])),
-            Err(Error::Usage(_))
+            Err(Error::InvalidUsage(_))
         ));
         let err = parse_targets(&args(&["nope/x"])).unwrap_err().to_string();
         assert!(

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures::future::join_all;
 use jiff::Timestamp;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde::Serialize;
@@ -16,12 +17,13 @@ use crate::cluster::Error as ClusterError;
 use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
 use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::flux::Error as FluxError;
 use crate::flux::FluxKind;
 use crate::flux::discovery::FluxApis;
 use crate::flux::discovery::ServedKind;
-use crate::flux::objects::{FluxObject, get, kind_named};
+use crate::flux::objects::{FluxObject, Selection, get, kind_named};
+use crate::flux::refs::{SourceReference, reconciled_source};
 use crate::flux::status::{Condition, condition, is_suspended, revision};
 
 pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
@@ -211,12 +213,12 @@ pub async fn wait(
     };
     let verdict = |observed: &Observed<DynamicObject>| match observed {
         Observed::Applied(object) => judge(object, target.kind, token, since).map(Ok),
-        Observed::Deleted(_) => Some(Err(Error::Usage(format!(
-            "{}/{} in namespace \"{}\" was deleted while waiting for it",
-            target.kind.kind,
-            target.name(),
-            target.namespace()
-        )))),
+        Observed::Deleted(_) => Some(Err(FluxError::DeletedWhileWaiting {
+            kind: target.kind.kind,
+            name: target.name().to_string(),
+            namespace: target.namespace().to_string(),
+        }
+        .into())),
     };
     match watch_until(connection, watched, verdict, Instant::now() + timeout).await? {
         Waited::Decided(outcome) => outcome,
@@ -245,6 +247,25 @@ pub struct Options {
     pub timeout: Duration,
 }
 
+impl Options {
+    /// Whether these options can apply to `kind`, checked before any request (for named
+    /// objects before the cluster is contacted): only kinds with a reconcile loop, and
+    /// `--force`/`--reset` only where the controller acts on them. `what` names the object(s).
+    pub fn check_kind(&self, kind: &FluxKind, what: &str) -> Result<()> {
+        if !kind.reconcilable {
+            return Err(FluxError::NotReconcilable { kind: kind.kind }.into());
+        }
+        if (self.force || self.reset) && !kind.force_and_reset {
+            return Err(FluxError::ForceNotApplicable {
+                kind: kind.kind,
+                name: what.to_string(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -257,6 +278,88 @@ pub struct Report {
     pub elapsed_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Box<Report>>,
+}
+
+impl Report {
+    /// An object that was not asked to reconcile, and why.
+    pub fn skipped(object: &FluxObject, reason: &str) -> Report {
+        Report {
+            kind: object.kind.kind,
+            name: object.name().to_string(),
+            namespace: object.namespace().to_string(),
+            outcome: Outcome::Skipped {
+                reason: reason.to_string(),
+            },
+            elapsed_seconds: 0.0,
+            source: None,
+        }
+    }
+}
+
+/// How many of several objects failed: the summary line and the exit status of bulk commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub total: usize,
+    pub failed: usize,
+}
+
+impl Tally {
+    /// Counts reconcile (or resume) results: an error or an unsuccessful outcome fails.
+    pub fn of_reports(results: &[Result<Report>]) -> Tally {
+        Tally::count(
+            results
+                .iter()
+                .map(|r| r.as_ref().is_ok_and(|report| report.outcome.is_success())),
+        )
+    }
+
+    pub fn count(succeeded: impl Iterator<Item = bool>) -> Tally {
+        succeeded.fold(
+            Tally {
+                total: 0,
+                failed: 0,
+            },
+            |tally, ok| Tally {
+                total: tally.total + 1,
+                failed: tally.failed + usize::from(!ok),
+            },
+        )
+    }
+
+    /// The command's result: an error naming the count when any failed (each failure was
+    /// reported on its own already).
+    pub fn into_result(self) -> Result<()> {
+        if self.failed == 0 {
+            Ok(())
+        } else {
+            Err(crate::Error::SomeFailed {
+                failed: self.failed,
+                total: self.total,
+            })
+        }
+    }
+}
+
+/// Reconciles every selected object at once. Every object is checked against the options first,
+/// so nothing is requested when one cannot take them; a suspended object met through `--all`
+/// or `-l` is skipped (a named one is an error, from [`reconcile`]).
+pub async fn reconcile_all(
+    connection: &Connection,
+    apis: &FluxApis,
+    selection: &Selection,
+    options: &Options,
+    progress: Progress<'_>,
+) -> Result<Vec<Result<Report>>> {
+    for object in &selection.objects {
+        options.check_kind(object.kind, object.name())?;
+    }
+    Ok(join_all(selection.objects.iter().map(|object| async move {
+        if !selection.named && is_suspended(&object.object) {
+            return Ok(Report::skipped(object, "suspended"));
+        }
+        reconcile(connection, apis, object, options, progress).await
+    }))
+    .await)
 }
 
 /// Receives one line per step (`annotating ...`, `waiting ...`) for a progress display.
@@ -328,12 +431,7 @@ async fn reconcile_one(
     progress: Progress<'_>,
 ) -> Result<Report> {
     let served = apis.require(object.kind)?;
-    if !object.kind.reconcilable {
-        return Err(Error::Usage(format!(
-            "{} objects have no reconcile loop in Flux (they take effect when applied); nothing to reconcile",
-            object.kind.kind
-        )));
-    }
+    options.check_kind(object.kind, object.name())?;
     if is_suspended(&object.object) {
         return Err(FluxError::Suspended {
             kind: object.kind.kind,
@@ -363,46 +461,29 @@ async fn reconcile_one(
     .await
 }
 
-/// The object a Kustomization or HelmRelease takes its input from.
+/// The object to reconcile before `object` for `--with-source` (see
+/// [`reconciled_source`]); `None` for kinds without a source.
 pub async fn source_of(
     connection: &Connection,
     apis: &FluxApis,
     object: &FluxObject,
 ) -> Result<Option<FluxObject>> {
-    let spec = &object.object.data["spec"];
-    let own = object.namespace();
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-    let (kind, name, namespace) = match object.kind.kind {
-        "Kustomization" => {
-            let r = &spec["sourceRef"];
-            (text(&r["kind"]), text(&r["name"]), text(&r["namespace"]))
+    let reference = match reconciled_source(object.kind, &object.object) {
+        None => return Ok(None),
+        Some(SourceReference::Named(reference)) => reference,
+        Some(SourceReference::Incomplete) => {
+            return Err(FluxError::NoSource {
+                object: object.display_name(),
+                namespace: object.namespace().to_string(),
+            }
+            .into());
         }
-        "HelmRelease" if spec["chartRef"].is_object() => {
-            let r = &spec["chartRef"];
-            (text(&r["kind"]), text(&r["name"]), text(&r["namespace"]))
-        }
-        "HelmRelease" => (
-            Some("HelmChart".to_string()),
-            Some(format!("{own}-{}", object.name())),
-            text(&spec["chart"]["spec"]["sourceRef"]["namespace"]),
-        ),
-        _ => return Ok(None),
     };
-    let (Some(kind), Some(name)) = (kind, name) else {
-        return Err(Error::Usage(format!(
-            "{} in namespace \"{own}\" names no source (spec.sourceRef), so --with-source has nothing to reconcile",
-            object.display_name()
-        )));
-    };
-    let served = apis.require(kind_named(&kind)?)?;
-    get(
-        connection,
-        served,
-        namespace.as_deref().unwrap_or(own),
-        &name,
-    )
-    .await
-    .map(Some)
+    let served = apis.require(kind_named(&reference.kind)?)?;
+    let namespace = reference.namespace.as_deref().unwrap_or(object.namespace());
+    get(connection, served, namespace, &reference.name)
+        .await
+        .map(Some)
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use kube::api::DynamicObject;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::flux::{FluxKind, Revision, SourceRef};
+use crate::flux::refs::{SourceReference, source_ref};
+use crate::flux::{FluxKind, Revision};
 
 /// What an object is doing. The order is the table's: failing objects first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
@@ -184,22 +185,12 @@ pub fn revision(kind: &FluxKind, object: &DynamicObject) -> Option<String> {
 /// The object that feeds this one, as `Kind/name` or `Kind/namespace/name` when it lives in
 /// another namespace.
 pub fn source(kind: &FluxKind, object: &DynamicObject) -> Option<String> {
-    let spec = &object.data["spec"];
-    let (reference, default_kind) = match kind.source {
-        SourceRef::Spec => (&spec["sourceRef"], ""),
-        SourceRef::HelmChart if spec["chartRef"].is_object() => (&spec["chartRef"], ""),
-        SourceRef::HelmChart => (&spec["chart"]["spec"]["sourceRef"], ""),
-        SourceRef::ImageRepository => (&spec["imageRepositoryRef"], "ImageRepository"),
-        SourceRef::Provider => (&spec["providerRef"], "Provider"),
-        SourceRef::None => return None,
-    };
-    let name = reference["name"].as_str()?;
-    let ref_kind = reference["kind"].as_str().unwrap_or(default_kind);
-    let own_namespace = object.metadata.namespace.as_deref();
-    Some(match reference["namespace"].as_str() {
-        Some(ns) if Some(ns) != own_namespace => format!("{ref_kind}/{ns}/{name}"),
-        _ => format!("{ref_kind}/{name}"),
-    })
+    match source_ref(kind, object)? {
+        SourceReference::Named(reference) => {
+            Some(reference.display(object.metadata.namespace.as_deref()))
+        }
+        SourceReference::Incomplete => None,
+    }
 }
 
 /// Shortens digests in a revision for tables: `main@sha1:0123456789ab…` keeps 12 hex digits.

@@ -1,10 +1,12 @@
 //! `suspend` and `resume`: Flux's `spec.suspend` switch. Resuming also requests a reconcile
 //! and waits for it, because a resumed object is only useful once it has caught up.
 
+use futures::future::join_all;
+
 use crate::cluster::connection::Connection;
 use crate::error::Result;
 use crate::flux::discovery::FluxApis;
-use crate::flux::objects::FluxObject;
+use crate::flux::objects::{FluxObject, Selection};
 use crate::flux::reconcile::{
     Options, Progress, Report, merge_patch, new_token, request_and_wait, request_patch,
 };
@@ -22,6 +24,38 @@ pub async fn suspend(connection: &Connection, apis: &FluxApis, object: &FluxObje
     )
     .await?;
     Ok(())
+}
+
+/// Suspends every selected object at once; one result per object, in order.
+pub async fn suspend_all(
+    connection: &Connection,
+    apis: &FluxApis,
+    selection: &Selection,
+) -> Vec<Result<()>> {
+    join_all(
+        selection
+            .objects
+            .iter()
+            .map(|object| suspend(connection, apis, object)),
+    )
+    .await
+}
+
+/// Resumes every selected object at once (see [`resume`]); one result per object, in order.
+pub async fn resume_all(
+    connection: &Connection,
+    apis: &FluxApis,
+    selection: &Selection,
+    options: &Options,
+    progress: Progress<'_>,
+) -> Vec<Result<Report>> {
+    join_all(
+        selection
+            .objects
+            .iter()
+            .map(|object| resume(connection, apis, object, options, progress)),
+    )
+    .await
 }
 
 /// Sets `spec.suspend: false` and requests a reconcile in the same patch, then waits for it

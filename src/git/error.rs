@@ -133,3 +133,10 @@ pub enum Error {
         cause: String,
     },
 }
+
+impl Error {
+    /// Whether the command line itself is wrong (exit status 2): a URL or flag that cannot work.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::GitUrl { .. } | Error::InvalidFlag { .. })
+    }
+}

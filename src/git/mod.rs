@@ -13,6 +13,7 @@
 mod error;
 mod remote;
 mod repo;
+pub(crate) use repo::validate_path;
 mod scratch;
 mod ssh;
 mod url;
@@ -358,7 +359,7 @@ fn check_ca_file(remote: &Remote) -> Result<()> {
 }
 
 /// A branch name git accepts (`git check-ref-format --branch` rules, simplified).
-fn check_branch_name(branch: &str) -> Result<()> {
+pub(crate) fn check_branch_name(branch: &str) -> Result<()> {
     let invalid = branch.is_empty()
         || branch.starts_with('-')
         || branch.starts_with('/')

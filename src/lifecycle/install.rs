@@ -64,9 +64,9 @@ async fn refuse_if_bootstrapped(connection: &Connection, namespace: &str) -> Res
         .await?
         .is_some()
     {
-        return Err(Error::Usage(format!(
-            "Flux in this cluster was bootstrapped from Git (Kustomization {namespace}/{namespace} exists), so its components come from the repository; change them there, or re-run kubectl gitops bootstrap git with the new options"
-        )));
+        return Err(Error::BootstrappedFromGit {
+            namespace: namespace.to_string(),
+        });
     }
     Ok(())
 }

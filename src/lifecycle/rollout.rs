@@ -30,13 +30,15 @@ pub async fn wait_available(
     let verdict = |observed: &Observed<Deployment>| rollouts.observe(observed);
     match watch_until(connection, watched, verdict, deadline).await? {
         Waited::Decided(Ok(())) => Ok(()),
-        Waited::Decided(Err(Stuck { name, message })) => Err(Error::Output(format!(
-            "Deployment {namespace}/{name} cannot roll out: {message}; see kubectl -n {namespace} describe deployment {name}"
-        ))),
-        Waited::TimedOut { .. } => Err(Error::Output(format!(
-            "Flux controllers not available in time: {}; see kubectl -n {namespace} get pods",
-            rollouts.pending().join(", ")
-        ))),
+        Waited::Decided(Err(Stuck { name, message })) => Err(Error::RolloutStuck {
+            namespace: namespace.to_string(),
+            name,
+            message,
+        }),
+        Waited::TimedOut { .. } => Err(Error::RolloutTimedOut {
+            namespace: namespace.to_string(),
+            pending: rollouts.pending().join(", "),
+        }),
     }
 }
 

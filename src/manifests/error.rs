@@ -111,6 +111,20 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// Whether the command line itself is wrong (exit status 2): an install flag that cannot work.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidFlag { .. }
+                | Error::UnknownComponent { .. }
+                | Error::RequiredComponentMissing { .. }
+                | Error::RegistryCredentialsFormat
+                | Error::RegistryCredentialsWithoutSecret
+        )
+    }
+}
+
 /// Why a release file (or the answer about the latest release) could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchFailure {

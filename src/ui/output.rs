@@ -20,7 +20,7 @@ pub enum OutputFormat {
 pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
     let mut out = Vec::new();
     write_json(&mut out, value)?;
-    String::from_utf8(out).map_err(|err| Error::Output(format!("cannot write JSON: {err}")))
+    String::from_utf8(out).map_err(|err| Error::encode("JSON", err))
 }
 
 /// [`to_json`] straight into a writer, for large outputs (no second copy in memory).
@@ -30,12 +30,12 @@ pub fn write_json<T: Serialize>(out: &mut dyn std::io::Write, value: &T) -> Resu
     let mut serializer = serde_json::Serializer::with_formatter(&mut buffered, formatter);
     value
         .serialize(&mut serializer)
-        .map_err(|err| Error::Output(format!("cannot write JSON: {err}")))?;
+        .map_err(|err| Error::encode("JSON", err))?;
     use std::io::Write;
     buffered
         .write_all(b"\n")
         .and_then(|()| buffered.flush())
-        .map_err(|err| Error::Output(format!("cannot write to stdout: {err}")))
+        .map_err(crate::ui::stdout_error)
 }
 
 /// A kubectl-style `List` of items, serialised without copying them.
@@ -62,7 +62,7 @@ impl<'a, T: Serialize> List<'a, T> {
 /// YAML that round-trips through Kubernetes' Go reader: 2-space indent, no folding of long
 /// strings, YAML 1.1 quoting (so `on`, `yes`, `1:20` stay strings), no `%YAML` directive.
 pub fn to_yaml<T: Serialize>(value: &T) -> Result<String> {
-    kubernetes_yaml(value, true).map_err(|err| Error::Output(format!("cannot write YAML: {err}")))
+    kubernetes_yaml(value, true).map_err(|err| Error::encode("YAML", err))
 }
 
 /// [`to_yaml`]'s emitter, with multi-line strings as `|` blocks or quoted, returning

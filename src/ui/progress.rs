@@ -3,39 +3,34 @@
 //! the tools read the same story. On a terminal a wait shows a spinner; in a pipe or CI each
 //! step is one plain line and nothing is redrawn. stdout stays free for `-o json|yaml`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Where progress lines go. `Progress::silent()` drops them (library callers, tests).
+use crate::ui::{SharedWriter, printable};
+
+/// Where progress lines go; made by [`crate::ui::Ui`], which owns the stream.
 pub struct Progress {
-    sink: Sink,
+    sink: SharedWriter,
+    /// Whether the sink is a terminal (spinners), else one plain line per step.
+    terminal: bool,
     spinner: Mutex<Option<ProgressBar>>,
 }
 
-enum Sink {
-    Stderr { terminal: bool },
-    Silent,
-}
-
 impl Progress {
-    /// Progress on stderr; spinners only when stderr is a terminal.
-    pub fn stderr() -> Progress {
+    pub fn to(sink: SharedWriter, terminal: bool) -> Progress {
         Progress {
-            sink: Sink::Stderr {
-                terminal: std::io::stderr().is_terminal(),
-            },
+            sink,
+            terminal,
             spinner: Mutex::new(None),
         }
     }
 
-    pub fn silent() -> Progress {
-        Progress {
-            sink: Sink::Silent,
-            spinner: Mutex::new(None),
-        }
+    /// Clears a running spinner, so another line can be written (a message, a prompt).
+    pub fn pause(&self) {
+        self.finish_spinner();
     }
 
     /// An action starts.
@@ -55,27 +50,26 @@ impl Progress {
     /// A wait starts: a spinner on a terminal (until the next line), one line elsewhere.
     pub fn waiting(&self, message: impl AsRef<str>) {
         let message = message.as_ref();
-        match self.sink {
-            Sink::Stderr { terminal: true } => {
-                self.finish_spinner();
-                let spinner = ProgressBar::new_spinner();
-                if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-                    spinner.set_style(style.tick_chars("◐◓◑◒✔"));
-                }
-                spinner.set_message(message.to_string());
-                spinner.enable_steady_tick(Duration::from_millis(120));
-                if let Ok(mut slot) = self.spinner.lock() {
-                    *slot = Some(spinner);
-                }
-            }
-            _ => self.line('◎', message),
+        if !self.terminal {
+            return self.line('◎', message);
+        }
+        self.finish_spinner();
+        let spinner = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            spinner.set_style(style.tick_chars("◐◓◑◒✔"));
+        }
+        spinner.set_message(printable(message).into_owned());
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        if let Ok(mut slot) = self.spinner.lock() {
+            *slot = Some(spinner);
         }
     }
 
     fn line(&self, symbol: char, message: &str) {
-        if let Sink::Stderr { .. } = self.sink {
-            self.finish_spinner();
-            let _ = writeln!(std::io::stderr().lock(), "{symbol} {message}");
+        self.finish_spinner();
+        if let Ok(mut sink) = self.sink.lock() {
+            // Nothing useful can be done when stderr itself is gone.
+            let _ = writeln!(sink, "{symbol} {}", printable(message));
         }
     }
 

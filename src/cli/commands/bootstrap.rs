@@ -1,18 +1,17 @@
 //! `kubectl gitops bootstrap git`.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use secrecy::SecretString;
 
 use crate::bootstrap::{self, BootstrapOptions, Credentials};
-use crate::cli::commands::reconcile::ReportOutput;
+use crate::cli::args::{flux_namespace, json_or_yaml, parse_duration};
 use crate::cluster::connection::ConnectionFlags;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::git::{KeyAlgorithm, Signature};
 use crate::manifests::InstallFlags;
-use crate::ui::output;
-use crate::ui::progress::Progress;
+use crate::ui::Ui;
+use crate::ui::output::OutputFormat;
 
 #[derive(clap::Args)]
 pub struct BootstrapArgs {
@@ -93,8 +92,8 @@ struct GitArgs {
     #[arg(short = 'y', long, alias = "silent")]
     yes: bool,
     /// Print the result as JSON or YAML
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    output: Option<ReportOutput>,
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = json_or_yaml())]
+    output: Option<OutputFormat>,
     #[command(flatten)]
     install: InstallFlags,
     #[command(flatten)]
@@ -105,15 +104,54 @@ fn parse_secret(value: &str) -> std::result::Result<SecretString, std::convert::
     Ok(SecretString::from(value))
 }
 
-pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
+pub async fn run(args: BootstrapArgs, ui: &Ui) -> Result<()> {
     let Provider::Git(args) = args.provider;
-    let namespace = crate::cli::flux_namespace(&args.connection);
+    let namespace = flux_namespace(&args.connection);
+    let options = options(&args, &namespace, ui)?;
+    // Everything the command line alone can get wrong is found before any network call.
+    bootstrap::preflight::check(&options)?;
+    if args.dry_run {
+        let plan = bootstrap::plan(&options).await?;
+        let mut text = String::new();
+        for (path, content) in &plan.files {
+            text += &format!("# {path}\n{content}");
+        }
+        text += &format!(
+            "# Besides the objects above, bootstrap would apply the Secret {namespace}/{} (credentials, never written to Git).\n# kustomization.yaml is written only where the folder has none.\n",
+            options.secret_name
+        );
+        return ui.out(&text);
+    }
+    let connection = args.connection.connect().await?;
+    let report = bootstrap::bootstrap(&connection, &options, ui.progress()).await?;
+    ui.report(args.output, &report, |report| {
+        if report.nothing_changed() {
+            format!(
+                "✔ bootstrap finished: nothing changed, the cluster is synced to {}\n",
+                report.revision
+            )
+        } else {
+            format!(
+                "✔ bootstrap finished: the cluster is synced to {} ({} commits pushed, {} objects changed)\n",
+                report.revision,
+                report.commits.len(),
+                report.changed_objects.len() + usize::from(report.secret_changed)
+            )
+        }
+    })
+}
+
+/// The library's options from the flags; the password is asked for here when needed.
+fn options(args: &GitArgs, namespace: &str, ui: &Ui) -> Result<BootstrapOptions> {
     let credentials = if args.token_auth {
         Credentials::Token {
             username: args.username.clone(),
             password: match args.password.clone() {
                 Some(password) => password,
-                None => prompt_password()?,
+                None => ui.password(
+                    "Git password or token",
+                    "--token-auth needs a password or token: set GIT_PASSWORD (or pass --password)",
+                )?,
             },
             ca_file: args.ca_file.clone(),
         }
@@ -127,12 +165,12 @@ pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
             },
         }
     };
-    let options = BootstrapOptions {
-        install: args.install.options(&namespace)?,
+    Ok(BootstrapOptions {
+        install: args.install.options(namespace)?,
         url: args.url.clone(),
         branch: args.branch.clone(),
         path: args.path.clone(),
-        interval: crate::cli::parse_duration("--interval", &args.interval)?,
+        interval: parse_duration("--interval", &args.interval)?,
         secret_name: args.secret_name.clone(),
         author: Signature {
             name: args.author_name.clone(),
@@ -140,51 +178,7 @@ pub async fn run(args: BootstrapArgs, out: &mut dyn Write) -> Result<()> {
         },
         commit_message_appendix: args.commit_message_appendix.clone(),
         credentials,
-        timeout: crate::cli::parse_duration("--timeout", &args.timeout)?,
+        timeout: parse_duration("--timeout", &args.timeout)?,
         assume_yes: args.yes,
-    };
-    if args.dry_run {
-        let plan = bootstrap::plan(&options).await?;
-        let mut text = String::new();
-        for (path, content) in &plan.files {
-            text += &format!("# {path}\n{content}");
-        }
-        text += &format!(
-            "# Besides the objects above, bootstrap would apply the Secret {namespace}/{} (credentials, never written to Git).\n# kustomization.yaml is written only where the folder has none.\n",
-            options.secret_name
-        );
-        return crate::cli::write_out(out, &text);
-    }
-    let connection = args.connection.connect().await?;
-    let progress = Progress::stderr();
-    let report = bootstrap::bootstrap(&connection, &options, &progress).await?;
-    let text = match args.output {
-        Some(ReportOutput::Json) => output::to_json(&report)?,
-        Some(ReportOutput::Yaml) => output::to_yaml(&report)?,
-        None if report.nothing_changed() => format!(
-            "✔ bootstrap finished: nothing changed, the cluster is synced to {}\n",
-            report.revision
-        ),
-        None => format!(
-            "✔ bootstrap finished: the cluster is synced to {} ({} commits pushed, {} objects changed)\n",
-            report.revision,
-            report.commits.len(),
-            report.changed_objects.len() + usize::from(report.secret_changed)
-        ),
-    };
-    crate::cli::write_out(out, &text)
-}
-
-/// Asks for the Git password without echoing it; only a person at a terminal is asked.
-fn prompt_password() -> Result<SecretString> {
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Err(Error::Usage(
-            "--token-auth needs a password or token: set GIT_PASSWORD (or pass --password)".into(),
-        ));
-    }
-    dialoguer::Password::new()
-        .with_prompt("Git password or token")
-        .interact()
-        .map(SecretString::from)
-        .map_err(|err| Error::Usage(format!("cannot read the password: {err}")))
+    })
 }

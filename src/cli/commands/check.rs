@@ -1,12 +1,11 @@
 //! `kubectl gitops check`.
 
-use std::io::Write;
-
-use crate::cli::commands::reconcile::ReportOutput;
+use crate::cli::args::{flux_namespace, json_or_yaml};
 use crate::cluster::connection::ConnectionFlags;
 use crate::error::{Error, Result};
 use crate::lifecycle::check::{Section, all_passed, installation, prerequisites};
-use crate::ui::output;
+use crate::ui::Ui;
+use crate::ui::output::OutputFormat;
 
 /// Check that the cluster can run Flux (--pre) or that the installed Flux is healthy:
 /// controllers available, CRDs established with every stored version still served.
@@ -18,25 +17,20 @@ pub struct CheckArgs {
     #[arg(long)]
     pre: bool,
     /// Print the checks as JSON or YAML (default: one line per check)
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    output: Option<ReportOutput>,
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = json_or_yaml())]
+    output: Option<OutputFormat>,
     #[command(flatten)]
     connection: ConnectionFlags,
 }
 
-pub async fn run(args: CheckArgs, out: &mut dyn Write) -> Result<()> {
-    let namespace = crate::cli::flux_namespace(&args.connection);
+pub async fn run(args: CheckArgs, ui: &Ui) -> Result<()> {
+    let namespace = flux_namespace(&args.connection);
     let connection = args.connection.connect().await?;
     let mut sections = vec![prerequisites(&connection, &namespace).await?];
     if !args.pre {
         sections.extend(installation(&connection, &namespace).await?);
     }
-    let text = match args.output {
-        None => to_text(&sections),
-        Some(ReportOutput::Json) => output::to_json(&sections)?,
-        Some(ReportOutput::Yaml) => output::to_yaml(&sections)?,
-    };
-    crate::cli::write_out(out, &text)?;
+    ui.report(args.output, &sections, |sections| to_text(sections))?;
     if all_passed(&sections) {
         Ok(())
     } else {

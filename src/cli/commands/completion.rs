@@ -1,11 +1,10 @@
 //! `kubectl gitops completion <shell>`: a completion script for the shell.
 
-use std::io::Write;
-
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::ui::Ui;
 
 /// Print a shell completion script for the plugin run directly as `kubectl-gitops`.
 ///
@@ -34,7 +33,7 @@ enum CompletionShell {
     Powershell,
 }
 
-pub fn run(args: CompletionArgs, out: &mut dyn Write) -> Result<()> {
+pub fn run(args: CompletionArgs, ui: &Ui) -> Result<()> {
     let shell = match args.shell {
         CompletionShell::Bash => Shell::Bash,
         CompletionShell::Zsh => Shell::Zsh,
@@ -48,7 +47,5 @@ pub fn run(args: CompletionArgs, out: &mut dyn Write) -> Result<()> {
         "kubectl-gitops",
         &mut script,
     );
-    let script = String::from_utf8(script)
-        .map_err(|err| Error::Output(format!("the completion script is not UTF-8: {err}")))?;
-    crate::cli::write_out(out, &script)
+    ui.out_raw(&script)
 }

@@ -1,13 +1,12 @@
 //! `kubectl gitops install`.
 
-use std::io::Write;
-
-use crate::cli::commands::reconcile::ReportOutput;
+use crate::cli::args::{flux_namespace, json_or_yaml, parse_duration};
 use crate::cluster::connection::ConnectionFlags;
 use crate::error::Result;
+use crate::lifecycle::install::{install, manifests};
 use crate::manifests::InstallFlags;
-use crate::ui::output;
-use crate::ui::progress::Progress;
+use crate::ui::Ui;
+use crate::ui::output::OutputFormat;
 
 /// Install Flux into the cluster without Git: the manifests bootstrap would commit, applied
 /// directly (CRDs first, then the controllers), then wait for the controllers. On a cluster
@@ -24,35 +23,30 @@ pub struct InstallArgs {
     #[arg(long)]
     no_wait: bool,
     /// Print what was applied as JSON or YAML
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    output: Option<ReportOutput>,
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = json_or_yaml())]
+    output: Option<OutputFormat>,
     #[command(flatten)]
     install: InstallFlags,
     #[command(flatten)]
     connection: ConnectionFlags,
 }
 
-pub async fn run(args: InstallArgs, out: &mut dyn Write) -> Result<()> {
-    let namespace = crate::cli::flux_namespace(&args.connection);
+pub async fn run(args: InstallArgs, ui: &Ui) -> Result<()> {
+    let namespace = flux_namespace(&args.connection);
     let options = args.install.options(&namespace)?;
     if args.export {
-        let manifests = crate::lifecycle::install::manifests(&options).await?;
-        return crate::cli::write_out(out, &manifests.components_file()?);
+        let manifests = manifests(&options).await?;
+        return ui.out_raw(manifests.components_file()?.as_bytes());
     }
-    let timeout = crate::cli::parse_duration("--timeout", &args.timeout)?;
+    let timeout = parse_duration("--timeout", &args.timeout)?;
     let connection = args.connection.connect().await?;
     let wait = (!args.no_wait).then_some(timeout);
-    let applied =
-        crate::lifecycle::install::install(&connection, &options, wait, &Progress::stderr())
-            .await?;
+    let applied = install(&connection, &options, wait, ui.progress()).await?;
     let lines: Vec<String> = applied.iter().map(ToString::to_string).collect();
-    let text = match args.output {
-        None => format!(
+    ui.report(args.output, &lines, |_| {
+        format!(
             "✔ installed Flux {} in namespace {namespace}\n",
             options.version
-        ),
-        Some(ReportOutput::Json) => output::to_json(&lines)?,
-        Some(ReportOutput::Yaml) => output::to_yaml(&lines)?,
-    };
-    crate::cli::write_out(out, &text)
+        )
+    })
 }

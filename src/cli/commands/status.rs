@@ -1,7 +1,6 @@
 //! `kubectl gitops status`: one table of every Flux object, failing ones first.
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
 
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -14,6 +13,7 @@ use crate::flux::objects::{self, FluxObject, Scope, kind_named, parse_targets};
 use crate::flux::status::{State, Summary, short_revision, summarize};
 use crate::flux::watch::{ObjectKey, Shown, Tracker, Update, changes};
 use crate::flux::{self, FluxKind};
+use crate::ui::Ui;
 use crate::ui::output::{self, OutputFormat};
 
 /// Messages longer than this are cut in the table (`-o wide` shows them whole).
@@ -141,6 +141,14 @@ impl Item {
         )
     }
 
+    fn key(&self) -> ObjectKey {
+        ObjectKey {
+            kind: self.kind,
+            namespace: self.metadata.namespace.clone(),
+            name: self.metadata.name.clone(),
+        }
+    }
+
     /// kubectl's `-o name` form: `kustomization.kustomize.toolkit.fluxcd.io/apps`.
     fn resource_name(&self) -> String {
         let group = self.api_version.split('/').next().unwrap_or_default();
@@ -153,10 +161,14 @@ impl Item {
     }
 }
 
-pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
-    let connection = args.connection.connect().await?;
-    let apis = FluxApis::discover(&connection).await?;
+pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
     let (kind, targets) = parse_targets(&args.targets)?;
+    if args.all_namespaces && !targets.is_empty() {
+        return Err(Error::InvalidUsage(
+            "named objects are looked up in one namespace (-n); drop -A, or give only a kind"
+                .to_string(),
+        ));
+    }
     let mut kinds: Vec<&'static FluxKind> = args
         .kinds
         .iter()
@@ -167,6 +179,8 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
             kinds.push(extra);
         }
     }
+    let connection = args.connection.connect().await?;
+    let apis = FluxApis::discover(&connection).await?;
     let scope = Scope::new(&connection.namespace, args.all_namespaces);
 
     let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
@@ -179,7 +193,7 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
         }
     };
     let (items, header_text) = tokio::join!(
-        find(&connection, &apis, &targets, &kinds, &scope, &args),
+        find(ui, &connection, &apis, &targets, &kinds, &scope, &args),
         header_text
     );
     let mut items = items?;
@@ -189,14 +203,18 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
     items.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 
     if let Some(header_text) = header_text {
-        crate::cli::write_out(out, &header_text)?;
+        ui.out(&header_text)?;
     }
     if items.is_empty() && table {
-        eprintln!("No Flux objects found{}.", scope_words(&scope));
+        ui.line(&format!("No Flux objects found{}.", scope_words(&scope)));
     } else if args.output == OutputFormat::Json {
-        output::write_json(out, &output::List::new(&items))?;
+        ui.out_json(&output::List::new(&items))?;
     } else {
-        crate::cli::write_out(out, &render(&items, args.output, args.all_namespaces)?)?;
+        print(
+            ui,
+            &render(&items, args.output, args.all_namespaces)?,
+            args.output,
+        )?;
     }
 
     if args.watch {
@@ -205,7 +223,7 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
         } else {
             kinds.clone()
         };
-        return watch(&connection, &apis, &served, &scope, &args, &items, out).await;
+        return watch(ui, &connection, &apis, &served, &scope, &args, &items).await;
     }
     if args.fail_if_not_ready {
         let not_ready = items
@@ -222,8 +240,18 @@ pub async fn run(args: StatusArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// Tables and names are for people (control characters made visible); YAML is escaped by its
+/// encoder.
+fn print(ui: &Ui, text: &str, format: OutputFormat) -> Result<()> {
+    match format {
+        OutputFormat::Json | OutputFormat::Yaml => ui.out_raw(text.as_bytes()),
+        _ => ui.out(text),
+    }
+}
+
 /// The named objects, or the listing of the selected kinds (with RBAC warnings on stderr).
 async fn find(
+    ui: &Ui,
     connection: &Connection,
     apis: &FluxApis,
     targets: &[objects::Target],
@@ -231,34 +259,23 @@ async fn find(
     scope: &Scope,
     args: &StatusArgs,
 ) -> Result<Vec<Item>> {
-    if targets.is_empty() {
-        let listing = objects::list_map(
-            connection,
-            apis,
-            kinds,
-            scope,
-            args.selector.as_deref(),
-            |object| Item::new(&object),
-        )
-        .await?;
-        for warning in &listing.warnings {
-            eprintln!("warning: {warning}");
-        }
-        return Ok(listing.objects);
+    if !targets.is_empty() {
+        let found = objects::get_all(connection, apis, &connection.namespace, targets).await?;
+        return Ok(found.iter().map(Item::new).collect());
     }
-    if args.all_namespaces {
-        return Err(Error::Usage(
-            "named objects are looked up in one namespace (-n); drop -A, or give only a kind"
-                .to_string(),
-        ));
+    let listing = objects::list_map(
+        connection,
+        apis,
+        kinds,
+        scope,
+        args.selector.as_deref(),
+        |object| Item::new(&object),
+    )
+    .await?;
+    for warning in &listing.warnings {
+        ui.warning(warning);
     }
-    let mut found = Vec::new();
-    for target in targets {
-        let served = apis.require(target.kind)?;
-        let object = objects::get(connection, served, &connection.namespace, &target.name).await?;
-        found.push(Item::new(&object));
-    }
-    Ok(found)
+    Ok(listing.objects)
 }
 
 fn scope_words(scope: &Scope) -> String {
@@ -369,41 +386,38 @@ fn render(items: &[Item], format: OutputFormat, namespaces: bool) -> Result<Stri
 /// table is redrawn; otherwise each change is printed as it comes (rows, or one JSON/YAML
 /// document per change), like `kubectl get -w`.
 async fn watch(
+    ui: &Ui,
     connection: &Connection,
     apis: &FluxApis,
     kinds: &[&'static FluxKind],
     scope: &Scope,
     args: &StatusArgs,
     initial: &[Item],
-    out: &mut dyn Write,
 ) -> Result<()> {
-    let key = |i: &Item| ObjectKey {
-        kind: i.kind,
-        namespace: i.metadata.namespace.clone(),
-        name: i.metadata.name.clone(),
-    };
     let shown = initial.iter().map(|i| {
-        let generation = i.metadata.generation;
-        let summary = i.status.clone();
-        (
-            key(i),
-            Shown {
-                summary,
-                generation,
-            },
-        )
+        let shown = Shown {
+            summary: i.status.clone(),
+            generation: i.metadata.generation,
+        };
+        (i.key(), shown)
     });
     let states = args.states.clone();
     let keep = move |state| states.is_empty() || states.iter().any(|f| f.matches(state));
     let tracker = Tracker::new(shown, keep);
-    let selector = args.selector.as_deref();
-    let updates = changes(connection, apis, kinds, scope, selector, tracker)?;
+    let updates = changes(
+        connection,
+        apis,
+        kinds,
+        scope,
+        args.selector.as_deref(),
+        tracker,
+    )?;
     let mut updates = std::pin::pin!(updates);
-    let redraw = std::io::stdout().is_terminal()
-        && matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+    let redraw =
+        ui.stdout_is_terminal() && matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
     // What the redrawn table shows.
     let mut current: HashMap<ObjectKey, Item> =
-        initial.iter().map(|i| (key(i), i.clone())).collect();
+        initial.iter().map(|i| (i.key(), i.clone())).collect();
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {
@@ -421,43 +435,43 @@ async fn watch(
                 continue;
             }
             Update::NotWatched(warning) => {
-                eprintln!("warning: {warning}");
+                ui.warning(&warning);
                 continue;
             }
         };
         let item = Item::new(&change.object);
         if change.deleted {
-            current.remove(&key(&item));
+            current.remove(&item.key());
         } else {
-            current.insert(key(&item), item.clone());
+            current.insert(item.key(), item.clone());
         }
-        let text = if redraw {
+        if redraw {
             let mut all: Vec<Item> = current.values().cloned().collect();
             all.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-            format!(
-                "\x1b[2J\x1b[H{}{}",
-                header(connection, apis).await,
-                render(&all, args.output, args.all_namespaces)?
-            )
+            // Clear the screen and home the cursor: this plugin's own codes, not the cluster's.
+            ui.out_raw(b"\x1b[2J\x1b[H")?;
+            ui.out(&header(connection, apis).await)?;
+            ui.out(&render(&all, args.output, args.all_namespaces)?)?;
         } else {
-            match args.output {
-                OutputFormat::Table | OutputFormat::Wide => {
-                    let (_, rows) = rows(
-                        std::slice::from_ref(&item),
-                        args.output == OutputFormat::Wide,
-                        args.all_namespaces,
-                    );
-                    let mut line = rows[0].join("   ");
-                    if change.deleted {
-                        line.push_str("   (deleted)");
-                    }
-                    line + "\n"
-                }
-                OutputFormat::Json => output::to_json(&item)?,
-                OutputFormat::Yaml => format!("---\n{}", output::to_yaml(&item)?),
-                OutputFormat::Name => item.resource_name() + "\n",
-            }
-        };
-        crate::cli::write_out(out, &text)?;
+            print(ui, &change_text(&item, change.deleted, args)?, args.output)?;
+        }
     }
+}
+
+/// One change as `kubectl get -w` prints it: a row (marked when deleted), or a document.
+fn change_text(item: &Item, deleted: bool, args: &StatusArgs) -> Result<String> {
+    Ok(match args.output {
+        OutputFormat::Table | OutputFormat::Wide => {
+            let wide = args.output == OutputFormat::Wide;
+            let (_, rows) = rows(std::slice::from_ref(item), wide, args.all_namespaces);
+            let mut line = rows.concat().join("   ");
+            if deleted {
+                line.push_str("   (deleted)");
+            }
+            line + "\n"
+        }
+        OutputFormat::Json => output::to_json(item)?,
+        OutputFormat::Yaml => format!("---\n{}", output::to_yaml(item)?),
+        OutputFormat::Name => item.resource_name() + "\n",
+    })
 }

@@ -1,11 +1,10 @@
 //! `kubectl gitops uninstall`.
 
-use std::io::Write;
-
+use crate::cli::args::flux_namespace;
 use crate::cluster::connection::ConnectionFlags;
 use crate::error::Result;
 use crate::lifecycle::uninstall::{UninstallOptions, uninstall};
-use crate::ui::progress::Progress;
+use crate::ui::Ui;
 
 /// Remove Flux from the cluster: its controllers, RBAC, the finalizers of every Flux object,
 /// the CRDs (and with them every Flux object) and, unless --keep-namespace, its namespace.
@@ -25,8 +24,8 @@ pub struct UninstallArgs {
     connection: ConnectionFlags,
 }
 
-pub async fn run(args: UninstallArgs, out: &mut dyn Write) -> Result<()> {
-    let namespace = crate::cli::flux_namespace(&args.connection);
+pub async fn run(args: UninstallArgs, ui: &Ui) -> Result<()> {
+    let namespace = flux_namespace(&args.connection);
     let connection = args.connection.connect().await?;
     if !args.dry_run {
         let what = match crate::flux::installed(&connection).await? {
@@ -37,18 +36,18 @@ pub async fn run(args: UninstallArgs, out: &mut dyn Write) -> Result<()> {
             _ => "Delete Flux and its CRDs (and with them every Flux object in the cluster)?"
                 .to_string(),
         };
-        crate::ui::confirm::confirm(&what, args.yes)?;
+        ui.confirm(&what, args.yes)?;
     }
     let options = UninstallOptions {
         namespace,
         keep_namespace: args.keep_namespace,
         dry_run: args.dry_run,
     };
-    let removed = uninstall(&connection, &options, &Progress::stderr()).await?;
+    let removed = uninstall(&connection, &options, ui.progress()).await?;
     let verb = if args.dry_run {
         "would remove"
     } else {
         "removed"
     };
-    crate::cli::write_out(out, &format!("{verb} {} objects\n", removed.len()))
+    ui.out(&format!("{verb} {} objects\n", removed.len()))
 }

@@ -1,16 +1,11 @@
 //! `kubectl gitops version`.
 
-use std::io::Write;
-
+use crate::cli::args::json_or_yaml;
 use crate::cluster::connection::ConnectionFlags;
 use crate::error::Result;
-use crate::ui::output;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VersionOutput {
-    Json,
-    Yaml,
-}
+use crate::lifecycle::version::{VersionReport, client_only, with_cluster};
+use crate::ui::Ui;
+use crate::ui::output::OutputFormat;
 
 #[derive(clap::Args)]
 pub struct VersionArgs {
@@ -18,22 +13,17 @@ pub struct VersionArgs {
     #[arg(long)]
     client: bool,
     /// Output format (default: text)
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT")]
-    output: Option<VersionOutput>,
+    #[arg(short = 'o', long, value_name = "FORMAT", value_parser = json_or_yaml())]
+    output: Option<OutputFormat>,
     #[command(flatten)]
     connection: ConnectionFlags,
 }
 
-pub async fn run(args: VersionArgs, out: &mut dyn Write) -> Result<()> {
+pub async fn run(args: VersionArgs, ui: &Ui) -> Result<()> {
     let report = if args.client {
-        crate::lifecycle::version::client_only()
+        client_only()
     } else {
-        crate::lifecycle::version::with_cluster(&args.connection.connect().await?).await?
+        with_cluster(&args.connection.connect().await?).await?
     };
-    let text = match args.output {
-        None => report.to_text(),
-        Some(VersionOutput::Json) => output::to_json(&report)?,
-        Some(VersionOutput::Yaml) => output::to_yaml(&report)?,
-    };
-    crate::cli::write_out(out, &text)
+    ui.report(args.output, &report, VersionReport::to_text)
 }

@@ -23,7 +23,8 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 
 use crate::cli::Cli;
-use crate::cluster::connection::ConnectionFlags;
+use crate::cluster::action::{Action, qualified_plural};
+use crate::cluster::connection::{Connection, ConnectionFlags};
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::Scope;
 use crate::flux::{FluxKind, KINDS};
@@ -485,7 +486,8 @@ where
 
 async fn namespaces(flags: &ConnectionFlags) -> crate::Result<Vec<String>> {
     let connection = flags.connect().await?;
-    names_in(Api::<Namespace>::all(connection.client.clone())).await
+    let api = Api::<Namespace>::all(connection.client.clone());
+    names_in(&connection, Action::new("list", "namespaces"), api).await
 }
 
 async fn list_objects(
@@ -499,18 +501,21 @@ async fn list_objects(
         return Ok(Vec::new());
     };
     let scope = Scope::new(&connection.namespace, all_namespaces);
-    names_in(scope.api(&connection, served)).await
+    let action = Action::new("list", &qualified_plural(&served.resource));
+    names_in(&connection, action, scope.api(&connection, served)).await
 }
 
 /// The names of (at most [`LIST_LIMIT`]) objects, from a metadata-only list.
-async fn names_in<K>(api: Api<K>) -> crate::Result<Vec<String>>
+async fn names_in<K>(
+    connection: &Connection,
+    action: Action,
+    api: Api<K>,
+) -> crate::Result<Vec<String>>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let list = api
-        .list_metadata(&ListParams::default().limit(LIST_LIMIT))
-        .await
-        .map_err(|err| crate::Error::Output(err.to_string()))?;
+    let params = ListParams::default().limit(LIST_LIMIT);
+    let list = connection.call(action, api.list_metadata(&params)).await?;
     Ok(list
         .items
         .into_iter()

@@ -1,0 +1,22 @@
+//! What `bootstrap` can refuse from its options alone, checked before the cluster, the Git
+//! server or the release server is contacted: a typo in `--url` or `--path` must not first wait
+//! for an unreachable cluster to time out. Each refusal is a usage error (exit status 2).
+
+use crate::bootstrap::{BootstrapOptions, sync, sync_url};
+use crate::error::Result;
+use crate::git;
+
+/// The URL's scheme against the credentials, the branch name, and the repository folder the
+/// files go to (relative, inside the repository, not in `.git`).
+pub fn check(options: &BootstrapOptions) -> Result<()> {
+    sync_url(&options.url, &options.credentials)?;
+    git::check_branch_name(&options.branch)?;
+    let folder = sync::manifests_dir(&options.path, &options.install.namespace);
+    git::validate_path(&folder).map_err(|_| crate::Error::InvalidFlag {
+        flag: "--path",
+        value: options.path.clone(),
+        reason: "it must name a folder inside the repository (relative, without . or .. parts, not in .git)"
+            .to_string(),
+    })?;
+    Ok(())
+}
