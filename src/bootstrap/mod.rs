@@ -5,6 +5,8 @@
 //! Everything that can fail without touching anything (flags, manifests download, Git clone,
 //! credentials, the path of an existing root Kustomization) is done before the first change,
 //! so a failure leaves both the repository and the cluster as they were.
+//!
+//! See docs/bootstrap.md for the files, the Secret, the steps and the interop with flux.
 
 pub mod preflight;
 pub mod secret;

@@ -1,6 +1,8 @@
 //! The source Secret (`<namespace>/<secret-name>`, flux: `flux-system/flux-system`) the
 //! source-controller authenticates with. It goes to the cluster only, never to Git, and holds
 //! the keys flux's `sourcesecret` package writes, so either tool can read the other's.
+//!
+//! See docs/bootstrap.md.
 
 use std::collections::BTreeMap;
 

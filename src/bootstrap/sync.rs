@@ -3,6 +3,8 @@
 //! default `kustomization.yaml`. Byte for byte what flux2's `pkg/manifestgen/sync` and
 //! `kustomization` write, so a repository bootstrapped by either tool needs no commit from the
 //! other.
+//!
+//! See docs/bootstrap.md.
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! Bootstrap's last step: watch (not poll) the GitRepository and the root Kustomization until
 //! they are Ready at the pushed revision, and fail as soon as one of them reports why it
 //! cannot get there (flux polls every 2 s and ends in "context deadline exceeded").
+//!
+//! See docs/bootstrap.md.
 
 use std::time::Instant;
 

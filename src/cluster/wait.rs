@@ -21,6 +21,8 @@
 //!
 //! Retried failures are logged at debug level by [`watch_until`]; [`follow`] hands them to its
 //! caller, which may show them.
+//!
+//! docs/reconcile.md describes how the plugin's waits build on this.
 
 use std::fmt::Debug;
 use std::pin::pin;

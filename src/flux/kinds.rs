@@ -1,5 +1,7 @@
 //! Flux's kinds as data: one table row per kind says where its API lives, how users
 //! abbreviate it, and where its status keeps the facts commands show.
+//!
+//! See docs/flux-status.md for where each kind keeps its revision and source.
 
 use kube::discovery::ApiResource;
 
@@ -299,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn every_short_name_from_the_reference_is_known() {
+    fn every_common_flux_short_name_is_known() {
         for short in [
             "ks", "hr", "gitrepo", "ocirepo", "helmrepo", "hc", "bucket", "receiver", "alert",
             "provider", "imgrepo", "imgpol", "imgauto",

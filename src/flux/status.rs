@@ -1,5 +1,7 @@
 //! The computed status of one Flux object: one word for what it is doing, the message that
 //! explains it, the revision it is at, and when it last reconciled.
+//!
+//! See docs/flux-status.md for the fields Flux writes and the rules, in words.
 
 use jiff::Timestamp;
 use kube::api::DynamicObject;

@@ -1,5 +1,7 @@
 //! `suspend` and `resume`: Flux's `spec.suspend` switch. Resuming also requests a reconcile
 //! and waits for it, because a resumed object is only useful once it has caught up.
+//!
+//! See docs/reconcile.md.
 
 use futures::future::join_all;
 

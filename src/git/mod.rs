@@ -2,7 +2,7 @@
 //! push, and tell a moved branch (retry on a fresh clone) from every other failure.
 //!
 //! gix does the repository's objects (no network features); the system `git` does fetch and
-//! push, so HTTPS tokens and SSH keys share one network path (rust-stack.md, "Git notes"). The
+//! push, so HTTPS tokens and SSH keys share one network path (see docs/yaml-and-git.md). The
 //! API is blocking: async callers use `tokio::task::spawn_blocking`.
 //!
 //! Supported URLs: `https://` (no credentials, basic or bearer auth, optional private CA),

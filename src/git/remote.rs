@@ -2,6 +2,8 @@
 //! key) alike, never interactive, with credentials only in the child's environment or in
 //! private files that are removed when the command ends, and failures turned into typed errors
 //! that name the URL, the cause and the next step.
+//!
+//! See docs/yaml-and-git.md.
 
 use std::ffi::OsString;
 use std::path::Path;

@@ -1,6 +1,8 @@
 //! SSH material for Git over SSH: deploy keys (generated or read from a file) and the Git
 //! host's known_hosts, scanned live, with the SHA256 fingerprints users compare against what
 //! their Git host shows.
+//!
+//! See docs/yaml-and-git.md.
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,5 +1,7 @@
 //! Multi-document YAML of install manifests, written so that Kubernetes' Go reader reads back
 //! exactly the objects (see `crate::ui::output::to_yaml` for the emitter options).
+//!
+//! See docs/yaml-and-git.md.
 
 use serde_json::Value;
 

@@ -32,7 +32,7 @@ KUBECTL_PYPI_VERSION=1.36.3
 FLUX_VERSION=v2.9.4
 # krew and krew-index's manifest validator, for the install tests (the proxy serves v0.4.3).
 KREW_VERSION=v0.4.3
-# Controller module versions that make up Flux $FLUX_VERSION (see shared/reference/flux-behaviour.md).
+# Controller module versions that make up Flux $FLUX_VERSION (see docs/test-environment.md).
 FLUX_CONTROLLERS=(
   source-controller@v1.9.4
   kustomize-controller@v1.9.4

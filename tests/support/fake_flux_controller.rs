@@ -4,6 +4,8 @@
 //! then writes, through the `/status` subresource, what the real controller writes at the end
 //! of a reconciliation: `lastHandledReconcileAt`, `observedGeneration`, the Ready (and Stalled)
 //! condition, and the revision where the kind keeps it.
+//!
+//! See docs/reconcile.md for the protocol and docs/test-environment.md for the stand-ins.
 
 use std::time::Duration;
 

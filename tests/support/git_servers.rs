@@ -1,6 +1,6 @@
 //! Real Git servers on loopback, started by the tests: smart HTTP(S) through `git
 //! http-backend` behind lighttpd with basic auth, and SSH through an sshd process of its own.
-//! Both serve bare repositories from a temporary folder (see test-environment.md).
+//! Both serve bare repositories from a temporary folder (see docs/test-environment.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
