@@ -5,6 +5,8 @@
 //! when it has handled the request; the object is done when that equals our token, the Ready
 //! condition has observed the current generation and is True. Ready=False or Stalled=True after
 //! the request fail at once, with the controller's reason and message.
+//!
+//! See docs/reconcile.md for the protocol and when a request counts as done.
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,6 @@
 //! kubectl's output conventions: `-o table|wide|json|yaml|name`, data on stdout, tables without
 //! borders, JSON indented by 4 spaces, YAML that Kubernetes' Go reader reads back unchanged.
+//! See docs/yaml-and-git.md for why YAML is written with YAML 1.1 quoting.
 
 use serde::Serialize;
 
