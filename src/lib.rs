@@ -16,10 +16,6 @@ pub mod ui;
 
 pub use error::{Error, Result};
 
-// The paths the tests knew before the re-layout, until they use the new ones.
-pub use cluster::{apply, connection};
-pub use flux::status;
-
 /// Field manager recorded by server-side apply, so `kubectl get --show-managed-fields` tells
 /// which fields this plugin owns.
 pub const FIELD_MANAGER: &str = "kubectl-gitops";

@@ -1,7 +1,6 @@
 //! Server-side apply of untyped objects, with this plugin's field manager, in Flux's order:
 //! CRDs and Namespaces first, then (once every CRD is Established) the rest.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
@@ -12,6 +11,7 @@ use kube::runtime::wait::{Condition, conditions};
 
 use super::action::{Action, qualified_plural};
 use super::connection::Connection;
+use super::discovery::Resources;
 use super::error::{Error, Result};
 use super::wait::{Observed, Selector, Waited, Watched, watch_until};
 
@@ -199,78 +199,6 @@ async fn wait_established(connection: &Connection, names: &[&str]) -> Result<()>
         }
     });
     futures::future::try_join_all(waits).await.map(|_| ())
-}
-
-/// Every resource the cluster serves, from one aggregated discovery request, by
-/// `(apiVersion, kind)`, with whether it is namespaced.
-pub struct Resources {
-    by_kind: HashMap<(String, String), (ApiResource, bool)>,
-}
-
-impl Resources {
-    pub async fn discover(connection: &Connection) -> Result<Resources> {
-        let core = connection
-            .call(
-                Action::new("get", "/api (aggregated discovery)"),
-                connection.client.list_core_api_versions_aggregated(),
-            )
-            .await?;
-        let groups = connection
-            .call(
-                Action::new("get", "/apis (aggregated discovery)"),
-                connection.client.list_api_groups_aggregated(),
-            )
-            .await?;
-        let mut by_kind = HashMap::new();
-        for group in core.items.iter().chain(groups.items.iter()) {
-            let group_name = group
-                .metadata
-                .as_ref()
-                .and_then(|m| m.name.clone())
-                .unwrap_or_default();
-            for version in &group.versions {
-                let Some(version_name) = version.version.as_deref() else {
-                    continue;
-                };
-                let api_version = if group_name.is_empty() {
-                    version_name.to_string()
-                } else {
-                    format!("{group_name}/{version_name}")
-                };
-                for r in &version.resources {
-                    let (Some(plural), Some(kind)) = (
-                        r.resource.as_deref(),
-                        r.response_kind.as_ref().and_then(|k| k.kind.as_deref()),
-                    ) else {
-                        continue;
-                    };
-                    let resource = ApiResource {
-                        group: group_name.clone(),
-                        version: version_name.to_string(),
-                        api_version: api_version.clone(),
-                        kind: kind.to_string(),
-                        plural: plural.to_string(),
-                    };
-                    let namespaced = r.scope.as_deref() == Some("Namespaced");
-                    by_kind
-                        .entry((api_version.clone(), kind.to_string()))
-                        .or_insert((resource, namespaced));
-                }
-            }
-        }
-        Ok(Resources { by_kind })
-    }
-
-    /// The served resource for `apiVersion` + `kind`, or an error that names what is missing.
-    pub fn find(&self, api_version: &str, kind: &str) -> Result<(&ApiResource, bool)> {
-        self.by_kind
-            .get(&(api_version.to_string(), kind.to_string()))
-            .map(|(resource, namespaced)| (resource, *namespaced))
-            .ok_or_else(|| Error::NotServed {
-                kind: kind.to_string(),
-                api_version: api_version.to_string(),
-            })
-    }
 }
 
 /// Applies `object` (which must carry apiVersion, kind and metadata.name) server-side, taking

@@ -1,12 +1,13 @@
 //! Cluster plumbing without Flux knowledge: the connection built from kubectl's flags and
-//! kubeconfig, the action every request names in its errors,
-//! ordered server-side apply, the one watch-until-verdict wait, when a Deployment counts as
+//! kubeconfig, the action every request names in its errors, what the cluster serves
+//! (discovery), ordered server-side apply, the one watch-until-verdict wait, when a Deployment counts as
 //! available, and the errors of all of these.
 
 pub mod action;
 pub mod apply;
 pub mod connection;
 pub mod deployment;
+pub mod discovery;
 pub mod error;
 pub mod wait;
 

@@ -1,10 +1,10 @@
-//! Which Flux kinds this cluster serves, and at which version, from one aggregated discovery
-//! request (Kubernetes >= 1.30), so a later Flux API bump needs no plugin change.
+//! Which Flux kinds this cluster serves, and at which (preferred) version, from one aggregated
+//! discovery request, so a later Flux API bump needs no plugin change.
 
 use kube::discovery::ApiResource;
 
-use crate::cluster::action::Action;
 use crate::cluster::connection::Connection;
+use crate::cluster::discovery::Resources;
 use crate::error::{Error, Result};
 use crate::flux::Error as FluxError;
 use crate::flux::{FluxKind, KINDS};
@@ -24,42 +24,17 @@ pub struct FluxApis {
 
 impl FluxApis {
     pub async fn discover(connection: &Connection) -> Result<FluxApis> {
-        let groups = connection
-            .call(
-                Action::new("get", "/apis (aggregated discovery)"),
-                connection.client.list_api_groups_aggregated(),
-            )
-            .await?;
-        let mut served = Vec::new();
-        for kind in KINDS {
-            let Some(group) = groups
-                .items
-                .iter()
-                .find(|g| g.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some(kind.group))
-            else {
-                continue;
-            };
-            // Versions are listed in preference order; take the first that serves the kind.
-            let version = group.versions.iter().find_map(|v| {
-                let version = v.version.as_deref()?;
-                v.resources
-                    .iter()
-                    .any(|r| r.resource.as_deref() == Some(kind.plural))
-                    .then(|| version.to_string())
-            });
-            if let Some(version) = version {
-                served.push(ServedKind {
+        let resources = Resources::discover_groups(connection).await?;
+        let served = KINDS
+            .iter()
+            .filter_map(|kind| {
+                let resource = resources.preferred(kind.group, kind.plural)?;
+                Some(ServedKind {
                     kind,
-                    resource: ApiResource {
-                        group: kind.group.to_string(),
-                        api_version: format!("{}/{}", kind.group, version),
-                        version,
-                        kind: kind.kind.to_string(),
-                        plural: kind.plural.to_string(),
-                    },
-                });
-            }
-        }
+                    resource: resource.clone(),
+                })
+            })
+            .collect();
         Ok(FluxApis { served })
     }
 

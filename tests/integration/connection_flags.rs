@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use kubectl_gitops::connection::ConnectionFlags;
+use kubectl_gitops::cluster::connection::ConnectionFlags;
 
 use crate::support::processes::{free_port, temp_dir};
 use crate::support::{assert_clean_failure, control_plane, plugin_exe, run, stderr, stdout};

@@ -1,7 +1,7 @@
 //! The control plane is real: pinned version, RBAC, server-side apply, Flux CRDs.
 
 use kube::api::DynamicObject;
-use kubectl_gitops::connection::ConnectionFlags;
+use kubectl_gitops::cluster::connection::ConnectionFlags;
 use kubectl_gitops::flux::FluxKind;
 
 use crate::support::{assert_clean_failure, control_plane, plugin, run, stdout};
@@ -87,9 +87,14 @@ async fn apply_kustomization(name: &str, path: &str) -> DynamicObject {
         }
     }))
     .expect("valid object");
-    kubectl_gitops::apply::server_side_apply(&connection, &resource, Some("default"), &object)
-        .await
-        .expect("server-side apply")
+    kubectl_gitops::cluster::apply::server_side_apply(
+        &connection,
+        &resource,
+        Some("default"),
+        &object,
+    )
+    .await
+    .expect("server-side apply")
 }
 
 #[tokio::test]

@@ -18,3 +18,4 @@ mod krew;
 mod plugin_discovery;
 mod reconcile;
 mod status;
+mod usage_errors;

@@ -349,6 +349,29 @@ async fn fail_if_not_ready_sets_exit_status_3() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
+/// `status | head -1` once head has gone: kubectl and ripgrep stop quietly, and so does this
+/// plugin (no "error: cannot write to stdout", exit status 0). The pipe's reading end is closed
+/// before the plugin starts, so its first write meets a closed pipe whatever the timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_stops_status_quietly() {
+    let ns = mixed_namespace("st-pipe").await;
+    for args in [
+        vec!["status", "-n", ns.as_str()],
+        vec!["status", "-n", ns.as_str(), "-o", "json"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let mut command = crate::support::plugin_command(control_plane(), &args);
+        command.stdout(Stdio::from(writer)).stderr(Stdio::piped());
+        let out = crate::support::run_async(command).await;
+        assert_eq!(
+            (out.status.code(), stderr(&out).as_str()),
+            (Some(0), ""),
+            "{args:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kind_the_user_may_not_list_is_a_warning() {
     let ns = mixed_namespace("st-rbac").await;

@@ -171,7 +171,7 @@ pub fn fake_flux_controller_with(
                 },
                 _ = tick.tick(), if on_new_generation => {
                     let Some(object) = latest.clone() else { continue };
-                    let current = kubectl_gitops::status::revision(kind, &object);
+                    let current = kubectl_gitops::flux::status::revision(kind, &object);
                     let suspended = object.data["spec"]["suspend"].as_bool() == Some(true);
                     if let Behaviour::Succeed { revision } = resolve(&behaviour)
                         && current.is_some()

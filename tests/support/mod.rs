@@ -128,7 +128,7 @@ pub async fn admin_client() -> kube::Client {
 
 /// An admin client for the cluster of `kubeconfig` (e.g. a private control plane).
 pub async fn admin_client_for(kubeconfig: &std::path::Path) -> kube::Client {
-    let flags = kubectl_gitops::connection::ConnectionFlags {
+    let flags = kubectl_gitops::cluster::connection::ConnectionFlags {
         kubeconfig: Some(kubeconfig.to_path_buf()),
         request_timeout: "0".into(),
         ..Default::default()
