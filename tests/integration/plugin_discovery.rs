@@ -118,7 +118,7 @@ fn standalone_and_umbrella_fail_identically() {
         ),
         (
             "reconcile",
-            &["ks", "--kubeconfig", "/nonexistent/config"],
+            &["ks", "apps", "--kubeconfig", "/nonexistent/config"],
             "does not exist",
         ),
         ("suspend", &["--bogus"], "unexpected argument"),

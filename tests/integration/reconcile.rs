@@ -8,8 +8,8 @@ use kubectl_gitops::flux::FluxKind;
 use crate::flux_objects::*;
 use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
 use crate::support::{
-    admin_client, assert_clean_failure, control_plane, fresh_namespace, plugin_async, stderr,
-    stdout,
+    admin_client, assert_clean_failure, assert_usage_failure, control_plane, fresh_namespace,
+    plugin_async, stderr, stdout,
 };
 
 fn kind(name: &str) -> &'static FluxKind {
@@ -346,7 +346,7 @@ async fn force_and_reset_set_the_helm_annotations_with_the_same_token() {
     assert_eq!(&annotations["reconcile.fluxcd.io/resetAt"], requested);
 
     create(&[kustomization(&ns, "apps", serde_json::json!({}))]);
-    let err = assert_clean_failure(
+    let err = assert_usage_failure(
         &plugin_async(
             control_plane(),
             &["reconcile", "ks", "apps", "--force", "-n", &ns],
@@ -453,7 +453,7 @@ async fn errors_name_the_object_and_the_way_out() {
         "{err}"
     );
 
-    let err = assert_clean_failure(
+    let err = assert_usage_failure(
         &plugin_async(
             control_plane(),
             &["reconcile", "deployment", "web", "-n", &ns],

@@ -81,11 +81,20 @@ pub fn stderr(output: &Output) -> String {
 /// Asserts a run of a plugin failed the way a user should see it: exit 1, one clear message,
 /// no panic or backtrace. Returns stderr.
 pub fn assert_clean_failure(output: &Output) -> String {
+    assert_failure_with(output, 1)
+}
+
+/// [`assert_clean_failure`] for a wrong command line: exit 2, as kubectl's usage errors.
+pub fn assert_usage_failure(output: &Output) -> String {
+    assert_failure_with(output, 2)
+}
+
+fn assert_failure_with(output: &Output, code: i32) -> String {
     let err = stderr(output);
     assert_eq!(
         output.status.code(),
-        Some(1),
-        "expected exit 1; stderr: {err}; stdout: {}",
+        Some(code),
+        "expected exit {code}; stderr: {err}; stdout: {}",
         stdout(output)
     );
     assert!(
