@@ -3,6 +3,31 @@
 //! The library owns all behaviour; the executables in `plugins/` only hand their arguments to
 //! [`cli`], so the umbrella `kubectl-gitops <command>` and each standalone
 //! `kubectl-gitops-<command>` behave identically.
+//!
+//! # Map
+//!
+//! Dependencies point one way: [`cli`] → [`bootstrap`] and [`lifecycle`] → [`flux`] →
+//! [`cluster`]; [`git`], [`manifests`] and [`ui`] are leaves that know nothing of the others
+//! ([`error`] gathers every area's error at the top).
+//!
+//! | To change…                                                   | start in |
+//! |--------------------------------------------------------------|----------|
+//! | a command's flags, help text or printed lines                | `cli/commands/<command>.rs` (shared flags: `cli/args.rs`) |
+//! | shell completion (`kubectl gitops <TAB>`)                    | `cli/complete/` |
+//! | how output, warnings, progress and prompts reach the user    | [`ui`] (`Ui`, tables/JSON/YAML in `ui/output.rs`) |
+//! | exit statuses, or which errors are usage errors              | [`error`] |
+//! | kubeconfig, `--context`/`--server`/... flags, request errors | [`cluster::connection`], [`cluster::error`] |
+//! | waiting on anything (the one watch-until primitive, its retry policy) | [`cluster::wait`] |
+//! | server-side apply, discovery of served resources             | [`cluster::apply`], [`cluster::discovery`] |
+//! | a Flux kind (short names, where its revision and source live) | [`flux::kinds`] (the table) |
+//! | how an object's state (Ready, Failed, Stalled, ...) is computed | [`flux::status`] (docs/flux-status.md) |
+//! | finding objects: `<kind>/<name>`, `--all`, `-l`, close names  | [`flux::objects`] |
+//! | reconcile, suspend, resume and when a request counts as done | [`flux::reconcile`], [`flux::suspend`] (docs/reconcile.md) |
+//! | `status -w` change tracking                                  | [`flux::watch`] |
+//! | install, uninstall, check, version, controller rollouts      | [`lifecycle`] |
+//! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
+//! | Git: clone, commit, push, URLs, SSH keys, host keys          | [`git`] (docs/yaml-and-git.md) |
+//! | Flux's install manifests: download, cache, install options   | [`manifests`] |
 
 pub mod bootstrap;
 pub mod cli;
