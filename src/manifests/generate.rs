@@ -357,7 +357,6 @@ mod tests {
     use secrecy::SecretString;
 
     use super::*;
-    use crate::manifests::ManifestSource;
 
     fn deployment(name: &str, args: &[&str]) -> Value {
         json!({
@@ -431,28 +430,7 @@ mod tests {
     }
 
     fn options() -> InstallOptions {
-        InstallOptions {
-            version: "v2.9.4".into(),
-            namespace: "flux-system".into(),
-            components: [
-                "source-controller",
-                "kustomize-controller",
-                "helm-controller",
-                "notification-controller",
-            ]
-            .map(String::from)
-            .to_vec(),
-            registry: "ghcr.io/fluxcd".into(),
-            image_pull_secret: None,
-            registry_credentials: None,
-            network_policy: true,
-            watch_all_namespaces: true,
-            log_level: "info".into(),
-            cluster_domain: "cluster.local".into(),
-            toleration_keys: vec![],
-            source: ManifestSource::Local("/x".into()),
-            github_api_url: String::new(),
-        }
+        InstallOptions::for_tests()
     }
 
     fn find<'a>(m: &'a Manifests, kind: &str, name: &str) -> &'a Value {

@@ -79,6 +79,36 @@ pub struct InstallOptions {
     pub github_api_url: String,
 }
 
+#[cfg(test)]
+impl InstallOptions {
+    /// flux's defaults for the four default components, from local manifests: the base the
+    /// manifests' unit tests change one option of.
+    pub(crate) fn for_tests() -> InstallOptions {
+        InstallOptions {
+            version: "v2.9.4".into(),
+            namespace: DEFAULT_NAMESPACE.into(),
+            components: [
+                "source-controller",
+                "kustomize-controller",
+                "helm-controller",
+                "notification-controller",
+            ]
+            .map(String::from)
+            .to_vec(),
+            registry: "ghcr.io/fluxcd".into(),
+            image_pull_secret: None,
+            registry_credentials: None,
+            network_policy: true,
+            watch_all_namespaces: true,
+            log_level: "info".into(),
+            cluster_domain: "cluster.local".into(),
+            toleration_keys: vec![],
+            source: ManifestSource::Local("/x".into()),
+            github_api_url: String::new(),
+        }
+    }
+}
+
 /// Where the release manifests come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestSource {

@@ -46,23 +46,13 @@ mod tests {
     use secrecy::SecretString;
 
     use super::*;
-    use crate::manifests::ManifestSource;
 
     fn options(secret: Option<&str>, creds: Option<(&str, &str)>) -> InstallOptions {
         InstallOptions {
-            version: "v2.9.4".into(),
-            namespace: "flux-system".into(),
             components: vec![],
-            registry: "ghcr.io/fluxcd".into(),
             image_pull_secret: secret.map(String::from),
             registry_credentials: creds.map(|(u, p)| (u.to_string(), SecretString::from(p))),
-            network_policy: true,
-            watch_all_namespaces: true,
-            log_level: "info".into(),
-            cluster_domain: "cluster.local".into(),
-            toleration_keys: vec![],
-            source: ManifestSource::Local("/x".into()),
-            github_api_url: String::new(),
+            ..InstallOptions::for_tests()
         }
     }
 

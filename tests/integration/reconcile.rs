@@ -492,7 +492,7 @@ async fn errors_name_the_object_and_the_way_out() {
     );
 
     let err =
-        assert_clean_failure(&plugin_async(control_plane(), &["reconcile", "ks", "-n", &ns]).await);
+        assert_usage_failure(&plugin_async(control_plane(), &["reconcile", "ks", "-n", &ns]).await);
     assert!(err.contains("name the Kustomization objects"), "{err}");
 }
 

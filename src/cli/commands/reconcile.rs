@@ -87,11 +87,11 @@ fn reconcile_options(args: &ReconcileArgs, selection: &SelectionArgs) -> Result<
         timeout: args.wait.timeout()?,
     };
     let (kind, targets) = selection.check()?;
-    if let Some(kind) = kind {
-        options.check_kind(kind, "every selected object")?;
-    }
     for target in &targets {
         options.check_kind(target.kind, &target.name)?;
+    }
+    if let (Some(kind), true) = (kind, targets.is_empty()) {
+        options.check_kind(kind, "every selected object")?;
     }
     Ok(options)
 }

@@ -14,7 +14,6 @@
 //! nothing on stderr, gives up on the cluster after a few seconds, and always ends with a
 //! directive line.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -131,11 +130,8 @@ pub fn print_completions(args: &[String]) -> ExitCode {
             directive: directive::ERROR,
         })
         .render();
-    let mut stdout = std::io::stdout().lock();
     // Nothing useful can be done when the shell stopped reading.
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
+    let _ = crate::ui::Ui::stdio().out_raw(text.as_bytes());
     ExitCode::SUCCESS
 }
 
