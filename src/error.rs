@@ -45,8 +45,12 @@ pub enum Error {
     #[error("cannot write to stdout: {0}")]
     Stdout(#[source] std::io::Error),
 
-    #[error("cannot write {format}: {cause}")]
-    Encode { format: &'static str, cause: String },
+    #[error("cannot write {format}: {source}")]
+    Encode {
+        format: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     #[error("{question} Nobody can answer here (not a terminal): pass --yes to go ahead")]
     NobodyToAsk { question: String },
@@ -127,10 +131,13 @@ impl Error {
     }
 
     /// A JSON or YAML encoder's failure.
-    pub fn encode(format: &'static str, cause: impl std::fmt::Display) -> Error {
+    pub fn encode(
+        format: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
         Error::Encode {
             format,
-            cause: cause.to_string(),
+            source: Box::new(source),
         }
     }
 }
