@@ -169,16 +169,7 @@ pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
                 .to_string(),
         ));
     }
-    let mut kinds: Vec<&'static FluxKind> = args
-        .kinds
-        .iter()
-        .map(|k| kind_named(k))
-        .collect::<Result<_>>()?;
-    for extra in kind.into_iter().chain(targets.iter().map(|t| t.kind)) {
-        if !kinds.contains(&extra) {
-            kinds.push(extra);
-        }
-    }
+    let kinds = selected_kinds(&args.kinds, kind, &targets)?;
     let connection = args.connection.connect().await?;
     let apis = FluxApis::discover(&connection).await?;
     let scope = Scope::new(&connection.namespace, args.all_namespaces);
@@ -226,16 +217,38 @@ pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
         return watch(ui, &connection, &apis, &served, &scope, &args, &items).await;
     }
     if args.fail_if_not_ready {
-        let not_ready = items
-            .iter()
-            .filter(|i| i.status.state != State::Ready)
-            .count();
-        if not_ready > 0 {
-            return Err(Error::NotAllReady {
-                not_ready,
-                total: items.len(),
-            });
+        return all_ready(&items);
+    }
+    Ok(())
+}
+
+/// The kinds to list: `--kind` values, plus the kind of the arguments (`status ks`, `ks/a`).
+fn selected_kinds(
+    flags: &[String],
+    kind: Option<&'static FluxKind>,
+    targets: &[objects::Target],
+) -> Result<Vec<&'static FluxKind>> {
+    let mut kinds: Vec<&'static FluxKind> =
+        flags.iter().map(|k| kind_named(k)).collect::<Result<_>>()?;
+    for extra in kind.into_iter().chain(targets.iter().map(|t| t.kind)) {
+        if !kinds.contains(&extra) {
+            kinds.push(extra);
         }
+    }
+    Ok(kinds)
+}
+
+/// `--fail-if-not-ready`: exit status 3 when any shown object is not Ready.
+fn all_ready(items: &[Item]) -> Result<()> {
+    let not_ready = items
+        .iter()
+        .filter(|i| i.status.state != State::Ready)
+        .count();
+    if not_ready > 0 {
+        return Err(Error::NotAllReady {
+            not_ready,
+            total: items.len(),
+        });
     }
     Ok(())
 }
