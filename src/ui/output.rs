@@ -140,6 +140,19 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_stay_escaped_in_json_and_yaml() {
+        let value = serde_json::json!({"message": "bad\u{1b}]0;title\u{7}\nsecond line"});
+        for text in [to_json(&value).unwrap(), to_yaml(&value).unwrap()] {
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{7}'),
+                "{text:?}"
+            );
+        }
+        let back: serde_json::Value = serde_saphyr::from_str(&to_yaml(&value).unwrap()).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
     fn json_is_indented_like_kubectl() {
         let text = to_json(&serde_json::json!({"a": {"b": 1}})).unwrap();
         assert_eq!(text, "{\n    \"a\": {\n        \"b\": 1\n    }\n}\n");
