@@ -6,6 +6,7 @@
 //! credentials, the path of an existing root Kustomization) is done before the first change,
 //! so a failure leaves both the repository and the cluster as they were.
 
+pub mod host;
 pub mod secret;
 pub mod sync;
 pub mod wait;
@@ -13,7 +14,7 @@ pub mod wait;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::cluster::apply::{Applied, Change, apply_all};
 use crate::cluster::connection::Connection;
@@ -23,6 +24,7 @@ use crate::flux::discovery::FluxApis;
 use crate::git::{self, Auth, KeyAlgorithm, PushOutcome, Remote, Signature, Transport};
 use crate::manifests::{self, InstallOptions, Manifests};
 use crate::ui::progress::Progress;
+use host::{KeyAccess, KeyGrant, PlainGit, RepositoryHost};
 use secret::SourceCredentials;
 use sync::{COMPONENTS_FILE, KUSTOMIZATION_FILE, SYNC_FILE, SyncOptions};
 
@@ -243,10 +245,13 @@ pub async fn bootstrap(
         Credentials::Token { .. } => None,
     };
     let remote = bootstrap_remote(options, known_hosts.as_deref())?;
+    let host = repository_host(options, known_hosts.as_deref());
 
     let mut report = Report::default();
     report.seconds.generate = generate_seconds;
     let phase = Instant::now();
+    let repository = host.ensure_repository(progress).await?;
+    tracing::debug!("repository {}: {repository:?}", options.url);
     let revision = commit_and_push(&remote, options, &plan, progress, &mut report).await?;
     report.revision = format!("{}@sha1:{revision}", options.branch);
     report.seconds.git = phase.elapsed().as_secs_f64();
@@ -264,7 +269,15 @@ pub async fn bootstrap(
         let applied = apply_all(connection, &[pull_secret]).await?;
         note_changes(&mut report, &applied);
     }
-    reconcile_source_secret(connection, options, known_hosts, progress, &mut report).await?;
+    reconcile_source_secret(
+        connection,
+        options,
+        host.as_ref(),
+        known_hosts,
+        progress,
+        &mut report,
+    )
+    .await?;
     progress.action("applying sync manifests");
     let applied = apply_all(connection, &sync::sync_objects(&plan.sync)).await?;
     note_changes(&mut report, &applied);
@@ -284,6 +297,32 @@ pub async fn bootstrap(
     progress.success("all components are healthy");
     report.seconds.wait = phase.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The host of the repository (today any Git server by URL; forges will be chosen here).
+fn repository_host(
+    options: &BootstrapOptions,
+    known_hosts: Option<&str>,
+) -> Box<dyn RepositoryHost> {
+    Box::new(PlainGit {
+        url: options.url.clone(),
+        branch: options.branch.clone(),
+        known_hosts: known_hosts.unwrap_or_default().to_string(),
+        assume_yes: options.assume_yes,
+        timeout: options.timeout,
+    })
+}
+
+/// The deploy key's name on the host, unique per cluster folder and branch (as flux names it,
+/// so either tool finds the other's key).
+fn deploy_key_title(options: &BootstrapOptions) -> String {
+    format!(
+        "{}-{}-{}-{}",
+        options.install.namespace,
+        options.branch,
+        options.secret_name,
+        sync::normalize_path(&options.path)
+    )
 }
 
 /// The remote bootstrap itself clones and pushes with.
@@ -432,6 +471,7 @@ fn same_objects_or(existing: Option<Vec<u8>>, generated: &str) -> Vec<u8> {
 async fn reconcile_source_secret(
     connection: &Connection,
     options: &BootstrapOptions,
+    host: &dyn RepositoryHost,
     known_hosts: Option<String>,
     progress: &Progress,
     report: &mut Report,
@@ -487,7 +527,12 @@ async fn reconcile_source_secret(
             progress.success(format!("deploy key: {}", key.public_key));
             progress.success(format!("deploy key fingerprint: {}", key.fingerprint));
             report.deploy_key = Some(key.public_key.clone());
-            wait_for_deploy_key(options, &key, known_hosts.as_deref(), progress).await?;
+            let grant = KeyGrant {
+                title: deploy_key_title(options),
+                key: &key,
+                access: KeyAccess::ReadOnly,
+            };
+            host.authorize_deploy_key(grant, progress).await?;
             SourceCredentials::Ssh {
                 private_key: key.private_key,
                 public_key: key.public_key,
@@ -507,47 +552,6 @@ async fn reconcile_source_secret(
         _ => "reconciled source secret",
     });
     Ok(())
-}
-
-/// A generated key works only once the user added it to the repository as a deploy key:
-/// ask on a terminal, and in any case try it (a fetch with the key alone) until it works, so
-/// the source-controller never starts with a key the server refuses.
-async fn wait_for_deploy_key(
-    options: &BootstrapOptions,
-    key: &git::DeployKey,
-    known_hosts: Option<&str>,
-    progress: &Progress,
-) -> Result<()> {
-    use std::io::IsTerminal;
-    if !options.assume_yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        crate::ui::confirm::confirm(
-            "Please give the key read access to your repository (as a deploy key). Done?",
-            false,
-        )?;
-    }
-    let remote = Remote {
-        url: options.url.clone(),
-        auth: Auth::SshKey {
-            private_key: SecretString::from(key.private_key.expose_secret().to_string()),
-            known_hosts: known_hosts.unwrap_or_default().to_string(),
-        },
-        ca_file: None,
-    };
-    progress.waiting("waiting for the deploy key to be given access to the repository");
-    let deadline = Instant::now() + options.timeout;
-    loop {
-        let (probe, branch) = (remote.clone(), options.branch.clone());
-        match blocking(move || git::clone(&probe, &branch).map(|_| ())).await {
-            Ok(()) => {
-                progress.success("the deploy key has access to the repository");
-                return Ok(());
-            }
-            Err(Error::Git(git::Error::GitAuthFailed { .. })) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(err) => return Err(err),
-        }
-    }
 }
 
 fn note_changes(report: &mut Report, applied: &[Applied]) {
