@@ -34,6 +34,16 @@ pub enum SourceCredentials {
     },
 }
 
+impl SourceCredentials {
+    fn ssh(key: git::DeployKey, known_hosts: Option<String>) -> SourceCredentials {
+        SourceCredentials::Ssh {
+            private_key: key.private_key,
+            public_key: key.public_key,
+            known_hosts: known_hosts.unwrap_or_default(),
+        }
+    }
+}
+
 /// The Secret object for `credentials` (data is base64 on the wire, by `ByteString`).
 pub fn source_secret(name: &str, namespace: &str, credentials: &SourceCredentials) -> Secret {
     let mut data = BTreeMap::new();
@@ -123,14 +133,7 @@ pub(super) async fn reconcile(
         Credentials::Ssh {
             private_key_file: Some(file),
             ..
-        } => {
-            let key = git::load_deploy_key(file)?;
-            SourceCredentials::Ssh {
-                private_key: key.private_key,
-                public_key: key.public_key,
-                known_hosts: known_hosts.unwrap_or_default(),
-            }
-        }
+        } => SourceCredentials::ssh(git::load_deploy_key(file)?, known_hosts),
         Credentials::Ssh {
             private_key_file: None,
             algorithm,
@@ -140,11 +143,7 @@ pub(super) async fn reconcile(
                 return Ok(());
             }
             let key = new_authorized_key(options, *algorithm, host, progress, report).await?;
-            SourceCredentials::Ssh {
-                private_key: key.private_key,
-                public_key: key.public_key,
-                known_hosts: known_hosts.unwrap_or_default(),
-            }
+            SourceCredentials::ssh(key, known_hosts)
         }
     };
     progress.action(format!("applying source secret {namespace}/{name}"));
