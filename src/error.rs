@@ -12,6 +12,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
+    Bootstrap(#[from] crate::bootstrap::error::Error),
+
+    #[error(transparent)]
     Cluster(#[from] cluster::Error),
 
     #[error(transparent)]

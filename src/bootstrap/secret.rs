@@ -11,10 +11,14 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::host::{KeyAccess, KeyGrant, RepositoryHost};
+use super::{BootstrapOptions, Credentials, Report};
 use crate::cluster::action::Action;
 use crate::cluster::apply::Change;
 use crate::cluster::connection::Connection;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::git::{self, KeyAlgorithm};
+use crate::ui::progress::Progress;
 
 /// What the source-controller needs to clone the repository.
 pub enum SourceCredentials {
@@ -30,6 +34,16 @@ pub enum SourceCredentials {
         password: SecretString,
         ca_certificate: Option<String>,
     },
+}
+
+impl SourceCredentials {
+    fn ssh(key: git::DeployKey, known_hosts: Option<String>) -> SourceCredentials {
+        SourceCredentials::Ssh {
+            private_key: key.private_key,
+            public_key: key.public_key,
+            known_hosts: known_hosts.unwrap_or_default(),
+        }
+    }
 }
 
 /// The Secret object for `credentials` (data is base64 on the wire, by `ByteString`).
@@ -88,11 +102,111 @@ pub async fn existing(
 /// data); says whether anything changed.
 pub async fn apply(connection: &Connection, secret: &Secret) -> Result<Change> {
     let mut object = serde_json::to_value(secret)
-        .map_err(|err| crate::Error::Output(format!("cannot encode the source Secret: {err}")))?;
+        .map_err(|source| super::error::Error::SecretEncoding { source })?;
     object["apiVersion"] = "v1".into();
     object["kind"] = "Secret".into();
     let applied = crate::cluster::apply::apply_all(connection, &[object]).await?;
     Ok(applied.first().map_or(Change::Unchanged, |a| a.change))
+}
+
+/// Bootstrap's step: creates or updates the source Secret. An existing one is kept unless
+/// new credentials came with this run (as flux does); a generated key is first authorized on
+/// the repository's `host`.
+pub(super) async fn reconcile(
+    connection: &Connection,
+    options: &BootstrapOptions,
+    host: &dyn RepositoryHost,
+    known_hosts: Option<String>,
+    progress: &Progress,
+    report: &mut Report,
+) -> Result<()> {
+    let namespace = &options.install.namespace;
+    let name = &options.secret_name;
+    let credentials = match &options.credentials {
+        Credentials::Token {
+            username,
+            password,
+            ca_file,
+        } => SourceCredentials::Basic {
+            username: username.clone(),
+            password: password.clone(),
+            ca_certificate: ca_file.as_deref().map(read_ca_file).transpose()?,
+        },
+        Credentials::Ssh {
+            private_key_file: Some(file),
+            ..
+        } => SourceCredentials::ssh(git::load_deploy_key(file)?, known_hosts),
+        Credentials::Ssh {
+            private_key_file: None,
+            algorithm,
+        } => {
+            if has_identity(connection, namespace, name).await? {
+                progress.success(format!("source secret {namespace}/{name} is kept"));
+                return Ok(());
+            }
+            let key = new_authorized_key(options, *algorithm, host, progress, report).await?;
+            SourceCredentials::ssh(key, known_hosts)
+        }
+    };
+    progress.action(format!("applying source secret {namespace}/{name}"));
+    let change = apply(connection, &source_secret(name, namespace, &credentials)).await?;
+    report.secret_changed = change != Change::Unchanged;
+    progress.success(match change {
+        Change::Unchanged => "source secret is up to date",
+        _ => "reconciled source secret",
+    });
+    Ok(())
+}
+
+/// The `--ca-file` for the Secret's `ca.crt`.
+fn read_ca_file(file: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(file).map_err(|err| Error::InvalidFlag {
+        flag: "--ca-file",
+        value: file.display().to_string(),
+        reason: format!("cannot read it: {err}"),
+    })
+}
+
+/// Whether the source Secret exists with an SSH key (which a run without a key keeps).
+async fn has_identity(connection: &Connection, namespace: &str, name: &str) -> Result<bool> {
+    let existing = existing(connection, namespace, name).await?;
+    Ok(existing
+        .as_ref()
+        .and_then(|s| s.data.as_ref())
+        .is_some_and(|d| d.contains_key("identity")))
+}
+
+/// Generates a deploy key, shows it, and returns once the host lets it read the repository.
+async fn new_authorized_key(
+    options: &BootstrapOptions,
+    algorithm: KeyAlgorithm,
+    host: &dyn RepositoryHost,
+    progress: &Progress,
+    report: &mut Report,
+) -> Result<git::DeployKey> {
+    let key = git::generate_deploy_key(algorithm)?;
+    progress.success(format!("deploy key: {}", key.public_key));
+    progress.success(format!("deploy key fingerprint: {}", key.fingerprint));
+    report.deploy_key = Some(key.public_key.clone());
+    let grant = KeyGrant {
+        title: deploy_key_title(options),
+        key: &key,
+        access: KeyAccess::ReadOnly,
+    };
+    host.authorize_deploy_key(grant, progress).await?;
+    Ok(key)
+}
+
+/// The deploy key's name on the host, unique per cluster folder and branch (as flux names it,
+/// so either tool finds the other's key).
+fn deploy_key_title(options: &BootstrapOptions) -> String {
+    format!(
+        "{}-{}-{}-{}",
+        options.install.namespace,
+        options.branch,
+        options.secret_name,
+        super::sync::normalize_path(&options.path)
+    )
 }
 
 #[cfg(test)]

@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use kube::api::{Api, DynamicObject};
 
+use super::error::Error as BootstrapError;
 use crate::cluster::action::qualified_plural;
 use crate::cluster::connection::Connection;
 use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::flux::discovery::ServedKind;
 use crate::flux::status::condition;
 
@@ -87,23 +88,26 @@ pub async fn wait_ready_at(
     };
     let kind = served.kind.kind;
     match watch_until(connection, watched, verdict, deadline).await? {
-        Waited::Decided(Verdict::Failed { reason, message }) => Err(Error::Output(format!(
-            "{kind} {namespace}/{name} failed ({reason}): {message}; fix the cause (the Git URL, credentials or manifests) and run bootstrap again, or look closer with: kubectl gitops status {} {name} -n {namespace}",
-            served.kind.short_names.first().copied().unwrap_or(kind)
-        ))),
+        Waited::Decided(Verdict::Failed { reason, message }) => Err(BootstrapError::SyncFailed {
+            kind: served.kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            reason,
+            message,
+        }
+        .into()),
         Waited::Decided(_) => Ok(()),
-        Waited::TimedOut { last_seen } => {
-            let last_message = last_seen
+        Waited::TimedOut { last_seen } => Err(BootstrapError::SyncTimedOut {
+            kind,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            revision: expected.to_string(),
+            last_message: last_seen
                 .and_then(|object| condition(&object, "Ready"))
                 .map(|ready| ready.message)
-                .filter(|message| !message.is_empty());
-            Err(Error::Output(format!(
-                "{kind} {namespace}/{name} did not become Ready at {expected} in time{}; are the Flux controllers running? (kubectl gitops check)",
-                last_message
-                    .map(|message| format!(" (last message: {message})"))
-                    .unwrap_or_default()
-            )))
+                .filter(|message| !message.is_empty()),
         }
+        .into()),
     }
 }
 

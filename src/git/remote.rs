@@ -143,6 +143,26 @@ impl RemoteGit<'_> {
     /// Runs `git --git-dir <repo> <args>`; credentials go through the environment and private
     /// files that are removed before this returns.
     pub(crate) fn run(&self, args: &[OsString]) -> Result<GitOutput> {
+        let mut command = self.isolated_command(args);
+        let mut config = isolating_config();
+        // Keeps the SSH credential files alive until git has exited.
+        let _ssh_files = self.add_credentials(&mut command, &mut config)?;
+        pass_config(&mut command, &config);
+        // Never Debug-print `command`: its environment holds the credentials.
+        let output = command.output().map_err(|err| Error::GitMissing {
+            cause: format!("cannot run git: {err}"),
+        })?;
+        Ok(GitOutput {
+            success: output.status.success(),
+            stdout: self.scrub(&String::from_utf8_lossy(&output.stdout)),
+            stderr: self.scrub(&String::from_utf8_lossy(&output.stderr)),
+        })
+    }
+
+    /// `git --git-dir <repo> <args>` that never prompts, speaks English (its messages are
+    /// classified), gives up on stalled transfers and ignores variables of an enclosing Git
+    /// process.
+    fn isolated_command(&self, args: &[OsString]) -> Command {
         let mut command = Command::new("git");
         command
             .arg("--git-dir")
@@ -160,31 +180,34 @@ impl RemoteGit<'_> {
         for name in REMOVED_ENV {
             command.env_remove(name);
         }
-        let mut config: Vec<(&str, String)> = vec![
-            // No askpass helper from the user's configuration may prompt.
-            ("core.askPass", String::new()),
-            // No hook of the user's (core.hooksPath) runs on our fetch or push.
-            ("core.hooksPath", "/dev/null".to_string()),
-            ("gc.auto", "0".to_string()),
-            ("maintenance.auto", "false".to_string()),
-        ];
         if let Some(ca_file) = &self.remote.ca_file {
             // An inherited GIT_SSL_CAINFO would override http.sslCAInfo, so set the variable.
             command.env("GIT_SSL_CAINFO", ca_file);
         }
-        // Keeps the SSH credential files alive until git has exited.
-        let mut _ssh_files = None;
+        command
+    }
+
+    /// Hands the remote's credentials to git: HTTP headers through `config`, an SSH key and
+    /// its trusted host keys through private files named in GIT_SSH_COMMAND. Returns the
+    /// folder of those files, to be kept until git has exited.
+    fn add_credentials(
+        &self,
+        command: &mut Command,
+        config: &mut Vec<(&str, String)>,
+    ) -> Result<Option<ScratchDir>> {
         match &self.remote.auth {
-            Auth::None => {}
+            Auth::None => Ok(None),
             Auth::Basic { username, password } => {
                 let token = base64_encode(format!("{username}:{}", password.expose_secret()));
-                http_auth(&mut config, format!("Authorization: Basic {token}"));
+                http_auth(config, format!("Authorization: Basic {token}"));
+                Ok(None)
             }
             Auth::Bearer { token } => {
                 http_auth(
-                    &mut config,
+                    config,
                     format!("Authorization: Bearer {}", token.expose_secret()),
                 );
+                Ok(None)
             }
             Auth::SshKey {
                 private_key,
@@ -209,24 +232,9 @@ impl RemoteGit<'_> {
                     )
                     .env("GIT_SSH_VARIANT", "ssh")
                     .env_remove("GIT_SSH");
-                _ssh_files = Some(files);
+                Ok(Some(files))
             }
         }
-        command.env("GIT_CONFIG_COUNT", config.len().to_string());
-        for (index, (key, value)) in config.iter().enumerate() {
-            command
-                .env(format!("GIT_CONFIG_KEY_{index}"), key)
-                .env(format!("GIT_CONFIG_VALUE_{index}"), value);
-        }
-        // Never Debug-print `command`: its environment holds the credentials.
-        let output = command.output().map_err(|err| Error::GitMissing {
-            cause: format!("cannot run git: {err}"),
-        })?;
-        Ok(GitOutput {
-            success: output.status.success(),
-            stdout: self.scrub(&String::from_utf8_lossy(&output.stdout)),
-            stderr: self.scrub(&String::from_utf8_lossy(&output.stderr)),
-        })
     }
 
     /// Removes every secret of the remote from git's output (git does not print them, but a
@@ -260,6 +268,29 @@ impl RemoteGit<'_> {
     /// The typed error for a failed git command, from what it printed.
     pub(crate) fn error(&self, operation: Operation, stderr: &str) -> Error {
         classify(operation, self.url, &self.remote.auth, stderr)
+    }
+}
+
+/// Configuration that keeps the user's own settings out of our fetch and push.
+fn isolating_config() -> Vec<(&'static str, String)> {
+    vec![
+        // No askpass helper from the user's configuration may prompt.
+        ("core.askPass", String::new()),
+        // No hook of the user's (core.hooksPath) runs on our fetch or push.
+        ("core.hooksPath", "/dev/null".to_string()),
+        ("gc.auto", "0".to_string()),
+        ("maintenance.auto", "false".to_string()),
+    ]
+}
+
+/// Passes `config` through GIT_CONFIG_COUNT/KEY/VALUE, never the command line (where other
+/// users of the machine could read a credential).
+fn pass_config(command: &mut Command, config: &[(&str, String)]) {
+    command.env("GIT_CONFIG_COUNT", config.len().to_string());
+    for (index, (key, value)) in config.iter().enumerate() {
+        command
+            .env(format!("GIT_CONFIG_KEY_{index}"), key)
+            .env(format!("GIT_CONFIG_VALUE_{index}"), value);
     }
 }
 
@@ -319,109 +350,175 @@ fn cause_of(stderr: &str) -> String {
     cause
 }
 
+/// The failures git's messages tell apart, each with an error that says what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    HostKeyChanged,
+    HostKeyUnknown,
+    Unauthenticated,
+    Tls,
+    Unreachable,
+    RepositoryNotFound,
+    Forbidden,
+}
+
+/// Any of `phrases` (lower case) in git's stderr means `failure`.
+struct Rule {
+    failure: Failure,
+    phrases: &'static [&'static str],
+}
+
+/// Checked in order; the first rule with a matching phrase decides. ssh's warning about a
+/// changed host key also says "host key verification failed", so it comes first. Phrases are
+/// what git, curl or ssh print; words a URL or host name may contain ("tls") are never enough
+/// alone, since git quotes the URL in most messages.
+const RULES: &[Rule] = &[
+    Rule {
+        failure: Failure::HostKeyChanged,
+        phrases: &["remote host identification has changed"],
+    },
+    Rule {
+        failure: Failure::HostKeyUnknown,
+        phrases: &[
+            "host key is known",
+            "host key verification failed",
+            "no matching host key type",
+        ],
+    },
+    Rule {
+        failure: Failure::Unauthenticated,
+        phrases: &[
+            // git asks for credentials after a 401, and the prompt is disabled.
+            "could not read username",
+            "could not read password",
+            "authentication failed",
+            "http 401",
+            "permission denied (publickey",
+            "permission denied, please try again",
+        ],
+    },
+    Rule {
+        failure: Failure::Tls,
+        phrases: &[
+            "ssl certificate problem",
+            "certificate verification failed",
+            "server certificate",
+            "ssl_connect",
+            "gnutls_",
+            "unexpected tls packet",
+            "tls connect error",
+            "ssl connect error",
+            "ssl routines",
+            "schannel",
+        ],
+    },
+    Rule {
+        failure: Failure::Unreachable,
+        phrases: &[
+            "could not resolve host",
+            "failed to connect",
+            "connection refused",
+            "connection timed out",
+            "operation timed out",
+            "no route to host",
+            "network is unreachable",
+            "could not resolve hostname",
+            "connection closed by",
+            "connection reset",
+        ],
+    },
+    Rule {
+        failure: Failure::RepositoryNotFound,
+        phrases: &[
+            "not found",
+            "does not appear to be a git repository",
+            "http 404",
+            "no such file or directory",
+        ],
+    },
+    Rule {
+        failure: Failure::Forbidden,
+        phrases: &["http 403", "permission to", "read only"],
+    },
+];
+
+/// The first rule that matches git's stderr, if any.
+fn failure_of(stderr: &str) -> Option<Failure> {
+    let lower = stderr.to_ascii_lowercase();
+    RULES
+        .iter()
+        .find(|rule| rule.phrases.iter().any(|phrase| lower.contains(phrase)))
+        .map(|rule| rule.failure)
+}
+
 /// Maps what git printed to the error a user can act on.
 fn classify(operation: Operation, url: &GitUrl, auth: &Auth, stderr: &str) -> Error {
-    let lower = stderr.to_ascii_lowercase();
-    let mut cause = cause_of(stderr);
-    if lower.contains("could not read username") || lower.contains("could not read password") {
-        // git asked for credentials after a 401, and the prompt is disabled.
-        cause = "HTTP 401 Unauthorized".to_string();
-    }
+    let cause = cause_for(stderr);
     let url_text = url.to_string();
-    let is_ssh = url.transport == Transport::Ssh;
-    if lower.contains("remote host identification has changed") {
-        return Error::GitHostKeyChanged {
+    match failure_of(stderr) {
+        Some(Failure::HostKeyChanged) => Error::GitHostKeyChanged {
             url: url_text,
             host: url.known_hosts_name(),
             known: known_fingerprints(auth),
-        };
-    }
-    if lower.contains("host key is known")
-        || lower.contains("host key verification failed")
-        || lower.contains("no matching host key type")
-    {
-        return Error::GitHostKeyUnknown {
+        },
+        Some(Failure::HostKeyUnknown) => Error::GitHostKeyUnknown {
             url: url_text,
             host: url.known_hosts_name(),
             known: known_fingerprints(auth),
             cause,
-        };
-    }
-    if lower.contains("could not read username")
-        || lower.contains("could not read password")
-        || lower.contains("authentication failed")
-        || lower.contains("http 401")
-        || lower.contains("permission denied (publickey")
-        || lower.contains("permission denied, please try again")
-    {
-        let next_step = match (auth, is_ssh) {
-            (Auth::SshKey { .. }, _) => {
-                "add the deploy key's public key to the repository (with write access), or pass the right --private-key-file"
-            }
-            (Auth::None, true) => {
-                "pass a key with --private-key-file, or load one into your ssh-agent"
-            }
-            (Auth::None, false) => {
-                "pass --username and --password (a token with write access to the repository)"
-            }
-            _ => "check --username and --password (a token needs write access to the repository)",
-        };
-        return Error::GitAuthFailed {
+        },
+        Some(Failure::Unauthenticated) => Error::GitAuthFailed {
             url: url_text,
             cause,
-            next_step,
-        };
-    }
-    if lower.contains("ssl certificate problem")
-        || lower.contains("certificate verification failed")
-        || lower.contains("server certificate")
-        || lower.contains("ssl_connect")
-        || lower.contains("gnutls")
-        || lower.contains("tls")
-    {
-        return Error::GitTls {
+            next_step: credentials_next_step(auth, url.transport == Transport::Ssh),
+        },
+        Some(Failure::Tls) => Error::GitTls {
             url: url_text,
             cause,
-        };
-    }
-    if lower.contains("could not resolve host")
-        || lower.contains("failed to connect")
-        || lower.contains("connection refused")
-        || lower.contains("connection timed out")
-        || lower.contains("operation timed out")
-        || lower.contains("no route to host")
-        || lower.contains("network is unreachable")
-        || lower.contains("could not resolve hostname")
-        || lower.contains("connection closed by")
-        || lower.contains("connection reset")
-    {
-        return Error::GitUnreachable {
+        },
+        Some(Failure::Unreachable) => Error::GitUnreachable {
             url: url_text,
             cause,
-        };
-    }
-    if lower.contains("not found")
-        || lower.contains("does not appear to be a git repository")
-        || lower.contains("http 404")
-        || lower.contains("no such file or directory")
-    {
-        return Error::GitRepositoryNotFound {
+        },
+        Some(Failure::RepositoryNotFound) => Error::GitRepositoryNotFound {
             url: url_text,
             cause,
-        };
-    }
-    if lower.contains("http 403") || lower.contains("permission to") || lower.contains("read only")
-    {
-        return Error::GitAuthFailed {
+        },
+        Some(Failure::Forbidden) => Error::GitAuthFailed {
             url: url_text,
             cause,
             next_step: "give the credentials write access to the repository (a deploy key needs \"allow write access\")",
-        };
+        },
+        None => Error::GitFailed {
+            operation: operation.as_str(),
+            url: url_text,
+            cause,
+        },
     }
-    Error::GitFailed {
-        operation: operation.as_str(),
-        url: url_text,
-        cause,
+}
+
+/// What went wrong, for the message. git's "could not read Username ...: terminal prompts
+/// disabled" means the server answered 401 and git wanted to prompt: say that instead.
+fn cause_for(stderr: &str) -> String {
+    let lower = stderr.to_ascii_lowercase();
+    if lower.contains("could not read username") || lower.contains("could not read password") {
+        "HTTP 401 Unauthorized".to_string()
+    } else {
+        cause_of(stderr)
+    }
+}
+
+/// What to do about refused credentials, by what was given.
+fn credentials_next_step(auth: &Auth, is_ssh: bool) -> &'static str {
+    match (auth, is_ssh) {
+        (Auth::SshKey { .. }, _) => {
+            "add the deploy key's public key to the repository (with write access), or pass the right --private-key-file"
+        }
+        (Auth::None, true) => "pass a key with --private-key-file, or load one into your ssh-agent",
+        (Auth::None, false) => {
+            "pass --username and --password (a token with write access to the repository)"
+        }
+        _ => "check --username and --password (a token needs write access to the repository)",
     }
 }
 
@@ -521,63 +618,320 @@ mod tests {
         assert_eq!(version, "2.30.2");
     }
 
-    #[test]
-    fn git_messages_map_to_errors_that_say_what_to_do() {
-        let https = GitUrl::parse("https://127.0.0.1:1/git/r.git").unwrap();
-        let ssh = GitUrl::parse("ssh://git@127.0.0.1:2222/r.git").unwrap();
-        let basic = Auth::Basic {
+    // What the real git 2.39.5 (Debian, curl with GnuTLS, OpenSSH 9.2) printed in each
+    // situation, captured against loopback servers like those of the integration tests
+    // (lighttpd with git http-backend, sshd). The failures that loopback alone can produce
+    // are run for real below instead.
+
+    /// https:// with a certificate of a CA git does not trust (no --ca-file, or another CA).
+    const HTTPS_UNTRUSTED_CERTIFICATE: &str = "fatal: unable to access 'https://127.0.0.1:18443/git/r.git/': server certificate verification failed. CAfile: /etc/ssl/certs/ca-certificates.crt CRLfile: none\n";
+    /// Basic auth with a wrong password: git wants to prompt for other credentials.
+    const HTTPS_WRONG_PASSWORD: &str =
+        "fatal: could not read Username for 'https://127.0.0.1:18443': terminal prompts disabled\n";
+    /// Credentials from the user's own setup (here in the URL) that the server refused.
+    const HTTPS_CREDENTIALS_REFUSED: &str =
+        "fatal: Authentication failed for 'https://127.0.0.1:18443/git/r.git/'\n";
+    const HTTPS_MISSING_REPOSITORY: &str =
+        "fatal: repository 'https://127.0.0.1:18443/git/absent.git/' not found\n";
+    const HTTPS_UNKNOWN_HOST: &str = "fatal: unable to access 'https://nonexistent.invalid/r.git/': Could not resolve host: nonexistent.invalid\n";
+    /// A fetch of a branch the repository lacks (clone handles it before classifying).
+    const MISSING_BRANCH: &str = "fatal: couldn't find remote ref refs/heads/absent\n";
+    /// ssh's advice after every failure; the lines before it say what failed.
+    const SSH_ADVICE: &str = "fatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.\n";
+    const SSH_UNKNOWN_HOST: &str =
+        "ssh: Could not resolve hostname nonexistent.invalid: Name or service not known\r\n";
+    const SSH_UNKNOWN_HOST_KEY: &str = "No ED25519 host key is known for [127.0.0.1]:18222 and you have requested strict checking.\r\nHost key verification failed.\r\n";
+    const SSH_CHANGED_HOST_KEY: &str = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\r\nSomeone could be eavesdropping on you right now (man-in-the-middle attack)!\r\nIt is also possible that a host key has just been changed.\r\nThe fingerprint for the ED25519 key sent by the remote host is\nSHA256:8Umk+15WQGjf7CS6N7rOeAKvR85nUalBeSRgD4AapnA.\r\nPlease contact your system administrator.\r\nAdd correct host key in /tmp/gitboot-cap/kh_changed to get rid of this message.\r\nOffending ED25519 key in /tmp/gitboot-cap/kh_changed:1\r\n  remove with:\r\n  ssh-keygen -f \"/tmp/gitboot-cap/kh_changed\" -R \"[127.0.0.1]:18222\"\r\nHost key for [127.0.0.1]:18222 has changed and you have requested strict checking.\r\nHost key verification failed.\r\n";
+    /// The server offers only host key types the client does not accept.
+    const SSH_NO_MATCHING_HOST_KEY_TYPE: &str = "Unable to negotiate with 127.0.0.1 port 18222: no matching host key type found. Their offer: ssh-ed25519\r\n";
+    const SSH_KEY_REFUSED: &str = "root@127.0.0.1: Permission denied (publickey).\r\n";
+    const SSH_MISSING_REPOSITORY: &str =
+        "fatal: '/tmp/gitboot-cap/repos/absent.git' does not appear to be a git repository\n";
+
+    fn https() -> GitUrl {
+        GitUrl::parse("https://127.0.0.1:18443/git/r.git").unwrap()
+    }
+
+    fn ssh() -> GitUrl {
+        GitUrl::parse("ssh://git@127.0.0.1:18222/r.git").unwrap()
+    }
+
+    fn basic() -> Auth {
+        Auth::Basic {
             username: "u".into(),
             password: "p".into(),
-        };
-        let err = classify(
-            Operation::Fetch,
-            &https,
-            &basic,
-            "fatal: could not read Username for 'https://127.0.0.1:1': terminal prompts disabled",
-        );
-        assert!(matches!(err, Error::GitAuthFailed { .. }), "{err}");
-        assert!(err.to_string().contains("--password"), "{err}");
-        let err = classify(
-            Operation::Fetch,
-            &https,
-            &basic,
-            "fatal: unable to access 'https://127.0.0.1:1/git/r.git/': server certificate verification failed. CAfile: none CRLfile: none",
-        );
-        assert!(matches!(err, Error::GitTls { .. }), "{err}");
-        assert!(err.to_string().contains("--ca-file"), "{err}");
-        let err = classify(
-            Operation::Fetch,
-            &https,
-            &basic,
-            "fatal: unable to access 'https://127.0.0.1:1/git/r.git/': Failed to connect to 127.0.0.1 port 1: Connection refused",
-        );
-        assert!(matches!(err, Error::GitUnreachable { .. }), "{err}");
-        let err = classify(
-            Operation::Fetch,
-            &https,
-            &basic,
-            "fatal: repository 'https://127.0.0.1:1/git/r.git/' not found",
-        );
-        assert!(matches!(err, Error::GitRepositoryNotFound { .. }), "{err}");
-        let key = Auth::SshKey {
+        }
+    }
+
+    fn ssh_key() -> Auth {
+        Auth::SshKey {
             private_key: "k".into(),
             known_hosts: String::new(),
+        }
+    }
+
+    fn fetch_error(url: &GitUrl, auth: &Auth, stderr: &str) -> Error {
+        classify(Operation::Fetch, url, auth, stderr)
+    }
+
+    #[test]
+    fn host_key_rules_on_captured_ssh_messages() {
+        let changed = format!("{SSH_CHANGED_HOST_KEY}{SSH_ADVICE}");
+        assert_eq!(failure_of(&changed), Some(Failure::HostKeyChanged));
+        let err = fetch_error(&ssh(), &ssh_key(), &changed);
+        assert!(err.to_string().contains("has CHANGED"), "{err}");
+        assert!(err.to_string().contains("[127.0.0.1]:18222"), "{err}");
+
+        for stderr in [SSH_UNKNOWN_HOST_KEY, SSH_NO_MATCHING_HOST_KEY_TYPE] {
+            let stderr = format!("{stderr}{SSH_ADVICE}");
+            assert_eq!(
+                failure_of(&stderr),
+                Some(Failure::HostKeyUnknown),
+                "{stderr}"
+            );
+        }
+        let err = fetch_error(
+            &ssh(),
+            &ssh_key(),
+            &format!("{SSH_UNKNOWN_HOST_KEY}{SSH_ADVICE}"),
+        );
+        assert_eq!(
+            err.to_string(),
+            "the SSH host key of [127.0.0.1]:18222 is not among the trusted ones (known_hosts lists: none) for ssh://git@127.0.0.1:18222/r.git (No ED25519 host key is known for [127.0.0.1]:18222 and you have requested strict checking.; Host key verification failed.); scan the host again (ssh-keyscan) and compare the fingerprints with the ones your Git host publishes"
+        );
+    }
+
+    #[test]
+    fn credential_rules_on_captured_messages_say_what_to_pass() {
+        let err = fetch_error(&https(), &basic(), HTTPS_WRONG_PASSWORD);
+        assert_eq!(
+            err.to_string(),
+            "the Git server at https://127.0.0.1:18443/git/r.git rejected the credentials (HTTP 401 Unauthorized); check --username and --password (a token needs write access to the repository)"
+        );
+        let err = fetch_error(&https(), &Auth::None, HTTPS_WRONG_PASSWORD);
+        assert!(err.to_string().contains("pass --username"), "{err}");
+        assert_eq!(
+            failure_of(HTTPS_CREDENTIALS_REFUSED),
+            Some(Failure::Unauthenticated)
+        );
+
+        let refused = format!("{SSH_KEY_REFUSED}{SSH_ADVICE}");
+        let err = fetch_error(&ssh(), &ssh_key(), &refused);
+        assert_eq!(
+            err.to_string(),
+            "the Git server at ssh://git@127.0.0.1:18222/r.git rejected the credentials (root@127.0.0.1: Permission denied (publickey).); add the deploy key's public key to the repository (with write access), or pass the right --private-key-file"
+        );
+        let err = fetch_error(&ssh(), &Auth::None, &refused);
+        assert!(err.to_string().contains("ssh-agent"), "{err}");
+    }
+
+    #[test]
+    fn tls_unreachable_and_not_found_rules_on_captured_messages() {
+        let err = fetch_error(&https(), &basic(), HTTPS_UNTRUSTED_CERTIFICATE);
+        assert!(matches!(err, Error::GitTls { .. }), "{err}");
+        assert!(err.to_string().contains("--ca-file"), "{err}");
+
+        let unknown_host = format!("{SSH_UNKNOWN_HOST}{SSH_ADVICE}");
+        for stderr in [HTTPS_UNKNOWN_HOST, unknown_host.as_str()] {
+            assert_eq!(failure_of(stderr), Some(Failure::Unreachable), "{stderr}");
+        }
+
+        let ssh_missing = format!("{SSH_MISSING_REPOSITORY}{SSH_ADVICE}");
+        for stderr in [HTTPS_MISSING_REPOSITORY, ssh_missing.as_str()] {
+            assert_eq!(
+                failure_of(stderr),
+                Some(Failure::RepositoryNotFound),
+                "{stderr}"
+            );
+        }
+        let err = fetch_error(&ssh(), &ssh_key(), &ssh_missing);
+        assert_eq!(
+            err.to_string(),
+            "Git repository ssh://git@127.0.0.1:18222/r.git not found (fatal: '/tmp/gitboot-cap/repos/absent.git' does not appear to be a git repository); check the URL, and that the repository exists and the credentials can read it"
+        );
+    }
+
+    #[test]
+    fn a_missing_branch_matches_no_rule() {
+        assert_eq!(failure_of(MISSING_BRANCH), None);
+        let err = classify(Operation::Fetch, &https(), &basic(), MISSING_BRANCH);
+        assert_eq!(
+            err.to_string(),
+            "git fetch https://127.0.0.1:18443/git/r.git failed: fatal: couldn't find remote ref refs/heads/absent"
+        );
+    }
+
+    /// Runs the real git's `ls-remote` against `url` the way fetch and push run, and returns
+    /// what it printed.
+    fn ls_remote(url: &str, auth: Auth) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let git_dir = dir.path().join("local.git");
+        let out = Command::new("git")
+            .args(["init", "-q", "--bare"])
+            .arg(&git_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let remote = Remote {
+            url: url.to_string(),
+            auth,
+            ca_file: None,
         };
+        let parsed = GitUrl::parse(url).unwrap();
+        let git = RemoteGit {
+            remote: &remote,
+            url: &parsed,
+            git_dir: &git_dir,
+            scratch: dir.path(),
+        };
+        let args = ["ls-remote", "--heads", "--", url].map(OsString::from);
+        let output = git.run(&args).unwrap();
+        assert!(!output.success, "git ls-remote {url} must fail");
+        output.stderr
+    }
+
+    /// A loopback port nothing listens on.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    /// A loopback server that answers every connection with `response` (for as long as the
+    /// test process lives), as a web server in front of no Git repository would.
+    fn answering(response: &'static str) -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn real_git_over_loopback_connection_refused_is_unreachable() {
+        let port = closed_port();
+        for url in [
+            format!("https://127.0.0.1:{port}/r.git"),
+            format!("http://127.0.0.1:{port}/r.git"),
+        ] {
+            let stderr = ls_remote(&url, Auth::None);
+            assert!(stderr.contains("Failed to connect"), "{stderr}");
+            assert_eq!(failure_of(&stderr), Some(Failure::Unreachable), "{stderr}");
+        }
+        let url = format!("ssh://git@127.0.0.1:{port}/r.git");
+        let stderr = ls_remote(&url, ssh_key());
+        assert!(stderr.contains("Connection refused"), "{stderr}");
+        assert_eq!(failure_of(&stderr), Some(Failure::Unreachable), "{stderr}");
+    }
+
+    #[test]
+    fn tls_in_a_url_is_not_a_tls_failure() {
+        // git quotes the URL in its message; the word used to be enough for a TLS error.
+        let port = closed_port();
+        let url = format!("https://127.0.0.1:{port}/tls/gnutls.git");
+        let stderr = ls_remote(&url, Auth::None);
+        assert_eq!(failure_of(&stderr), Some(Failure::Unreachable), "{stderr}");
         let err = classify(
             Operation::Fetch,
-            &ssh,
-            &key,
-            "No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\r\nHost key verification failed.\r\nfatal: Could not read from remote repository.",
+            &GitUrl::parse(&url).unwrap(),
+            &Auth::None,
+            &stderr,
         );
-        assert!(matches!(err, Error::GitHostKeyUnknown { .. }), "{err}");
-        assert!(err.to_string().contains("[127.0.0.1]:2222"), "{err}");
-        let err = classify(
-            Operation::Fetch,
-            &ssh,
-            &key,
-            "git@127.0.0.1: Permission denied (publickey).\r\nfatal: Could not read from remote repository.",
+        assert!(matches!(err, Error::GitUnreachable { .. }), "{err}");
+    }
+
+    #[test]
+    fn real_git_against_a_server_that_does_not_speak_tls_is_a_tls_failure() {
+        let port = answering("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        let stderr = ls_remote(&format!("https://127.0.0.1:{port}/r.git"), Auth::None);
+        assert_eq!(failure_of(&stderr), Some(Failure::Tls), "{stderr}");
+    }
+
+    #[test]
+    fn real_git_http_answers_map_to_their_rules() {
+        let not_found =
+            answering("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let stderr = ls_remote(&format!("http://127.0.0.1:{not_found}/r.git"), Auth::None);
+        assert_eq!(
+            stderr,
+            format!("fatal: repository 'http://127.0.0.1:{not_found}/r.git/' not found")
         );
-        assert!(matches!(err, Error::GitAuthFailed { .. }), "{err}");
-        assert!(err.to_string().contains("deploy key"), "{err}");
+        assert_eq!(failure_of(&stderr), Some(Failure::RepositoryNotFound));
+
+        let unauthorized = answering(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        let stderr = ls_remote(
+            &format!("http://127.0.0.1:{unauthorized}/r.git"),
+            Auth::None,
+        );
+        assert_eq!(
+            failure_of(&stderr),
+            Some(Failure::Unauthenticated),
+            "{stderr}"
+        );
+
+        // git 2.39 words a 403 "The requested URL returned error: 403", which no rule knows
+        // (the "http 403" phrase never appears): it stays a plain git failure.
+        let forbidden =
+            answering("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let stderr = ls_remote(&format!("http://127.0.0.1:{forbidden}/r.git"), Auth::None);
+        assert_eq!(
+            stderr,
+            format!(
+                "fatal: unable to access 'http://127.0.0.1:{forbidden}/r.git/': The requested URL returned error: 403"
+            )
+        );
+        assert_eq!(failure_of(&stderr), None);
+    }
+
+    #[test]
+    fn real_git_on_a_missing_local_repository_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}/absent.git", dir.path().display());
+        let stderr = ls_remote(&url, Auth::None);
+        assert!(
+            stderr.contains("does not appear to be a git repository"),
+            "{stderr}"
+        );
+        assert_eq!(failure_of(&stderr), Some(Failure::RepositoryNotFound));
+    }
+
+    #[test]
+    fn a_rejected_push_matches_no_rule() {
+        // A non-fast-forward push is told apart by its porcelain line (see `push_result`);
+        // what git prints on stderr then must not read as another failure.
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            let out = Command::new("git")
+                .current_dir(dir.path())
+                .args(args)
+                .env("LC_ALL", "C")
+                .env("GIT_AUTHOR_NAME", "a")
+                .env("GIT_AUTHOR_EMAIL", "a@example.com")
+                .env("GIT_COMMITTER_NAME", "a")
+                .env("GIT_COMMITTER_EMAIL", "a@example.com")
+                .output()
+                .unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        assert!(run(&["init", "-q", "--bare", "-b", "main", "remote.git"]).0);
+        for clone in ["one", "two"] {
+            assert!(run(&["init", "-q", "-b", "main", clone]).0);
+            assert!(run(&["-C", clone, "commit", "-q", "--allow-empty", "-m", clone]).0);
+        }
+        assert!(run(&["-C", "one", "push", "-q", "../remote.git", "main"]).0);
+        let (pushed, stderr) = run(&["-C", "two", "push", "--porcelain", "../remote.git", "main"]);
+        assert!(!pushed);
+        assert!(stderr.contains("failed to push some refs"), "{stderr}");
+        assert_eq!(failure_of(&stderr), None, "{stderr}");
     }
 }

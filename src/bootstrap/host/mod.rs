@@ -1,0 +1,56 @@
+//! Where the repository lives: what bootstrap needs from a Git host beyond Git itself. A plain
+//! Git server can only be used as it is; a forge (GitHub, GitLab, Gitea) can also create the
+//! repository and add deploy keys through its API, and implements the same trait.
+
+pub mod plain_git;
+
+use futures::future::BoxFuture;
+
+use crate::error::Result;
+use crate::git::DeployKey;
+use crate::ui::progress::Progress;
+
+pub use plain_git::PlainGit;
+
+/// Whether [`RepositoryHost::ensure_repository`] found the repository or made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repository {
+    Existing,
+    Created,
+}
+
+/// What a deploy key may do in the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAccess {
+    /// Clone and fetch only: all the source-controller needs.
+    ReadOnly,
+    /// Push as well (for image automation writing back to the repository).
+    ReadWrite,
+}
+
+/// A deploy key to give access to the repository.
+pub struct KeyGrant<'a> {
+    /// The key's name on the host; forges find an earlier key of the same cluster by it.
+    pub title: String,
+    /// Both halves: the host gets the public key, and a host that cannot be asked may prove
+    /// the access with the private one.
+    pub key: &'a DeployKey,
+    pub access: KeyAccess,
+}
+
+/// A Git host as bootstrap uses it, in the order bootstrap calls it. Methods return boxed
+/// futures so that bootstrap can hold any host as a `dyn RepositoryHost`.
+pub trait RepositoryHost: Send + Sync {
+    /// Makes sure the repository exists before the first clone, creating it (empty) where the
+    /// host can.
+    fn ensure_repository<'a>(&'a self, progress: &'a Progress)
+    -> BoxFuture<'a, Result<Repository>>;
+
+    /// Returns once the deploy key can read (or, with [`KeyAccess::ReadWrite`], write) the
+    /// repository, adding it where the host can.
+    fn authorize_deploy_key<'a>(
+        &'a self,
+        grant: KeyGrant<'a>,
+        progress: &'a Progress,
+    ) -> BoxFuture<'a, Result<()>>;
+}

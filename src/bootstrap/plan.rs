@@ -1,0 +1,95 @@
+//! What bootstrap would commit, generated without Git or the cluster (also `--dry-run`'s
+//! output): the components file, the sync file and the kustomization.yaml that lists them.
+
+use super::sync::{self, COMPONENTS_FILE, KUSTOMIZATION_FILE, SYNC_FILE, SyncOptions};
+use super::{BootstrapOptions, Credentials};
+use crate::error::{Error, Result};
+use crate::git::{self, Transport};
+use crate::manifests::{self, Manifests};
+
+/// The files bootstrap writes (repository path, content) and, for `--dry-run`, nothing else.
+pub struct Plan {
+    pub manifests: Manifests,
+    pub sync: SyncOptions,
+    pub files: Vec<(String, String)>,
+}
+
+impl Plan {
+    fn dir(&self) -> String {
+        sync::manifests_dir(&self.sync.path, &self.sync.namespace)
+    }
+
+    /// The repository path of one of bootstrap's files.
+    pub(super) fn file(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir())
+    }
+}
+
+/// Generates everything bootstrap would commit, without Git or the cluster.
+pub async fn plan(options: &BootstrapOptions) -> Result<Plan> {
+    let url = sync_url(&options.url, &options.credentials)?;
+    let bundle = manifests::load_bundle(&options.install).await?;
+    let manifests = manifests::generate(&bundle, &options.install)?;
+    let sync = SyncOptions {
+        name: options.install.namespace.clone(),
+        namespace: options.install.namespace.clone(),
+        url,
+        branch: options.branch.clone(),
+        interval: options.interval,
+        secret_name: options.secret_name.clone(),
+        path: sync::normalize_path(&options.path),
+    };
+    let mut plan = Plan {
+        manifests,
+        sync,
+        files: Vec::new(),
+    };
+    plan.files = vec![
+        (
+            plan.file(COMPONENTS_FILE),
+            plan.manifests.components_file()?,
+        ),
+        (plan.file(SYNC_FILE), sync::sync_file(&plan.sync)?),
+        (
+            plan.file(KUSTOMIZATION_FILE),
+            sync::default_kustomization_file()?,
+        ),
+    ];
+    Ok(plan)
+}
+
+/// The URL the source-controller clones: https without user for token auth, and for SSH an
+/// `ssh://` URL with the user (`git` when none is given), as flux writes it.
+pub fn sync_url(url: &str, credentials: &Credentials) -> Result<String> {
+    let parsed = git::GitUrl::parse(url)?;
+    let path = parsed.path.trim_start_matches('/');
+    let host = match parsed.port {
+        Some(port) => format!("{}:{port}", bracket_ipv6(&parsed.host)),
+        None => bracket_ipv6(&parsed.host),
+    };
+    match (credentials, parsed.transport) {
+        (Credentials::Token { .. }, Transport::Https) => Ok(format!("https://{host}/{path}")),
+        (Credentials::Ssh { .. }, Transport::Ssh) => {
+            let user = parsed.user.as_deref().unwrap_or("git");
+            Ok(format!("ssh://{user}@{host}/{path}"))
+        }
+        (Credentials::Token { .. }, _) => Err(Error::InvalidFlag {
+            flag: "--url",
+            value: url.to_string(),
+            reason: "--token-auth needs an https:// URL".into(),
+        }),
+        (Credentials::Ssh { .. }, _) => Err(Error::InvalidFlag {
+            flag: "--url",
+            value: url.to_string(),
+            reason: "use ssh://user@host/path for SSH, or --token-auth with an https:// URL".into(),
+        }),
+    }
+}
+
+fn bracket_ipv6(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
