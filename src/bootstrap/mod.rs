@@ -25,12 +25,12 @@ use secrecy::SecretString;
 use crate::cluster::apply::{Applied, Change, apply_all};
 use crate::cluster::connection::Connection;
 use crate::error::{Error, Result};
-use crate::flux::FluxKind;
 use crate::flux::discovery::FluxApis;
 use crate::flux::install::RootKustomization;
+use crate::flux::{GIT_REPOSITORY, KUSTOMIZATION};
 use crate::git::{self, Auth, KeyAlgorithm, Remote, Signature};
 use crate::manifests::{self, InstallOptions};
-use crate::ui::progress::Progress;
+use crate::ui::Ui;
 use error::Error as BootstrapError;
 use host::{PlainGit, RepositoryHost};
 
@@ -108,62 +108,54 @@ impl Report {
     }
 }
 
-/// Runs bootstrap. Progress goes to `progress` step by step.
+/// Runs bootstrap. Progress goes to `ui` step by step, and questions are asked through it.
 pub async fn bootstrap(
     connection: &Connection,
     options: &BootstrapOptions,
-    progress: &Progress,
+    ui: &Ui,
 ) -> Result<Report> {
     let deadline = Instant::now() + options.timeout;
     let git_version = blocking(git::git_version).await?;
     tracing::debug!("using {git_version}");
     // Everything that may refuse comes before any change.
-    let root = check_cluster(connection, options).await?;
+    let root = check_cluster(connection, options, ui).await?;
     let mut report = Report::default();
     let phase = Instant::now();
-    let plan = generate(options, progress).await?;
+    let plan = generate(options, ui).await?;
     report.seconds.generate = phase.elapsed().as_secs_f64();
-    let known_hosts = scan_host_keys(options, progress).await?;
+    let known_hosts = scan_host_keys(options, ui).await?;
     let remote = bootstrap_remote(options, known_hosts.as_deref())?;
     let host = repository_host(options, known_hosts.as_deref());
 
     let phase = Instant::now();
-    let repository = host.ensure_repository(progress).await?;
+    let repository = host.ensure_repository(ui).await?;
     tracing::debug!("repository {}: {repository:?}", options.url);
-    let revision = push::commit_and_push(&remote, options, &plan, progress, &mut report).await?;
+    let revision = push::commit_and_push(&remote, options, &plan, ui, &mut report).await?;
     report.revision = format!("{}@sha1:{revision}", options.branch);
     report.seconds.git = phase.elapsed().as_secs_f64();
 
     // The cluster: components (first install only), credentials, sync objects.
     let phase = Instant::now();
     let first_install = root.as_ref().is_none_or(|r| !r.applied);
-    install_components(
-        connection,
-        options,
-        &plan,
-        first_install,
-        progress,
-        &mut report,
-    )
-    .await?;
+    install_components(connection, options, &plan, first_install, ui, &mut report).await?;
     secret::reconcile(
         connection,
         options,
         host.as_ref(),
         known_hosts,
-        progress,
+        ui,
         &mut report,
     )
     .await?;
-    progress.action("applying sync manifests");
+    ui.progress().action("applying sync manifests");
     let applied = apply_all(connection, &sync::sync_objects(&plan.sync)).await?;
     note_changes(&mut report, &applied);
-    progress.success("reconciled sync configuration");
+    ui.progress().success("reconciled sync configuration");
     report.seconds.apply = phase.elapsed().as_secs_f64();
 
     let phase = Instant::now();
-    wait_for_sync(connection, options, &report, progress, deadline).await?;
-    wait_for_components(connection, options, &plan, progress, deadline).await?;
+    wait_for_sync(connection, options, &report, ui, deadline).await?;
+    wait_for_components(connection, options, &plan, ui, deadline).await?;
     report.seconds.wait = phase.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -173,6 +165,7 @@ pub async fn bootstrap(
 async fn check_cluster(
     connection: &Connection,
     options: &BootstrapOptions,
+    ui: &Ui,
 ) -> Result<Option<RootKustomization>> {
     let namespace = options.install.namespace.as_str();
     let apis = FluxApis::discover(connection).await?;
@@ -190,7 +183,7 @@ async fn check_cluster(
     if let Some(install) = crate::flux::installed(connection).await?
         && let Some(tool) = install.managed_by.filter(|t| t != crate::FIELD_MANAGER)
     {
-        crate::ui::confirm::confirm(
+        ui.confirm(
             &format!(
                 "Flux in this cluster is managed by {tool}; bootstrap would take it over. Go ahead?"
             ),
@@ -201,10 +194,10 @@ async fn check_cluster(
 }
 
 /// The plan, with progress lines.
-async fn generate(options: &BootstrapOptions, progress: &Progress) -> Result<Plan> {
-    progress.action("generating component manifests");
+async fn generate(options: &BootstrapOptions, ui: &Ui) -> Result<Plan> {
+    ui.progress().action("generating component manifests");
     let plan = plan(options).await?;
-    progress.success(format!(
+    ui.progress().success(format!(
         "generated component manifests for Flux {} ({})",
         plan.manifests.version,
         plan.manifests.components.join(", ")
@@ -213,13 +206,14 @@ async fn generate(options: &BootstrapOptions, progress: &Progress) -> Result<Pla
 }
 
 /// For SSH, the Git host's keys (known_hosts lines), each fingerprint shown to the user.
-async fn scan_host_keys(options: &BootstrapOptions, progress: &Progress) -> Result<Option<String>> {
+async fn scan_host_keys(options: &BootstrapOptions, ui: &Ui) -> Result<Option<String>> {
     match &options.credentials {
         Credentials::Ssh { .. } => {
             let url = options.url.clone();
             let scanned = blocking(move || git::scan_known_hosts(&url)).await?;
             for fingerprint in &scanned.fingerprints {
-                progress.success(format!("Git host key: {fingerprint}"));
+                ui.progress()
+                    .success(format!("Git host key: {fingerprint}"));
             }
             Ok(Some(scanned.lines))
         }
@@ -282,17 +276,17 @@ async fn install_components(
     options: &BootstrapOptions,
     plan: &Plan,
     first_install: bool,
-    progress: &Progress,
+    ui: &Ui,
     report: &mut Report,
 ) -> Result<()> {
     if first_install {
-        progress.action(format!(
+        ui.progress().action(format!(
             "installing components in namespace {}",
             options.install.namespace
         ));
         let applied = apply_all(connection, &plan.manifests.objects).await?;
         note_changes(report, &applied);
-        progress.success("installed components");
+        ui.progress().success("installed components");
     }
     if let Some(pull_secret) = manifests::registry_credentials_secret(&options.install) {
         let applied = apply_all(connection, &[pull_secret]).await?;
@@ -316,13 +310,12 @@ async fn wait_for_sync(
     connection: &Connection,
     options: &BootstrapOptions,
     report: &Report,
-    progress: &Progress,
+    ui: &Ui,
     deadline: Instant,
 ) -> Result<()> {
     let namespace = options.install.namespace.as_str();
     let apis = FluxApis::discover(connection).await?;
-    for kind_name in ["GitRepository", "Kustomization"] {
-        let kind = FluxKind::lookup(kind_name).ok_or(crate::flux::Error::FluxNotInstalled)?;
+    for kind in [&GIT_REPOSITORY, &KUSTOMIZATION] {
         let served = apis.require(kind)?;
         let token = if report.nothing_changed() {
             None
@@ -338,9 +331,9 @@ async fn wait_for_sync(
             .await?;
             Some(token)
         };
-        progress.waiting(format!(
-            "waiting for {kind_name} {namespace}/{namespace} to be reconciled at {}",
-            report.revision
+        ui.progress().waiting(format!(
+            "waiting for {} {namespace}/{namespace} to be reconciled at {}",
+            kind.kind, report.revision
         ));
         wait::wait_ready_at(
             connection,
@@ -352,7 +345,8 @@ async fn wait_for_sync(
             deadline,
         )
         .await?;
-        progress.success(format!("{kind_name} reconciled successfully"));
+        ui.progress()
+            .success(format!("{} reconciled successfully", kind.kind));
     }
     Ok(())
 }
@@ -362,10 +356,11 @@ async fn wait_for_components(
     connection: &Connection,
     options: &BootstrapOptions,
     plan: &Plan,
-    progress: &Progress,
+    ui: &Ui,
     deadline: Instant,
 ) -> Result<()> {
-    progress.waiting("waiting for the Flux controllers to be available");
+    ui.progress()
+        .waiting("waiting for the Flux controllers to be available");
     crate::lifecycle::rollout::wait_available(
         connection,
         &options.install.namespace,
@@ -373,7 +368,7 @@ async fn wait_for_components(
         deadline,
     )
     .await?;
-    progress.success("all components are healthy");
+    ui.progress().success("all components are healthy");
     Ok(())
 }
 

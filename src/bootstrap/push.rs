@@ -8,7 +8,7 @@ use super::sync::{COMPONENTS_FILE, KUSTOMIZATION_FILE, SYNC_FILE};
 use super::{BootstrapOptions, Report, blocking};
 use crate::error::Result;
 use crate::git::{self, PushOutcome, Remote, Workspace};
-use crate::ui::progress::Progress;
+use crate::ui::Ui;
 
 /// Fresh clones tried when someone else pushes to the branch meanwhile.
 const PUSH_ATTEMPTS: usize = 3;
@@ -44,31 +44,33 @@ pub(super) async fn commit_and_push(
     remote: &Remote,
     options: &BootstrapOptions,
     plan: &Plan,
-    progress: &Progress,
+    ui: &Ui,
     report: &mut Report,
 ) -> Result<String> {
     let messages = Messages::new(options, plan);
     for attempt in 1..=PUSH_ATTEMPTS {
-        let mut workspace = clone(remote, options, progress).await?;
+        let mut workspace = clone(remote, options, ui).await?;
         let components_commit = commit_components(&mut workspace, options, plan, &messages)?;
-        report_commit(progress, options, "component", components_commit.as_deref());
+        report_commit(ui, options, "component", components_commit.as_deref());
         let sync_commit = commit_sync(&mut workspace, options, plan, &messages)?;
-        report_commit(progress, options, "sync", sync_commit.as_deref());
+        report_commit(ui, options, "sync", sync_commit.as_deref());
         if components_commit.is_none() && sync_commit.is_none() {
             return head(&workspace);
         }
-        progress.action(format!("pushing to \"{}\"", options.url));
+        ui.progress()
+            .action(format!("pushing to \"{}\"", options.url));
         let pushed = blocking(move || workspace.push().map(|outcome| (outcome, workspace))).await?;
         match pushed {
             (PushOutcome::Pushed { commit }, _) => {
                 report.commits.extend(components_commit);
                 report.commits.extend(sync_commit);
-                progress.success(format!("pushed {commit}"));
+                ui.progress().success(format!("pushed {commit}"));
                 return Ok(commit);
             }
             (PushOutcome::UpToDate, workspace) => return head(&workspace),
             (PushOutcome::BranchMoved, _) if attempt < PUSH_ATTEMPTS => {
-                progress.warning("the branch moved while bootstrapping; retrying on a fresh clone");
+                ui.progress()
+                    .warning("the branch moved while bootstrapping; retrying on a fresh clone");
             }
             (PushOutcome::BranchMoved, _) => {}
         }
@@ -81,18 +83,14 @@ pub(super) async fn commit_and_push(
     .into())
 }
 
-async fn clone(
-    remote: &Remote,
-    options: &BootstrapOptions,
-    progress: &Progress,
-) -> Result<Workspace> {
-    progress.action(format!(
+async fn clone(remote: &Remote, options: &BootstrapOptions, ui: &Ui) -> Result<Workspace> {
+    ui.progress().action(format!(
         "cloning branch \"{}\" from Git repository \"{}\"",
         options.branch, options.url
     ));
     let (cloned, branch) = (remote.clone(), options.branch.clone());
     let workspace = blocking(move || git::clone(&cloned, &branch)).await?;
-    progress.success("cloned repository");
+    ui.progress().success("cloned repository");
     Ok(workspace)
 }
 
@@ -130,13 +128,8 @@ fn commit_sync(
 }
 
 /// "committed <what> manifests to ..." or "<what> manifests are up to date".
-fn report_commit(
-    progress: &Progress,
-    options: &BootstrapOptions,
-    what: &str,
-    commit: Option<&str>,
-) {
-    progress.success(match commit {
+fn report_commit(ui: &Ui, options: &BootstrapOptions, what: &str, commit: Option<&str>) {
+    ui.progress().success(match commit {
         Some(id) => format!(
             "committed {what} manifests to \"{}\" ({id})",
             options.branch

@@ -18,7 +18,7 @@ use crate::cluster::apply::Change;
 use crate::cluster::connection::Connection;
 use crate::error::{Error, Result};
 use crate::git::{self, KeyAlgorithm};
-use crate::ui::progress::Progress;
+use crate::ui::Ui;
 
 /// What the source-controller needs to clone the repository.
 pub enum SourceCredentials {
@@ -117,7 +117,7 @@ pub(super) async fn reconcile(
     options: &BootstrapOptions,
     host: &dyn RepositoryHost,
     known_hosts: Option<String>,
-    progress: &Progress,
+    ui: &Ui,
     report: &mut Report,
 ) -> Result<()> {
     let namespace = &options.install.namespace;
@@ -141,17 +141,19 @@ pub(super) async fn reconcile(
             algorithm,
         } => {
             if has_identity(connection, namespace, name).await? {
-                progress.success(format!("source secret {namespace}/{name} is kept"));
+                ui.progress()
+                    .success(format!("source secret {namespace}/{name} is kept"));
                 return Ok(());
             }
-            let key = new_authorized_key(options, *algorithm, host, progress, report).await?;
+            let key = new_authorized_key(options, *algorithm, host, ui, report).await?;
             SourceCredentials::ssh(key, known_hosts)
         }
     };
-    progress.action(format!("applying source secret {namespace}/{name}"));
+    ui.progress()
+        .action(format!("applying source secret {namespace}/{name}"));
     let change = apply(connection, &source_secret(name, namespace, &credentials)).await?;
     report.secret_changed = change != Change::Unchanged;
-    progress.success(match change {
+    ui.progress().success(match change {
         Change::Unchanged => "source secret is up to date",
         _ => "reconciled source secret",
     });
@@ -181,19 +183,21 @@ async fn new_authorized_key(
     options: &BootstrapOptions,
     algorithm: KeyAlgorithm,
     host: &dyn RepositoryHost,
-    progress: &Progress,
+    ui: &Ui,
     report: &mut Report,
 ) -> Result<git::DeployKey> {
     let key = git::generate_deploy_key(algorithm)?;
-    progress.success(format!("deploy key: {}", key.public_key));
-    progress.success(format!("deploy key fingerprint: {}", key.fingerprint));
+    ui.progress()
+        .success(format!("deploy key: {}", key.public_key));
+    ui.progress()
+        .success(format!("deploy key fingerprint: {}", key.fingerprint));
     report.deploy_key = Some(key.public_key.clone());
     let grant = KeyGrant {
         title: deploy_key_title(options),
         key: &key,
         access: KeyAccess::ReadOnly,
     };
-    host.authorize_deploy_key(grant, progress).await?;
+    host.authorize_deploy_key(grant, ui).await?;
     Ok(key)
 }
 

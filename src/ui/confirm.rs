@@ -21,11 +21,3 @@ pub fn ask(question: &str, assume_yes: bool, interactive: bool) -> Result<()> {
         .map_err(|dialoguer::Error::IO(err)| Error::Prompt(err))?;
     if agreed { Ok(()) } else { Err(Error::Declined) }
 }
-
-/// [`ask`] on the process's own terminal, for the bootstrap steps that do not hold a
-/// [`crate::ui::Ui`] yet.
-pub fn confirm(question: &str, assume_yes: bool) -> Result<()> {
-    use std::io::IsTerminal;
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    ask(question, assume_yes, interactive)
-}

@@ -150,6 +150,11 @@ impl Ui {
         &self.progress
     }
 
+    /// Whether a person can answer a question (stdin and stderr are terminals).
+    pub fn can_ask(&self) -> bool {
+        self.interactive
+    }
+
     pub fn stdout_is_terminal(&self) -> bool {
         self.stdout_terminal
     }

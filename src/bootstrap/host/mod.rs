@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 
 use crate::error::Result;
 use crate::git::DeployKey;
-use crate::ui::progress::Progress;
+use crate::ui::Ui;
 
 pub use plain_git::PlainGit;
 
@@ -43,14 +43,13 @@ pub struct KeyGrant<'a> {
 pub trait RepositoryHost: Send + Sync {
     /// Makes sure the repository exists before the first clone, creating it (empty) where the
     /// host can.
-    fn ensure_repository<'a>(&'a self, progress: &'a Progress)
-    -> BoxFuture<'a, Result<Repository>>;
+    fn ensure_repository<'a>(&'a self, ui: &'a Ui) -> BoxFuture<'a, Result<Repository>>;
 
     /// Returns once the deploy key can read (or, with [`KeyAccess::ReadWrite`], write) the
     /// repository, adding it where the host can.
     fn authorize_deploy_key<'a>(
         &'a self,
         grant: KeyGrant<'a>,
-        progress: &'a Progress,
+        ui: &'a Ui,
     ) -> BoxFuture<'a, Result<()>>;
 }

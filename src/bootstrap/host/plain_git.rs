@@ -11,7 +11,7 @@ use super::{KeyGrant, Repository, RepositoryHost};
 use crate::bootstrap::blocking;
 use crate::error::{Error, Result};
 use crate::git::{self, Auth, Remote};
-use crate::ui::progress::Progress;
+use crate::ui::Ui;
 
 /// A repository on a plain Git server.
 pub struct PlainGit {
@@ -27,19 +27,16 @@ pub struct PlainGit {
 
 impl RepositoryHost for PlainGit {
     /// Nothing to do: the first clone finds the repository, or fails with "not found".
-    fn ensure_repository<'a>(
-        &'a self,
-        _progress: &'a Progress,
-    ) -> BoxFuture<'a, Result<Repository>> {
+    fn ensure_repository<'a>(&'a self, _ui: &'a Ui) -> BoxFuture<'a, Result<Repository>> {
         async { Ok(Repository::Existing) }.boxed()
     }
 
     fn authorize_deploy_key<'a>(
         &'a self,
         grant: KeyGrant<'a>,
-        progress: &'a Progress,
+        ui: &'a Ui,
     ) -> BoxFuture<'a, Result<()>> {
-        self.wait_for_deploy_key(grant.key, progress).boxed()
+        self.wait_for_deploy_key(grant.key, ui).boxed()
     }
 }
 
@@ -47,10 +44,9 @@ impl PlainGit {
     /// A generated key works only once the user added it to the repository as a deploy key:
     /// ask on a terminal, and in any case try it (a fetch with the key alone) until it works,
     /// so the source-controller never starts with a key the server refuses.
-    async fn wait_for_deploy_key(&self, key: &git::DeployKey, progress: &Progress) -> Result<()> {
-        use std::io::IsTerminal;
-        if !self.assume_yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-            crate::ui::confirm::confirm(
+    async fn wait_for_deploy_key(&self, key: &git::DeployKey, ui: &Ui) -> Result<()> {
+        if !self.assume_yes && ui.can_ask() {
+            ui.confirm(
                 "Please give the key read access to your repository (as a deploy key). Done?",
                 false,
             )?;
@@ -63,13 +59,15 @@ impl PlainGit {
             },
             ca_file: None,
         };
-        progress.waiting("waiting for the deploy key to be given access to the repository");
+        ui.progress()
+            .waiting("waiting for the deploy key to be given access to the repository");
         let deadline = Instant::now() + self.timeout;
         loop {
             let (probe, branch) = (remote.clone(), self.branch.clone());
             match blocking(move || git::clone(&probe, &branch).map(|_| ())).await {
                 Ok(()) => {
-                    progress.success("the deploy key has access to the repository");
+                    ui.progress()
+                        .success("the deploy key has access to the repository");
                     return Ok(());
                 }
                 Err(Error::Git(git::Error::GitAuthFailed { .. })) if Instant::now() < deadline => {
@@ -102,7 +100,7 @@ mod tests {
     async fn the_repository_is_taken_as_it_is() {
         let host = host("ssh://git@127.0.0.1:1/r.git".to_string());
         let (ui, _) = Ui::capture();
-        let found = host.ensure_repository(ui.progress()).await.unwrap();
+        let found = host.ensure_repository(&ui).await.unwrap();
         assert_eq!(found, Repository::Existing);
     }
 
@@ -123,10 +121,7 @@ mod tests {
         };
         let (ui, _) = Ui::capture();
         let started = Instant::now();
-        let err = host
-            .authorize_deploy_key(grant, ui.progress())
-            .await
-            .unwrap_err();
+        let err = host.authorize_deploy_key(grant, &ui).await.unwrap_err();
         assert!(
             matches!(err, Error::Git(git::Error::GitUnreachable { .. })),
             "{err}"

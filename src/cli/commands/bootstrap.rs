@@ -123,7 +123,7 @@ pub async fn run(args: BootstrapArgs, ui: &Ui) -> Result<()> {
         return ui.out(&text);
     }
     let connection = args.connection.connect().await?;
-    let report = bootstrap::bootstrap(&connection, &options, ui.progress()).await?;
+    let report = bootstrap::bootstrap(&connection, &options, ui).await?;
     ui.report(args.output, &report, |report| {
         if report.nothing_changed() {
             format!(
