@@ -387,13 +387,15 @@ fn args(items: &[&str]) -> Vec<OsString> {
     items.iter().map(OsString::from).collect()
 }
 
+/// The system git, for unit tests that look at repositories from outside.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_support {
     use std::path::Path;
     use std::process::Command;
 
-    fn git(cwd: &Path, args: &[&str]) -> String {
+    /// Runs git in `cwd` (a work tree, or a bare or `.git` folder) with a fixed identity and
+    /// returns its stdout; a failure fails the test with git's stderr.
+    pub(crate) fn git(cwd: &Path, args: &[&str]) -> String {
         let out = Command::new("git")
             .current_dir(cwd)
             .args(args)
@@ -410,6 +412,13 @@ mod tests {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::git;
+    use super::*;
+    use std::path::Path;
 
     /// A bare "remote" with one commit on `branch` (or none), and its file:// URL.
     fn remote_repo(dir: &Path, branch: Option<&str>) -> (PathBuf, Remote) {

@@ -196,6 +196,7 @@ pub(crate) fn validate_path(path: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::test_support::git;
     use std::process::Command;
 
     fn signature() -> Signature {
@@ -210,21 +211,6 @@ mod tests {
             .iter()
             .map(|(path, content)| (path.to_string(), content.as_bytes().to_vec()))
             .collect()
-    }
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .arg("--git-dir")
-            .arg(dir)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn fresh() -> (tempfile::TempDir, std::path::PathBuf) {
