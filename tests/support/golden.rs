@@ -282,11 +282,11 @@ impl Edit<'_> {
     }
 }
 
-/// The edits from `old` to `new`: the common start and end are kept as they are, the middle
-/// by a longest-common-subsequence table; a middle too large for that table (huge manifests
-/// changed throughout) is shown as all removed, then all added.
+/// The edits from `old` to `new`, fewest first: the common start and end as they are, the middle
+/// by Myers' shortest-edit search, which stays fast while the texts differ in a few lines even
+/// when they are long (the bootstrap manifests). Past [`MAX_EDITS`] the middle is shown as all
+/// removed, then all added.
 fn diff_lines<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<Edit<'a>> {
-    const MAX_TABLE: usize = 4_000_000;
     let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
     let suffix = old[prefix..]
         .iter()
@@ -304,40 +304,21 @@ fn diff_lines<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<Edit<'a>> {
         .map(|(at, line)| Edit::Same(at + 1, line))
         .collect();
     let first = prefix + 1;
-    if (old_mid.len() + 1) * (new_mid.len() + 1) > MAX_TABLE {
-        edits.extend(old_mid.iter().map(|line| Edit::Removed(first, line)));
-        edits.extend(
-            new_mid
-                .iter()
-                .enumerate()
-                .map(|(at, line)| Edit::Added(first + at, line)),
-        );
-    } else {
-        // common[i][j]: length of the longest common subsequence of old_mid[i..], new_mid[j..].
-        let (n, m) = (old_mid.len(), new_mid.len());
-        let mut common = vec![vec![0u32; m + 1]; n + 1];
-        for i in (0..n).rev() {
-            for j in (0..m).rev() {
-                common[i][j] = if old_mid[i] == new_mid[j] {
-                    common[i + 1][j + 1] + 1
-                } else {
-                    common[i + 1][j].max(common[i][j + 1])
-                };
-            }
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < n || j < m {
-            if i < n && j < m && old_mid[i] == new_mid[j] {
-                edits.push(Edit::Same(first + j, new_mid[j]));
-                i += 1;
-                j += 1;
-            } else if i < n && (j == m || common[i + 1][j] >= common[i][j + 1]) {
-                edits.push(Edit::Removed(first + j, old_mid[i]));
-                i += 1;
-            } else {
-                edits.push(Edit::Added(first + j, new_mid[j]));
-                j += 1;
-            }
+    match shortest_edit(old_mid, new_mid) {
+        Some(middle) => edits.extend(middle.into_iter().map(|edit| match edit {
+            Edit::Same(at, line) => Edit::Same(first + at, line),
+            Edit::Removed(at, line) => Edit::Removed(first + at, line),
+            Edit::Added(at, line) => Edit::Added(first + at, line),
+            note => note,
+        })),
+        None => {
+            edits.extend(old_mid.iter().map(|line| Edit::Removed(first, line)));
+            edits.extend(
+                new_mid
+                    .iter()
+                    .enumerate()
+                    .map(|(at, line)| Edit::Added(first + at, line)),
+            );
         }
     }
     let tail_start = new.len() - suffix;
@@ -348,6 +329,80 @@ fn diff_lines<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<Edit<'a>> {
             .map(|(at, line)| Edit::Same(tail_start + at + 1, line)),
     );
     edits
+}
+
+/// How many removed plus added lines [`shortest_edit`] looks for before giving up.
+const MAX_EDITS: usize = 2000;
+
+/// Myers' search for the fewest removals and additions that turn `old` into `new`, with line
+/// numbers counted from 0 in `new`; None past [`MAX_EDITS`]. `furthest[k]` is how far along
+/// `old` the best path ending on diagonal `k` (old index minus new index) got; one copy per
+/// round is kept to walk back along the path.
+fn shortest_edit<'a>(old: &[&'a str], new: &[&'a str]) -> Option<Vec<Edit<'a>>> {
+    let (n, m) = (old.len() as isize, new.len() as isize);
+    let limit = (n + m).min(MAX_EDITS as isize);
+    let offset = limit + 1;
+    let mut furthest = vec![0isize; 2 * offset as usize + 1];
+    let at = |k: isize| (k + offset) as usize;
+    // rounds[d]: `furthest` on diagonals -d-1..=d+1 before round d.
+    let mut rounds: Vec<Vec<isize>> = Vec::new();
+    let mut found = false;
+    for d in 0..=limit {
+        rounds.push(furthest[at(-d - 1)..=at(d + 1)].to_vec());
+        for k in (-d..=d).step_by(2) {
+            let from_above = k == -d || (k != d && furthest[at(k - 1)] < furthest[at(k + 1)]);
+            let mut x = if from_above {
+                furthest[at(k + 1)]
+            } else {
+                furthest[at(k - 1)] + 1
+            };
+            let mut y = x - k;
+            while x < n && y < m && old[x as usize] == new[y as usize] {
+                x += 1;
+                y += 1;
+            }
+            furthest[at(k)] = x;
+            if x >= n && y >= m {
+                found = true;
+                break;
+            }
+        }
+        if found {
+            break;
+        }
+    }
+    if !found {
+        return None;
+    }
+    let mut edits = Vec::new();
+    let (mut x, mut y) = (n, m);
+    for (d, round) in rounds.iter().enumerate().rev() {
+        let d = d as isize;
+        let before = |k: isize| round[(k + d + 1) as usize];
+        let k = x - y;
+        let previous_k = if k == -d || (k != d && before(k - 1) < before(k + 1)) {
+            k + 1
+        } else {
+            k - 1
+        };
+        let previous_x = before(previous_k);
+        let previous_y = previous_x - previous_k;
+        while x > previous_x && y > previous_y {
+            x -= 1;
+            y -= 1;
+            edits.push(Edit::Same(y as usize, new[y as usize]));
+        }
+        if d > 0 {
+            if x == previous_x {
+                edits.push(Edit::Added(previous_y as usize, new[previous_y as usize]));
+            } else {
+                edits.push(Edit::Removed(y as usize, old[previous_x as usize]));
+            }
+        }
+        (x, y) = (previous_x, previous_y);
+    }
+    edits.reverse();
+    Some(edits)
 }
 
 #[cfg(test)]
@@ -383,6 +438,25 @@ mod tests {
             elapsed_seconds("applied revision main (12.3s)\nwithin 2s, 1.5.2s"),
             "applied revision main (<elapsed>)\nwithin 2s, 1.5.2s"
         );
+    }
+
+    #[test]
+    fn the_diff_of_long_texts_shows_only_the_changes() {
+        let old: Vec<String> = (0..20_000).map(|i| format!("line {i}")).collect();
+        let mut new = old.clone();
+        new[10] = "changed".into();
+        new.remove(15_000);
+        new.insert(19_000, "inserted".into());
+        let diff = line_diff(&(old.join("\n") + "\n"), &(new.join("\n") + "\n"));
+        let changes: Vec<&str> = diff
+            .lines()
+            .filter(|l| l.starts_with("- ") || l.starts_with("+ "))
+            .collect();
+        assert_eq!(
+            changes,
+            ["- line 10", "+ changed", "- line 15000", "+ inserted"]
+        );
+        assert_eq!(diff.matches("@@").count(), 3, "{diff}");
     }
 
     #[test]
