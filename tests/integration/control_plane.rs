@@ -4,6 +4,9 @@ use kube::api::DynamicObject;
 use kubectl_gitops::cluster::connection::ConnectionFlags;
 use kubectl_gitops::flux::FluxKind;
 
+use crate::support::golden::{
+    assert_golden, build_facts, loopback_ports, replace_value, transcript,
+};
 use crate::support::{assert_clean_failure, control_plane, plugin, run, stdout};
 
 fn admin_flags() -> ConnectionFlags {
@@ -183,4 +186,37 @@ fn rbac_denies_a_user_without_rights() {
         "{err}"
     );
     assert!(err.contains("ask a cluster admin"), "{err}");
+}
+
+/// `version` in its text and JSON forms, with and without the cluster, against golden files
+/// (tests/testdata/version/). The build's facts, the machine's platform and the API server's
+/// port vary and are replaced; the pinned Kubernetes and Flux versions are expected as they are.
+#[test]
+fn version_output_matches_the_golden_files() {
+    control_plane().install_flux_crds();
+    // The platform is the machine's: the plugin's build and the API server's both run here.
+    let client: serde_json::Value = serde_json::from_str(&stdout(&plugin(
+        control_plane(),
+        &["version", "--client", "-o", "json"],
+    )))
+    .expect("JSON");
+    let platform = client["clientVersion"]["platform"]
+        .as_str()
+        .expect("platform");
+    for (case, args) in [
+        ("client", &["version", "--client"][..]),
+        ("client-json", &["version", "--client", "-o", "json"][..]),
+        ("cluster", &["version"][..]),
+        ("cluster-yaml", &["version", "-o", "yaml"][..]),
+    ] {
+        let out = plugin(control_plane(), args);
+        assert_golden(
+            &format!("version/{case}"),
+            &replace_value(
+                &loopback_ports(&build_facts(&transcript(&out))),
+                platform,
+                "<platform>",
+            ),
+        );
+    }
 }

@@ -7,6 +7,7 @@ use kubectl_gitops::flux::FluxKind;
 
 use crate::flux_objects::*;
 use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
+use crate::support::golden::{assert_golden, elapsed_seconds, transcript};
 use crate::support::{
     admin_client, assert_clean_failure, assert_usage_failure, control_plane, fresh_namespace,
     plugin_async, stderr, stdout,
@@ -608,4 +609,55 @@ async fn with_source_on_a_helm_release_reconciles_its_helm_chart() {
         text.contains("HelmRelease/podinfo") && text.contains("reconciled chart version 6.5.0"),
         "{text}"
     );
+}
+
+/// What `reconcile ks apps` prints when the controller succeeds, fails, stalls or does not
+/// answer in time, and with `--no-wait`, against golden files (tests/testdata/reconcile/). Each
+/// case has a namespace of a fixed name so that the output is the same from run to run; only
+/// the time the reconcile took varies (`<elapsed>`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_output_matches_the_golden_files() {
+    let stall = Behaviour::Stall {
+        reason: "InvalidPath".into(),
+        message: "path ./apps not found".into(),
+    };
+    let cases = [
+        ("succeeded", succeed(), SHORT, &[][..]),
+        (
+            "failed",
+            fail("BuildFailed", "kustomize build failed: missing deploy.yaml"),
+            SHORT,
+            &[][..],
+        ),
+        ("stalled", stall, SHORT, &[][..]),
+        (
+            "timed-out",
+            succeed(),
+            Duration::from_secs(30),
+            &["--timeout", "2s"][..],
+        ),
+        ("no-wait", succeed(), SHORT, &["--no-wait"][..]),
+    ];
+    for (case, behaviour, delay, extra) in cases {
+        let ns = format!("golden-reconcile-{case}");
+        control_plane().kubectl_ok(&["create", "namespace", &ns]);
+        create(&[kustomization(&ns, "apps", serde_json::json!({}))]);
+        if case == "timed-out" {
+            set_status("ks", &ns, "apps", succeed()).await;
+        }
+        let _controller = fake_flux_controller(
+            admin_client().await,
+            kind("ks"),
+            &ns,
+            "apps",
+            behaviour,
+            delay,
+        );
+        let args = [&["reconcile", "ks", "apps", "-n", &ns][..], extra].concat();
+        let out = plugin_async(control_plane(), &args).await;
+        assert_golden(
+            &format!("reconcile/{case}"),
+            &elapsed_seconds(&transcript(&out)),
+        );
+    }
 }

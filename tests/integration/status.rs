@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::flux_objects::*;
 use crate::support::fake_flux_controller::Behaviour;
+use crate::support::golden::{ages, assert_golden, transcript};
 use crate::support::{
     assert_clean_failure, control_plane, fresh_namespace, plugin_async, plugin_exe, stderr, stdout,
 };
@@ -13,6 +14,13 @@ use crate::support::{
 /// A namespace with one object in each state: ready, failed, stalled, suspended, reconciling.
 async fn mixed_namespace(prefix: &str) -> String {
     let ns = fresh_namespace(prefix);
+    fill_with_mixed_objects(&ns).await;
+    ns
+}
+
+/// Creates in `ns` one object in each state: ready, failed, stalled, suspended, reconciling.
+async fn fill_with_mixed_objects(ns: &str) {
+    let ns = ns.to_string();
     create(&[
         kustomization(&ns, "ready", serde_json::json!({"tier": "web"})),
         kustomization(&ns, "broken", serde_json::json!({"tier": "web"})),
@@ -54,7 +62,6 @@ async fn mixed_namespace(prefix: &str) -> String {
         r#"{"spec":{"suspend":true}}"#,
     ]);
     set_status("gitrepo", &ns, "source", succeed()).await;
-    ns
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,4 +453,47 @@ async fn watch_shows_a_change_made_after_it_started() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The whole table, `-o wide` and `-A`, against golden files (tests/testdata/status/). Fixed
+/// namespace names keep the output the same from run to run; only ages vary (`<age>`). The
+/// `golden` label keeps other tests' objects out of `-A`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_wide_and_all_namespaces_match_the_golden_files() {
+    let plane = control_plane();
+    for ns in ["golden-apps", "golden-infra"] {
+        plane.kubectl_ok(&["create", "namespace", ns]);
+    }
+    fill_with_mixed_objects("golden-apps").await;
+    create(&[kustomization(
+        "golden-infra",
+        "ready",
+        serde_json::json!({}),
+    )]);
+    set_status("ks", "golden-infra", "ready", succeed()).await;
+    for ns in ["golden-apps", "golden-infra"] {
+        plane.kubectl_ok(&[
+            "label",
+            "kustomizations,gitrepositories",
+            "--all",
+            "-n",
+            ns,
+            "golden=status",
+        ]);
+    }
+    for (case, args) in [
+        ("table", &["status", "-n", "golden-apps"][..]),
+        ("wide", &["status", "-n", "golden-apps", "-o", "wide"][..]),
+        (
+            "all-namespaces",
+            &["status", "-A", "-l", "golden=status"][..],
+        ),
+        (
+            "all-namespaces-wide",
+            &["status", "-A", "-l", "golden=status", "-o", "wide"][..],
+        ),
+    ] {
+        let out = plugin_async(plane, args).await;
+        assert_golden(&format!("status/{case}"), &ages(&transcript(&out)));
+    }
 }

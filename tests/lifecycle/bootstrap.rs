@@ -16,6 +16,7 @@ use crate::support::fake_flux_controller::{
     Behaviour, FakeFluxController, fake_flux_controller_with,
 };
 use crate::support::git_servers::{GitHttpServer, GitSshServer};
+use crate::support::golden::{assert_golden, loopback_ports, transcript};
 use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::processes::temp_dir;
 use crate::support::{plugin_command, run, run_async, stderr, stdout};
@@ -413,6 +414,9 @@ async fn dry_run_prints_the_files_and_touches_neither_git_nor_the_cluster() {
         &[("GIT_PASSWORD", server.password.as_str())],
     )
     .await;
+    // The whole output: the release's manifests as bootstrap would commit them (about 270 KB),
+    // the sync manifests with the Git server's URL (its port varies), and the closing notes.
+    assert_golden("bootstrap/git-dry-run", &loopback_ports(&transcript(&out)));
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     for file in [

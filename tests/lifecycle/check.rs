@@ -1,6 +1,7 @@
 //! `kubectl gitops check`: prerequisites and the installed state, on a real install.
 
 use crate::support::control_plane::ControlPlane;
+use crate::support::golden::{assert_golden, transcript};
 use crate::support::{assert_clean_failure, plugin, stderr, stdout};
 
 /// What a kubelet plus the deployment controller would write once the pods run (none run
@@ -39,6 +40,7 @@ fn check_passes_on_a_healthy_install_and_says_what_is_wrong_otherwise() {
     let plane = ControlPlane::start_private();
 
     let out = plugin(&plane, &["check", "--pre"]);
+    assert_golden("check/pre", &transcript(&out));
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -53,6 +55,7 @@ fn check_passes_on_a_healthy_install_and_says_what_is_wrong_otherwise() {
 
     // Nothing installed yet: the full check fails and says so.
     let out = plugin(&plane, &["check"]);
+    assert_golden("check/not-installed", &transcript(&out));
     let err = assert_clean_failure(&out);
     assert!(err.contains("checks failed"), "{err}");
     assert!(
@@ -63,6 +66,7 @@ fn check_passes_on_a_healthy_install_and_says_what_is_wrong_otherwise() {
 
     plane.install_flux_with_cli();
     let out = plugin(&plane, &["check"]);
+    assert_golden("check/controllers-unavailable", &transcript(&out));
     assert_clean_failure(&out);
     assert!(
         stdout(&out).contains("✗ source-controller: not available: 0 of 1 replicas available"),
@@ -71,6 +75,7 @@ fn check_passes_on_a_healthy_install_and_says_what_is_wrong_otherwise() {
     );
 
     mark_deployments_available(&plane, "flux-system");
+    assert_golden("check/healthy", &transcript(&plugin(&plane, &["check"])));
     let out = plugin(&plane, &["check", "-o", "json"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let sections: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
@@ -102,6 +107,7 @@ fn check_pre_fails_for_a_user_without_install_rights() {
     let plane = ControlPlane::start_private();
     let kubeconfig = plane.kubeconfig_for("viewer", None, "default");
     let out = plugin(&kubeconfig, &["check", "--pre"]);
+    assert_golden("check/pre-denied", &transcript(&out));
     let err = assert_clean_failure(&out);
     assert!(err.contains("checks failed"), "{err}");
     assert!(
