@@ -99,7 +99,7 @@ pub enum Error {
     NotAllReady { not_ready: usize, total: usize },
 
     /// Some of several objects failed to reconcile; each was reported already.
-    #[error("{failed} of {total} objects did not reconcile")]
+    #[error("{}", if *total == 1 { "the object did not reconcile".to_string() } else { format!("{failed} of {total} objects did not reconcile") })]
     SomeFailed { failed: usize, total: usize },
 
     /// `check` found problems; each was printed already.

@@ -58,6 +58,18 @@ fn bootstrap_refuses_a_url_it_cannot_use_before_the_cluster() {
         "error: invalid Git URL \"ftp://example.com/x\": the scheme \"ftp\" is not supported; use https, http, ssh or file\n",
     );
     assert_usage_error(
+        &[
+            "bootstrap",
+            "git",
+            "--url",
+            "ssh://git@example.com/x",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+        "error: --dry-run prints the files as they would be committed; -o formats the report of a real bootstrap: drop one of them\n",
+    );
+    assert_usage_error(
         &["bootstrap", "git", "--url", "https://example.com/x"],
         "error: invalid value \"https://example.com/x\" for --url: use ssh://user@host/path for SSH, or --token-auth with an https:// URL\n",
     );

@@ -106,6 +106,11 @@ fn parse_secret(value: &str) -> std::result::Result<SecretString, std::convert::
 
 pub async fn run(args: BootstrapArgs, ui: &Ui) -> Result<()> {
     let Provider::Git(args) = args.provider;
+    if args.dry_run && args.output.is_some() {
+        return Err(crate::Error::InvalidUsage(
+            "--dry-run prints the files as they would be committed; -o formats the report of a real bootstrap: drop one of them".to_string(),
+        ));
+    }
     let namespace = flux_namespace(&args.connection);
     let options = options(&args, &namespace, ui)?;
     // Everything the command line alone can get wrong is found before any network call.
