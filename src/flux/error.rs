@@ -57,6 +57,9 @@ pub enum Error {
         "{object} in namespace \"{namespace}\" names no source (spec.sourceRef), so --with-source has nothing to reconcile"
     )]
     NoSource { object: String, namespace: String },
+
+    #[error("the dependsOn chain of {root} has a cycle among {members}; nothing was reconciled")]
+    DependencyCycle { root: String, members: String },
 }
 
 impl Error {

@@ -24,6 +24,9 @@ pub struct FluxKind {
     /// Whether the controller also acts on `reconcile.fluxcd.io/forceAt` and `resetAt`
     /// (`reconcile --force/--reset`): helm-controller only.
     pub force_and_reset: bool,
+    /// Whether objects of the kind can wait for others of the same kind (`spec.dependsOn`):
+    /// Kustomization and HelmRelease.
+    pub depends_on: bool,
 }
 
 /// Where a kind's current revision lives.
@@ -74,6 +77,7 @@ pub const GIT_REPOSITORY: FluxKind = FluxKind {
     source: SourceRef::None,
     reconcilable: true,
     force_and_reset: false,
+    depends_on: false,
 };
 
 pub const HELM_CHART: FluxKind = FluxKind {
@@ -87,6 +91,7 @@ pub const HELM_CHART: FluxKind = FluxKind {
     source: SourceRef::Spec,
     reconcilable: true,
     force_and_reset: false,
+    depends_on: false,
 };
 
 pub const KUSTOMIZATION: FluxKind = FluxKind {
@@ -100,6 +105,7 @@ pub const KUSTOMIZATION: FluxKind = FluxKind {
     source: SourceRef::Spec,
     reconcilable: true,
     force_and_reset: false,
+    depends_on: true,
 };
 
 pub const HELM_RELEASE: FluxKind = FluxKind {
@@ -113,6 +119,7 @@ pub const HELM_RELEASE: FluxKind = FluxKind {
     source: SourceRef::HelmChart,
     reconcilable: true,
     force_and_reset: true,
+    depends_on: true,
 };
 
 /// Every Flux kind, in the order listings show them.
@@ -129,6 +136,7 @@ pub const KINDS: &[FluxKind] = &[
         source: SourceRef::None,
         reconcilable: true,
         force_and_reset: false,
+        depends_on: false,
     },
     FluxKind {
         kind: "HelmRepository",
@@ -141,6 +149,7 @@ pub const KINDS: &[FluxKind] = &[
         source: SourceRef::None,
         reconcilable: true,
         force_and_reset: false,
+        depends_on: false,
     },
     HELM_CHART,
     FluxKind {
@@ -154,6 +163,7 @@ pub const KINDS: &[FluxKind] = &[
         source: SourceRef::None,
         reconcilable: true,
         force_and_reset: false,
+        depends_on: false,
     },
     KUSTOMIZATION,
     HELM_RELEASE,
@@ -168,6 +178,7 @@ pub const KINDS: &[FluxKind] = &[
         source: SourceRef::None,
         reconcilable: true,
         force_and_reset: false,
+        depends_on: false,
     },
     FluxKind {
         kind: "Alert",
@@ -180,6 +191,7 @@ pub const KINDS: &[FluxKind] = &[
         source: SourceRef::Provider,
         reconcilable: false,
         force_and_reset: false,
+        depends_on: false,
     },
     FluxKind {
         kind: "Provider",
@@ -192,6 +204,7 @@ pub const KINDS: &[FluxKind] = &[
         source: SourceRef::None,
         reconcilable: false,
         force_and_reset: false,
+        depends_on: false,
     },
     FluxKind {
         kind: "ImageRepository",
@@ -204,6 +217,7 @@ pub const KINDS: &[FluxKind] = &[
         source: SourceRef::None,
         reconcilable: true,
         force_and_reset: false,
+        depends_on: false,
     },
     FluxKind {
         kind: "ImagePolicy",
@@ -216,6 +230,7 @@ pub const KINDS: &[FluxKind] = &[
         source: SourceRef::ImageRepository,
         reconcilable: true,
         force_and_reset: false,
+        depends_on: false,
     },
     FluxKind {
         kind: "ImageUpdateAutomation",
@@ -228,6 +243,7 @@ pub const KINDS: &[FluxKind] = &[
         source: SourceRef::Spec,
         reconcilable: true,
         force_and_reset: false,
+        depends_on: false,
     },
 ];
 

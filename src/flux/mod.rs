@@ -2,6 +2,7 @@
 //! computed status, asking the controllers to reconcile, suspend and resume them, and following
 //! their changes.
 
+pub mod dependencies;
 pub mod discovery;
 pub mod error;
 pub mod install;

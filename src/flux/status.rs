@@ -8,6 +8,8 @@ use kube::api::DynamicObject;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use crate::flux::dependencies::explain_blocked;
+use crate::flux::dependencies::{BlockedBy, DEPENDENCY_NOT_READY, depends_on};
 use crate::flux::refs::{SourceReference, source_ref};
 use crate::flux::{FluxKind, Revision};
 
@@ -18,6 +20,9 @@ pub enum State {
     Stalled,
     /// Ready=False.
     Failed,
+    /// Ready=False only because a `dependsOn` object is not Ready (reason DependencyNotReady):
+    /// no failure of its own; it sorts after the failures that may be its cause.
+    Blocked,
     /// No Ready condition yet, or one with status Unknown and nothing in progress.
     Unknown,
     /// Reconciling=True, or the controller has not yet observed the latest generation.
@@ -33,6 +38,7 @@ impl std::fmt::Display for State {
         f.write_str(match self {
             State::Stalled => "Stalled",
             State::Failed => "Failed",
+            State::Blocked => "Blocked",
             State::Unknown => "Unknown",
             State::Reconciling => "Reconciling",
             State::Suspended => "Suspended",
@@ -91,6 +97,12 @@ pub struct Summary {
     pub suspended: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// `spec.dependsOn`, as `<namespace>/<name>` of the same kind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// When Blocked: the dependency awaited (filled in by [`explain_blocked`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<BlockedBy>,
 }
 
 pub fn is_suspended(object: &DynamicObject) -> bool {
@@ -114,6 +126,11 @@ pub fn summarize(kind: &FluxKind, object: &DynamicObject) -> Summary {
         State::Suspended
     } else if is_true(&stalled) {
         State::Stalled
+    } else if ready
+        .as_ref()
+        .is_some_and(|c| c.status == "False" && c.reason == DEPENDENCY_NOT_READY)
+    {
+        State::Blocked
     } else if ready.as_ref().is_some_and(|c| c.status == "False") {
         State::Failed
     } else if is_true(&reconciling) || behind {
@@ -162,6 +179,8 @@ pub fn summarize(kind: &FluxKind, object: &DynamicObject) -> Summary {
         source: source(kind, object),
         suspended,
         observed_generation: observed,
+        depends_on: depends_on(kind, object),
+        blocked_by: None,
     }
 }
 

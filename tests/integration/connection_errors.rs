@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::support::certs::unrelated_ca;
 use crate::support::control_plane::write_kubeconfig;
 use crate::support::processes::{free_port, temp_dir};
-use crate::support::{assert_clean_failure, control_plane, plugin_exe, run};
+use crate::support::{assert_clean_failure, assert_usage_failure, control_plane, plugin_exe, run};
 
 /// `kubectl-gitops version` with a clean environment (no ~/.kube/config, no KUBECONFIG).
 fn version(args: &[&str]) -> Command {
@@ -193,7 +193,7 @@ fn an_invalid_request_timeout_is_refused() {
         "--request-timeout",
         "soon",
     ]));
-    let err = assert_clean_failure(&out);
+    let err = assert_usage_failure(&out);
     assert!(
         err.contains("invalid value \"soon\" for --request-timeout"),
         "{err}"

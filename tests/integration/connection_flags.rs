@@ -6,7 +6,9 @@ use std::process::{Command, Output};
 use kubectl_gitops::cluster::connection::ConnectionFlags;
 
 use crate::support::processes::{free_port, temp_dir};
-use crate::support::{assert_clean_failure, control_plane, plugin_exe, run, stderr, stdout};
+use crate::support::{
+    assert_clean_failure, assert_usage_failure, control_plane, plugin_exe, run, stderr, stdout,
+};
 
 fn version(args: &[&str], kubeconfig_env: Option<&str>) -> Output {
     let mut command = Command::new(plugin_exe("kubectl-gitops"));
@@ -234,7 +236,7 @@ fn insecure_skip_tls_verify_accepts_a_server_without_a_known_ca() {
     assert_reached(&version(&insecure, None));
     let ca = p(&plane.pki.serving_ca);
     insecure.extend(["--certificate-authority", ca.as_str()]);
-    let err = assert_clean_failure(&version(&insecure, None));
+    let err = assert_usage_failure(&version(&insecure, None));
     assert!(
         err.contains("cannot be combined with --certificate-authority"),
         "{err}"

@@ -10,7 +10,7 @@ use crate::cluster::connection::{Connection, ConnectionFlags};
 use crate::error::{Error, Result};
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::{self, FluxObject, Scope, kind_named, parse_targets};
-use crate::flux::status::{State, Summary, short_revision, summarize};
+use crate::flux::status::{State, Summary, explain_blocked, short_revision, summarize};
 use crate::flux::watch::{ObjectKey, Shown, Tracker, Update, changes};
 use crate::flux::{self, FluxKind};
 use crate::ui::Ui;
@@ -23,6 +23,8 @@ const TABLE_MESSAGE_WIDTH: usize = 72;
 pub enum StatusFilter {
     Ready,
     Failed,
+    /// Waiting for a dependsOn object that is not Ready.
+    Blocked,
     Stalled,
     Reconciling,
     Suspended,
@@ -36,6 +38,7 @@ impl StatusFilter {
         match self {
             StatusFilter::Ready => state == State::Ready,
             StatusFilter::Failed => state == State::Failed,
+            StatusFilter::Blocked => state == State::Blocked,
             StatusFilter::Stalled => state == State::Stalled,
             StatusFilter::Reconciling => state == State::Reconciling,
             StatusFilter::Suspended => state == State::Suspended,
@@ -188,6 +191,20 @@ pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
         header_text
     );
     let mut items = items?;
+    explain_blocked(items.iter_mut().map(|item| {
+        let Item {
+            kind,
+            metadata,
+            status,
+            ..
+        } = item;
+        (
+            *kind,
+            metadata.namespace.as_str(),
+            metadata.name.as_str(),
+            status,
+        )
+    }));
     items.retain(|item| {
         args.states.is_empty() || args.states.iter().any(|f| f.matches(item.status.state))
     });
