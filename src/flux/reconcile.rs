@@ -8,6 +8,7 @@
 //!
 //! See docs/reconcile.md for the protocol and when a request counts as done.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -22,6 +23,7 @@ use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
 use crate::error::Result;
 use crate::flux::Error as FluxError;
 use crate::flux::FluxKind;
+use crate::flux::dependencies::{Key, depends_on, reconcile_order};
 use crate::flux::discovery::FluxApis;
 use crate::flux::discovery::ServedKind;
 use crate::flux::objects::{FluxObject, Selection, get, kind_named};
@@ -70,6 +72,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Why an unsuccessful outcome was one, for the message of what depended on it.
+    pub fn failure_detail(&self) -> String {
+        match self {
+            Outcome::Failed {
+                reason, message, ..
+            } => format!("{reason}: {message}"),
+            Outcome::TimedOut {
+                timeout_seconds, ..
+            } => format!("not reconciled within {timeout_seconds}s"),
+            _ => "not reconciled".to_string(),
+        }
+    }
+
     pub fn is_success(&self) -> bool {
         matches!(
             self,
@@ -155,6 +170,7 @@ pub async fn request_and_wait(
         outcome,
         elapsed_seconds: started.elapsed().as_secs_f64(),
         source: None,
+        dependencies: Vec::new(),
     })
 }
 
@@ -245,6 +261,8 @@ pub struct Options {
     pub force: bool,
     /// HelmRelease: also set resetAt (reset the failure counters).
     pub reset: bool,
+    /// Reconcile the `dependsOn` chain first, in order (see [`reconcile_with_dependencies`]).
+    pub with_dependencies: bool,
     pub wait: bool,
     pub timeout: Duration,
 }
@@ -280,6 +298,9 @@ pub struct Report {
     pub elapsed_seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Box<Report>>,
+    /// With `--with-dependencies`: the `dependsOn` chain, reconciled first, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Report>,
 }
 
 impl Report {
@@ -294,6 +315,7 @@ impl Report {
             },
             elapsed_seconds: 0.0,
             source: None,
+            dependencies: Vec::new(),
         }
     }
 }
@@ -359,13 +381,114 @@ pub async fn reconcile_all(
         if !selection.named && is_suspended(&object.object) {
             return Ok(Report::skipped(object, "suspended"));
         }
-        reconcile(connection, apis, object, options, progress).await
+        if options.with_dependencies {
+            reconcile_with_dependencies(connection, apis, object, options, progress).await
+        } else {
+            reconcile(connection, apis, object, options, progress).await
+        }
     }))
     .await)
 }
 
 /// Receives one line per step (`annotating ...`, `waiting ...`) for a progress display.
 pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+/// Reconciles `object` after the objects it depends on (`spec.dependsOn`, directly or not): the
+/// chain is read and ordered first, so a cycle or a missing dependency stops everything before
+/// any request; then each level (independent branches concurrently) is reconciled and waited
+/// for, and a dependency that fails stops what depends on it with its message. `--force` and
+/// `--reset` apply to `object` only.
+pub async fn reconcile_with_dependencies(
+    connection: &Connection,
+    apis: &FluxApis,
+    object: &FluxObject,
+    options: &Options,
+    progress: Progress<'_>,
+) -> Result<Report> {
+    let started = Instant::now();
+    let root = format!("{}/{}", object.namespace(), object.name());
+    let (objects, graph) = dependency_chain(connection, apis, object).await?;
+    let levels = reconcile_order(&root, &graph)?;
+    let dependency_options = Options {
+        force: false,
+        reset: false,
+        with_dependencies: false,
+        ..options.clone()
+    };
+    let mut dependencies = Vec::new();
+    for level in levels.iter().filter(|level| !level.contains(&root)) {
+        let reports = join_all(
+            level
+                .iter()
+                .filter_map(|key| objects.get(key))
+                .map(|dependency| {
+                    reconcile(connection, apis, dependency, &dependency_options, progress)
+                }),
+        )
+        .await;
+        for report in reports {
+            dependencies.push(report?);
+        }
+        if let Some(failed) = dependencies.iter().find(|r| !r.outcome.is_success()) {
+            return Ok(Report {
+                kind: object.kind.kind,
+                name: object.name().to_string(),
+                namespace: object.namespace().to_string(),
+                outcome: Outcome::Failed {
+                    condition: "Dependency".to_string(),
+                    reason: "DependencyFailed".to_string(),
+                    message: format!(
+                        "its dependency {}/{} in namespace {} did not reconcile: {}",
+                        failed.kind,
+                        failed.name,
+                        failed.namespace,
+                        failed.outcome.failure_detail()
+                    ),
+                },
+                elapsed_seconds: started.elapsed().as_secs_f64(),
+                source: None,
+                dependencies,
+            });
+        }
+    }
+    let without_chain = Options {
+        with_dependencies: false,
+        ..options.clone()
+    };
+    let mut report = reconcile(connection, apis, object, &without_chain, progress).await?;
+    report.dependencies = dependencies;
+    Ok(report)
+}
+
+/// `object` and every object it depends on (read from the cluster), and what each depends on.
+async fn dependency_chain(
+    connection: &Connection,
+    apis: &FluxApis,
+    object: &FluxObject,
+) -> Result<(BTreeMap<Key, FluxObject>, BTreeMap<Key, Vec<Key>>)> {
+    let served = apis.require(object.kind)?;
+    let root = format!("{}/{}", object.namespace(), object.name());
+    let mut objects = BTreeMap::from([(root.clone(), object.clone())]);
+    let mut graph = BTreeMap::new();
+    let mut next = vec![root];
+    while let Some(key) = next.pop() {
+        let Some(current) = objects.get(&key) else {
+            continue;
+        };
+        let wanted = depends_on(current.kind, &current.object);
+        for dependency in &wanted {
+            if objects.contains_key(dependency) {
+                continue;
+            }
+            let (namespace, name) = dependency.split_once('/').unwrap_or(("", dependency));
+            let found = get(connection, served, namespace, name).await?;
+            objects.insert(dependency.clone(), found);
+            next.push(dependency.clone());
+        }
+        graph.insert(key, wanted);
+    }
+    Ok((objects, graph))
+}
 
 /// Reconciles one object: its source first when asked, then the object itself.
 pub async fn reconcile(
@@ -382,6 +505,7 @@ pub async fn reconcile(
                     with_source: false,
                     force: false,
                     reset: false,
+                    with_dependencies: false,
                     ..options.clone()
                 };
                 Some(Box::new(
@@ -395,15 +519,7 @@ pub async fn reconcile(
     };
     if let Some(source) = source.as_ref().filter(|s| !s.outcome.is_success()) {
         let started = std::time::Instant::now();
-        let detail = match &source.outcome {
-            Outcome::Failed {
-                reason, message, ..
-            } => format!("{reason}: {message}"),
-            Outcome::TimedOut {
-                timeout_seconds, ..
-            } => format!("not reconciled within {timeout_seconds}s"),
-            _ => "not reconciled".to_string(),
-        };
+        let detail = source.outcome.failure_detail();
         return Ok(Report {
             kind: object.kind.kind,
             name: object.name().to_string(),
@@ -418,6 +534,7 @@ pub async fn reconcile(
             },
             elapsed_seconds: started.elapsed().as_secs_f64(),
             source: Some(source.clone()),
+            dependencies: Vec::new(),
         });
     }
     let mut report = reconcile_one(connection, apis, object, options, progress).await?;

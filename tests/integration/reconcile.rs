@@ -661,3 +661,133 @@ async fn reconcile_output_matches_the_golden_files() {
         );
     }
 }
+
+/// A Kustomization with `dependsOn` entries (namespace omitted: its own).
+fn kustomization_after(ns: &str, name: &str, dependencies: &[&str]) -> serde_json::Value {
+    let mut object = kustomization(ns, name, serde_json::json!({}));
+    object["spec"]["dependsOn"] = dependencies
+        .iter()
+        .map(|d| serde_json::json!({"name": d}))
+        .collect();
+    object
+}
+
+fn handled_at(ns: &str, name: &str) -> Option<jiff::Timestamp> {
+    jsonpath(
+        "kustomization",
+        ns,
+        name,
+        "{.status.lastHandledReconcileAt}",
+    )
+    .parse()
+    .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_dependencies_reconciles_the_chain_in_order() {
+    let ns = fresh_namespace("rec-deps");
+    create(&[
+        kustomization_after(&ns, "app", &["infra", "crds"]),
+        kustomization_after(&ns, "infra", &["crds"]),
+        kustomization_after(&ns, "crds", &[]),
+    ]);
+    let client = admin_client().await;
+    let _controllers: Vec<_> = ["app", "infra", "crds"]
+        .iter()
+        .map(|name| fake_flux_controller(client.clone(), kind("ks"), &ns, name, succeed(), SHORT))
+        .collect();
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "ks", "app", "--with-dependencies", "-n", &ns],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<String> = stdout(&out)
+        .lines()
+        .map(|line| line.split(" (").next().unwrap_or_default().to_string())
+        .collect();
+    let expected: Vec<String> = ["crds", "infra", "app"]
+        .iter()
+        .map(|name| {
+            format!("✔ Kustomization/{name} in namespace {ns}: applied revision {REVISION}")
+        })
+        .collect();
+    assert_eq!(lines, expected);
+    let (crds, infra, app) = (
+        handled_at(&ns, "crds").unwrap(),
+        handled_at(&ns, "infra").unwrap(),
+        handled_at(&ns, "app").unwrap(),
+    );
+    assert!(crds < infra && infra < app, "{crds} {infra} {app}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_dependency_stops_its_dependents_with_its_message() {
+    let ns = fresh_namespace("rec-depfail");
+    create(&[
+        kustomization_after(&ns, "app", &["infra"]),
+        kustomization_after(&ns, "infra", &[]),
+    ]);
+    let client = admin_client().await;
+    let _infra = fake_flux_controller(
+        client.clone(),
+        kind("ks"),
+        &ns,
+        "infra",
+        fail(
+            "BuildFailed",
+            "kustomize build failed: missing ingress.yaml",
+        ),
+        SHORT,
+    );
+    let _app = fake_flux_controller(client, kind("ks"), &ns, "app", succeed(), SHORT);
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "ks/app", "--with-dependencies", "-n", &ns],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "✗ Kustomization/infra in namespace {ns}: Ready BuildFailed: kustomize build failed: missing ingress.yaml\n\
+             ✗ Kustomization/app in namespace {ns}: Dependency DependencyFailed: its dependency Kustomization/infra in namespace {ns} did not reconcile: BuildFailed: kustomize build failed: missing ingress.yaml\n\
+             error: the object did not reconcile\n"
+        )
+    );
+    assert_eq!(
+        handled_at(&ns, "app"),
+        None,
+        "app was not asked to reconcile"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependency_cycle_is_refused_before_any_request() {
+    let ns = fresh_namespace("rec-cycle");
+    create(&[
+        kustomization_after(&ns, "a", &["b"]),
+        kustomization_after(&ns, "b", &["a"]),
+    ]);
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "ks", "a", "--with-dependencies", "-n", &ns],
+    )
+    .await;
+    let err = assert_clean_failure(&out);
+    assert_eq!(
+        err,
+        format!(
+            "error: the dependsOn chain of {ns}/a has a cycle among {ns}/a, {ns}/b; nothing was reconciled\n"
+        )
+    );
+    for name in ["a", "b"] {
+        let requested = jsonpath(
+            "kustomization",
+            &ns,
+            name,
+            "{.metadata.annotations.reconcile\\.fluxcd\\.io/requestedAt}",
+        );
+        assert_eq!(requested, "", "{name} was not annotated");
+    }
+}

@@ -356,6 +356,93 @@ async fn fail_if_not_ready_sets_exit_status_3() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
+/// A Kustomization waiting for a failing one is Blocked, not Failed, names what it waits for and
+/// that one's state, and sorts after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kustomization_waiting_for_a_failing_one_is_blocked() {
+    let ns = fresh_namespace("st-blocked");
+    let mut app = kustomization(&ns, "app", serde_json::json!({}));
+    app["spec"]["dependsOn"] = serde_json::json!([{"name": "infra"}]);
+    create(&[app, kustomization(&ns, "infra", serde_json::json!({}))]);
+    set_status(
+        "ks",
+        &ns,
+        "infra",
+        fail(
+            "BuildFailed",
+            "kustomize build failed: missing ingress.yaml",
+        ),
+    )
+    .await;
+    set_status(
+        "ks",
+        &ns,
+        "app",
+        fail(
+            "DependencyNotReady",
+            &format!("dependency '{ns}/infra' is not ready"),
+        ),
+    )
+    .await;
+    let out = plugin_async(control_plane(), &["status", "ks", "-n", &ns, "-o", "wide"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: Vec<Vec<String>> = stdout(&out)
+        .lines()
+        .skip(2)
+        .map(|line| {
+            line.split("   ")
+                .map(str::trim)
+                .filter(|cell| !cell.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
+    let name_state_message: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row[0].as_str(),
+                row[2].as_str(),
+                row[row.len() - 1].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        name_state_message,
+        [
+            (
+                "Kustomization/infra",
+                "Failed",
+                "kustomize build failed: missing ingress.yaml"
+            ),
+            (
+                "Kustomization/app",
+                "Blocked",
+                format!(
+                    "waiting for Kustomization {ns}/infra, which is Failed: kustomize build failed: missing ingress.yaml"
+                )
+                .as_str()
+            ),
+        ]
+    );
+    let json = plugin_async(
+        control_plane(),
+        &["status", "ks/app", "-n", &ns, "-o", "json"],
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let status = &json["items"][0]["status"];
+    assert_eq!(status["state"], "Blocked");
+    assert_eq!(
+        status["dependsOn"],
+        serde_json::json!([format!("{ns}/infra")])
+    );
+    assert_eq!(
+        status["blockedBy"],
+        serde_json::json!({"name": format!("{ns}/infra")})
+    );
+}
+
 /// `status | head -1` once head has gone: kubectl and ripgrep stop quietly, and so does this
 /// plugin (no "error: cannot write to stdout", exit status 0). The pipe's reading end is closed
 /// before the plugin starts, so its first write meets a closed pipe whatever the timing.

@@ -2,7 +2,7 @@
 
 use crate::cli::args::{SelectionFlags, WaitFlags};
 use crate::cluster::connection::{Connection, ConnectionFlags};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::{Selection, SelectionArgs, select};
 use crate::flux::reconcile::{Options, Outcome, Report, Tally, reconcile_all};
@@ -28,6 +28,10 @@ pub struct ReconcileArgs {
     /// HelmRelease: reset the failure counters (reconcile.fluxcd.io/resetAt)
     #[arg(long)]
     reset: bool,
+    /// Reconcile the objects' dependsOn chain first, in order; a failing dependency stops
+    /// what depends on it
+    #[arg(long)]
+    with_dependencies: bool,
     #[command(flatten)]
     wait: WaitFlags,
     #[command(flatten)]
@@ -79,10 +83,16 @@ async fn resolve(
 /// The reconcile options, checked against the kinds the command line names before the cluster
 /// is contacted (`reconcile ks apps --force` is wrong whatever the cluster holds).
 fn reconcile_options(args: &ReconcileArgs, selection: &SelectionArgs) -> Result<Options> {
+    if args.with_dependencies && args.wait.no_wait {
+        return Err(Error::InvalidUsage(
+            "--with-dependencies waits for each dependency before the objects that need it: drop --no-wait".to_string(),
+        ));
+    }
     let options = Options {
         with_source: args.with_source,
         force: args.force,
         reset: args.reset,
+        with_dependencies: args.with_dependencies,
         wait: !args.wait.no_wait,
         timeout: args.wait.timeout()?,
     };
@@ -131,6 +141,7 @@ pub async fn run_resume(args: ResumeArgs, ui: &Ui) -> Result<()> {
         with_source: false,
         force: false,
         reset: false,
+        with_dependencies: false,
         wait: !args.wait.no_wait,
         timeout: args.wait.timeout()?,
     };
@@ -159,10 +170,7 @@ fn finish(ui: &Ui, results: Vec<Result<Report>>, format: Option<OutputFormat>) -
         Some(_) => ui.out_json(&reports)?,
         None => {
             for report in &reports {
-                if let Some(source) = &report.source {
-                    print_report(ui, source)?;
-                }
-                print_report(ui, report)?;
+                print_with_inputs(ui, report)?;
             }
             if tally.total > 1 {
                 ui.line(&format!(
@@ -175,6 +183,17 @@ fn finish(ui: &Ui, results: Vec<Result<Report>>, format: Option<OutputFormat>) -
         }
     }
     tally.into_result()
+}
+
+/// A report after what it waited for: its dependencies (each with its own inputs), its source.
+fn print_with_inputs(ui: &Ui, report: &Report) -> Result<()> {
+    for dependency in &report.dependencies {
+        print_with_inputs(ui, dependency)?;
+    }
+    if let Some(source) = &report.source {
+        print_report(ui, source)?;
+    }
+    print_report(ui, report)
 }
 
 /// One report: successes on stdout, failures on stderr (as kubectl prints errors).
