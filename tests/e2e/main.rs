@@ -13,6 +13,7 @@
 mod support;
 
 mod bootstrap;
+mod dependencies;
 mod reconcile;
 mod uninstall;
 

@@ -282,7 +282,7 @@ fn a_cargo_install_with_standalone_commands_completes_their_arguments_too() {
     let (values, _) = answer(&kubectl_complete(&dir, &["status", "--fail-if"]));
     assert_eq!(values, ["--fail-if-not-ready"]);
     let (values, _) = answer(&kubectl_complete(&dir, &["reconcile", "--with"]));
-    assert_eq!(values, ["--with-source"]);
+    assert_eq!(values, ["--with-source", "--with-dependencies"]);
     let (values, _) = answer(&kubectl_complete(&dir, &["reconcile", "hel"]));
     assert!(!values.is_empty(), "kinds complete");
     assert!(

@@ -13,6 +13,7 @@ mod flux_objects;
 mod flux_release;
 mod git_remote;
 mod git_servers;
+mod hostile_text;
 mod install_manifests;
 mod krew;
 mod plugin_discovery;
