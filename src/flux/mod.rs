@@ -5,6 +5,7 @@
 pub mod discovery;
 pub mod error;
 pub mod install;
+pub mod inventory;
 pub mod kinds;
 pub mod labels;
 pub mod objects;
