@@ -13,6 +13,7 @@ pub mod reconcile;
 pub mod refs;
 pub mod status;
 pub mod suspend;
+pub mod tree;
 pub mod watch;
 
 pub use error::Error;
