@@ -497,15 +497,18 @@ async fn read_level(
     .buffer_unordered(CONCURRENT_LISTS)
     .collect()
     .await;
-    let mut forbidden = HashSet::new();
+    // Completion order varies; warnings come in a stable order.
+    let mut results = results;
+    results.sort_by(|a, b| a.0.cmp(&b.0));
     for (key, resource, namespace, result) in results {
         let lookup = match result {
             Ok(objects) => Lookup::Listed(objects),
             Err(Error::Cluster(ClusterError::Forbidden { user, action, .. })) => {
-                if forbidden.insert(action.to_string()) {
-                    warnings.push(format!(
-                        "{user} cannot {action}: forbidden; those objects are shown as Unknown"
-                    ));
+                let warning = format!(
+                    "{user} cannot {action}: forbidden; those objects are shown as Unknown"
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
                 }
                 let place = if namespace.is_empty() {
                     String::new()

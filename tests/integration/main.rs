@@ -18,4 +18,5 @@ mod krew;
 mod plugin_discovery;
 mod reconcile;
 mod status;
+mod tree;
 mod usage_errors;

@@ -1,0 +1,210 @@
+//! `tree` against the real API server: Kustomizations whose statuses and inventories are
+//! written as kustomize-controller writes them, and objects whose statuses are written as the
+//! Kubernetes controllers write them.
+
+use crate::flux_objects::*;
+use crate::support::golden::{assert_golden, replace_value};
+use crate::support::{
+    assert_usage_failure, control_plane, fresh_namespace, plugin_async, stderr, stdout,
+};
+
+/// An inventory entry id: `<namespace>_<name>_<group>_<kind>`.
+fn id(namespace: &str, name: &str, group: &str, kind: &str) -> serde_json::Value {
+    serde_json::json!({"id": format!("{namespace}_{name}_{group}_{kind}"), "v": "v1"})
+}
+
+fn patch_status(kind: &str, namespace: &str, name: &str, status: serde_json::Value) {
+    let patch = serde_json::json!({ "status": status }).to_string();
+    control_plane().kubectl_ok(&[
+        "patch",
+        kind,
+        name,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &patch,
+    ]);
+}
+
+fn deployment(namespace: &str, name: &str, replicas: i64) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "app", "image": "example.invalid/app:1"}]}}}
+    })
+}
+
+fn config_map(namespace: &str, name: &str) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace}, "data": {"a": "b"}})
+}
+
+/// A namespace holding the root Kustomization (named like the namespace), which applied the
+/// Namespace, a ConfigMap, an available and an unavailable Deployment, a ConfigMap since
+/// deleted, the child Kustomization `apps` and the child Kustomization `removed`, since deleted; `apps` applied a ConfigMap and the
+/// Kustomization `loop`, whose inventory lists `apps` again (a cycle).
+async fn applied_namespace(prefix: &str) -> String {
+    let ns = fresh_namespace(prefix);
+    let ks = "kustomize.toolkit.fluxcd.io";
+    create(&[
+        kustomization(&ns, &ns, serde_json::json!({})),
+        kustomization(&ns, "apps", serde_json::json!({})),
+        kustomization(&ns, "loop", serde_json::json!({})),
+        config_map(&ns, "settings"),
+        config_map(&ns, "apps-settings"),
+        deployment(&ns, "web", 2),
+        deployment(&ns, "api", 3),
+    ]);
+    for name in [ns.as_str(), "apps", "loop"] {
+        set_status("ks", &ns, name, succeed()).await;
+    }
+    patch_status(
+        "kustomization",
+        &ns,
+        &ns,
+        serde_json::json!({"inventory": {"entries": [
+            id("", &ns, "", "Namespace"),
+            id(&ns, "settings", "", "ConfigMap"),
+            id(&ns, "gone", "", "ConfigMap"),
+            id(&ns, "web", "apps", "Deployment"),
+            id(&ns, "api", "apps", "Deployment"),
+            id(&ns, &ns, ks, "Kustomization"),
+            id(&ns, "apps", ks, "Kustomization"),
+            id(&ns, "removed", ks, "Kustomization"),
+        ]}}),
+    );
+    patch_status(
+        "kustomization",
+        &ns,
+        "apps",
+        serde_json::json!({"inventory": {"entries": [
+            id(&ns, "apps-settings", "", "ConfigMap"),
+            id(&ns, "loop", ks, "Kustomization"),
+        ]}}),
+    );
+    patch_status(
+        "kustomization",
+        &ns,
+        "loop",
+        serde_json::json!({"inventory": {"entries": [id(&ns, "apps", ks, "Kustomization")]}}),
+    );
+    patch_status(
+        "deployment",
+        &ns,
+        "web",
+        serde_json::json!({"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2,
+            "readyReplicas": 2, "availableReplicas": 2}),
+    );
+    patch_status(
+        "deployment",
+        &ns,
+        "api",
+        serde_json::json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3,
+            "unavailableReplicas": 3}),
+    );
+    ns
+}
+
+/// Output with the test's namespace replaced, so the golden files hold one text.
+fn shown(ns: &str, text: &str) -> String {
+    replace_value(text, ns, "<ns>")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tree_shows_every_object_with_its_health_unhealthy_first() {
+    let ns = applied_namespace("tree").await;
+    // No argument: the root Kustomization named like the namespace.
+    let out = plugin_async(control_plane(), &["tree", "-n", &ns]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert_golden("tree/tree", &shown(&ns, &stdout(&out)));
+
+    let named = plugin_async(control_plane(), &["tree", "ks", &ns, "-n", &ns]).await;
+    assert_eq!(stdout(&named), stdout(&out), "ks <name> is the same root");
+
+    let child = plugin_async(control_plane(), &["tree", "ks/apps", "-n", &ns]).await;
+    assert!(child.status.success(), "{}", stderr(&child));
+    assert_golden("tree/child", &shown(&ns, &stdout(&child)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_keep_unhealthy_paths_flux_objects_or_levels() {
+    let ns = applied_namespace("tree-filters").await;
+    for (case, flag) in [
+        ("not-ready", vec!["--not-ready"]),
+        ("compact", vec!["--compact"]),
+        ("depth", vec!["--depth", "1"]),
+    ] {
+        let mut args = vec!["tree", "-n", ns.as_str()];
+        args.extend(flag);
+        let out = plugin_async(control_plane(), &args).await;
+        assert!(out.status.success(), "{case}: {}", stderr(&out));
+        assert_golden(&format!("tree/{case}"), &shown(&ns, &stdout(&out)));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_is_the_nested_tree() {
+    let ns = applied_namespace("tree-json").await;
+    let out = plugin_async(control_plane(), &["tree", "-n", &ns, "-o", "json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_golden("tree/json", &shown(&ns, &stdout(&out)));
+    let yaml = plugin_async(control_plane(), &["tree", "-n", &ns, "-o", "yaml"]).await;
+    assert!(yaml.status.success(), "{}", stderr(&yaml));
+    let from_yaml: serde_json::Value =
+        serde_saphyr::from_str(&stdout(&yaml)).expect("YAML reads back");
+    let from_json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(from_yaml, from_json, "YAML holds the same document");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_if_not_ready_exits_3_when_any_object_is_not_ready() {
+    let ns = applied_namespace("tree-fail").await;
+    let out = plugin_async(control_plane(), &["tree", "-n", &ns, "--fail-if-not-ready"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_golden("tree/fail-if-not-ready", &shown(&ns, &stderr(&out)));
+
+    let cut = plugin_async(
+        control_plane(),
+        &["tree", "-n", &ns, "--depth", "0", "--fail-if-not-ready"],
+    )
+    .await;
+    assert_eq!(
+        cut.status.code(),
+        Some(3),
+        "--depth hides nothing from the verdict"
+    );
+
+    // `loop`, `apps` and what they applied are all healthy (the cycle is shown, not followed).
+    let healthy = plugin_async(
+        control_plane(),
+        &["tree", "ks/loop", "-n", &ns, "--fail-if-not-ready"],
+    )
+    .await;
+    assert!(healthy.status.success(), "{}", stderr(&healthy));
+    assert_golden("tree/cycle", &shown(&ns, &stdout(&healthy)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_kustomizations_and_helm_releases_are_roots() {
+    let out = plugin_async(control_plane(), &["tree", "gitrepo/x"]).await;
+    assert_golden("tree/usage-kind", &assert_usage_failure(&out));
+    let out = plugin_async(control_plane(), &["tree", "ks/a", "ks/b"]).await;
+    assert_golden("tree/usage-two", &assert_usage_failure(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_the_user_may_not_list_is_a_warning_and_unknown_nodes() {
+    let ns = applied_namespace("tree-rbac").await;
+    let kubeconfig = kustomization_reader(&ns, &format!("reader-{ns}"));
+    let out = plugin_async(&kubeconfig, &["tree", "-n", &ns]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = replace_value(&stderr(&out), &format!("reader-{ns}"), "<user>");
+    assert_golden("tree/forbidden-stderr", &shown(&ns, &text));
+    assert_golden("tree/forbidden", &shown(&ns, &stdout(&out)));
+}
