@@ -4,6 +4,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod helm_storage;
 pub mod install;
 pub mod inventory;
 pub mod kinds;

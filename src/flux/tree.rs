@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::StreamExt;
-use kube::api::{DynamicObject, ListParams, TypeMeta};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DynamicObject, ListParams, TypeMeta};
 use kube::core::ObjectMeta;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
@@ -16,6 +17,7 @@ use crate::cluster::connection::Connection;
 use crate::cluster::discovery::Resources;
 use crate::cluster::health::{self, Health};
 use crate::error::{Error, Result};
+use crate::flux::helm_storage;
 use crate::flux::inventory::{self, Entry};
 use crate::flux::objects::FluxObject;
 use crate::flux::status::{State, summarize};
@@ -286,11 +288,14 @@ pub async fn walk(
         arena.nodes[root_index].not_walked = Some(NotWalked::Remote);
     } else {
         let entries = own_entries(
+            connection,
+            resources,
             root.kind,
             root.name(),
             &root.object.data["status"],
             &mut warnings,
-        );
+        )
+        .await?;
         pending.push(Pending {
             index: root_index,
             own: root_key.clone(),
@@ -377,7 +382,15 @@ pub async fn walk(
             } else if object["spec"]["kubeConfig"].is_object() {
                 node.not_walked = Some(NotWalked::Remote);
             } else {
-                let entries = own_entries(kind, &entry.name, &object["status"], &mut warnings);
+                let entries = own_entries(
+                    connection,
+                    resources,
+                    kind,
+                    &entry.name,
+                    &object["status"],
+                    &mut warnings,
+                )
+                .await?;
                 let mut ancestors = ancestors;
                 ancestors.insert(key.clone());
                 pending.push(Pending {
@@ -395,19 +408,20 @@ pub async fn walk(
 }
 
 /// The inventory of a Kustomization or HelmRelease; ids that cannot be parsed are warned about.
-fn own_entries(
+/// A HelmRelease without one (helm-controller older than 1.5) is read from Helm's record.
+async fn own_entries(
+    connection: &Connection,
+    resources: &Resources,
     kind: &FluxKind,
     name: &str,
     status: &Value,
     warnings: &mut Vec<String>,
-) -> Vec<Entry> {
+) -> Result<Vec<Entry>> {
     let Some(inventory) = inventory::from_status(status) else {
         if kind == &HELM_RELEASE {
-            warnings.push(format!(
-                "HelmRelease {name} has no inventory in its status (helm-controller older than 1.5?); its objects are not shown"
-            ));
+            return helm_storage_entries(connection, resources, name, status, warnings).await;
         }
-        return Vec::new();
+        return Ok(Vec::new());
     };
     for id in &inventory.malformed {
         warnings.push(format!(
@@ -415,7 +429,64 @@ fn own_entries(
             kind.kind
         ));
     }
-    inventory.entries
+    Ok(inventory.entries)
+}
+
+/// The objects in the manifest of the HelmRelease's latest release; problems reading it are
+/// warnings (the HelmRelease is shown without children), not failures of the tree.
+async fn helm_storage_entries(
+    connection: &Connection,
+    resources: &Resources,
+    name: &str,
+    status: &Value,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Entry>> {
+    let Some(release) = helm_storage::latest_release(status) else {
+        return Ok(Vec::new());
+    };
+    let secret_name = release.secret_name();
+    let api: Api<Secret> = Api::namespaced(connection.client.clone(), &release.storage_namespace);
+    let action = Action::new("get", "secrets")
+        .named(&secret_name)
+        .in_namespace(&release.storage_namespace);
+    let secret = match connection.call(action, api.get_opt(&secret_name)).await {
+        Ok(secret) => secret,
+        Err(ClusterError::Forbidden { user, action, .. }) => {
+            warnings.push(format!(
+                "{user} cannot {action}: forbidden; the objects of HelmRelease {name} are not shown"
+            ));
+            return Ok(Vec::new());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let record = secret
+        .as_ref()
+        .and_then(|s| s.data.as_ref())
+        .and_then(|data| data.get("release"));
+    let Some(record) = record else {
+        warnings.push(format!(
+            "HelmRelease {name}: Helm's release record {}/{secret_name} is missing; its objects are not shown",
+            release.storage_namespace
+        ));
+        return Ok(Vec::new());
+    };
+    let namespaced = |group: &str, kind: &str| {
+        resources
+            .preferred_kind(group, kind)
+            .is_none_or(|(_, namespaced)| namespaced)
+    };
+    match helm_storage::manifest(&record.0)
+        .and_then(|manifest| helm_storage::entries(&manifest, &release.namespace, namespaced))
+    {
+        Ok(entries) => Ok(entries),
+        Err(why) => {
+            warnings.push(format!(
+                "HelmRelease {name}: {why} ({}/{secret_name}); its objects are not shown",
+                release.storage_namespace
+            ));
+            Ok(Vec::new())
+        }
+    }
 }
 
 fn flux_kind(group: &str, kind: &str) -> Option<&'static FluxKind> {

@@ -208,3 +208,105 @@ async fn a_kind_the_user_may_not_list_is_a_warning_and_unknown_nodes() {
     assert_golden("tree/forbidden-stderr", &shown(&ns, &text));
     assert_golden("tree/forbidden", &shown(&ns, &stdout(&out)));
 }
+
+/// A Helm release record as Helm stores it in a Secret's `data.release`: gzipped JSON, base64
+/// (the Secret's own base64 comes on top, from kubectl).
+fn helm_record(manifest: &str) -> String {
+    use base64::Engine;
+    use std::io::Write;
+    let json = serde_json::json!({"name": "legacy", "version": 2, "manifest": manifest});
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(json.to_string().as_bytes()).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(gzip.finish().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_releases_are_walked_and_remote_children_are_not() {
+    let ns = fresh_namespace("tree-helm");
+    let ks = "kustomize.toolkit.fluxcd.io";
+    let hr = "helm.toolkit.fluxcd.io";
+    let mut remote = kustomization(&ns, "remote", serde_json::json!({}));
+    remote["spec"]["kubeConfig"] = serde_json::json!({"secretRef": {"name": "other-cluster"}});
+    create(&[
+        kustomization(&ns, &ns, serde_json::json!({})),
+        remote,
+        helm_release(&ns, "podinfo"),
+        helm_release(&ns, "legacy"),
+        config_map(&ns, "podinfo"),
+        config_map(&ns, "legacy-settings"),
+        deployment(&ns, "podinfo", 1),
+    ]);
+    for (kind, name) in [
+        ("ks", ns.as_str()),
+        ("ks", "remote"),
+        ("hr", "podinfo"),
+        ("hr", "legacy"),
+    ] {
+        set_status(kind, &ns, name, succeed()).await;
+    }
+    patch_status(
+        "kustomization",
+        &ns,
+        &ns,
+        serde_json::json!({"inventory": {"entries": [
+            id(&ns, "remote", ks, "Kustomization"),
+            id(&ns, "podinfo", hr, "HelmRelease"),
+            id(&ns, "legacy", hr, "HelmRelease"),
+        ]}}),
+    );
+    // The remote Kustomization's objects live in the other cluster: never looked up here.
+    patch_status(
+        "kustomization",
+        &ns,
+        "remote",
+        serde_json::json!({"inventory": {"entries": [id(&ns, "elsewhere", "", "ConfigMap")]}}),
+    );
+    // helm-controller 1.5 and newer: the HelmRelease's own inventory.
+    patch_status(
+        "helmrelease",
+        &ns,
+        "podinfo",
+        serde_json::json!({"inventory": {"entries": [
+            id(&ns, "podinfo", "", "ConfigMap"),
+            id(&ns, "podinfo", "apps", "Deployment"),
+        ]}}),
+    );
+    patch_status(
+        "deployment",
+        &ns,
+        "podinfo",
+        serde_json::json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
+            "readyReplicas": 1, "availableReplicas": 1}),
+    );
+    // Older helm-controllers: only Helm's own record of the latest release.
+    let snapshot = |version: i64| {
+        serde_json::json!({"name": "legacy", "namespace": ns, "version": version,
+            "status": "deployed", "chartName": "legacy", "chartVersion": "1.0.0",
+            "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            "configDigest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            "firstDeployed": "2026-01-01T00:00:00Z", "lastDeployed": "2026-01-01T00:00:00Z"})
+    };
+    patch_status(
+        "helmrelease",
+        &ns,
+        "legacy",
+        serde_json::json!({"storageNamespace": ns, "history": [snapshot(2), snapshot(1)]}),
+    );
+    let manifest = "---\n# Source: legacy/templates/configmap.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: legacy-settings\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: legacy\n";
+    crate::support::apply_object(serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"name": "sh.helm.release.v1.legacy.v2", "namespace": ns,
+                     "labels": {"owner": "helm", "name": "legacy", "version": "2"}},
+        "data": {"release": base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD, helm_record(manifest))}
+    }));
+
+    let out = plugin_async(control_plane(), &["tree", "-n", &ns]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert_golden("tree/helm", &shown(&ns, &stdout(&out)));
+
+    let out = plugin_async(control_plane(), &["tree", "hr", "legacy", "-n", &ns]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_golden("tree/helm-storage", &shown(&ns, &stdout(&out)));
+}
