@@ -701,24 +701,26 @@ struct LeanMeta {
     creation_timestamp: Option<String>,
 }
 
-/// The spec fields the health rules and the computed status of Flux objects read.
+/// The spec fields the health rules and the computed status of Flux objects read, each kept
+/// as any JSON: a custom resource may use one of these names for something else, and that
+/// must not fail the whole list.
 #[derive(Deserialize, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct LeanSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
-    replicas: Option<i64>,
+    replicas: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     update_strategy: Option<Value>,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    type_: Option<String>,
+    type_: Option<Value>,
     #[serde(rename = "clusterIP", skip_serializing_if = "Option::is_none")]
-    cluster_ip: Option<String>,
+    cluster_ip: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    completions: Option<i64>,
+    completions: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    parallelism: Option<i64>,
+    parallelism: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    suspend: Option<bool>,
+    suspend: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kube_config: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -736,5 +738,125 @@ impl LeanItem {
             "spec": serde_json::to_value(self.spec).unwrap_or_default(),
             "status": self.status,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(kind: &str, group: &str, name: &str, health: NodeHealth, children: Vec<Node>) -> Node {
+        Node {
+            kind: kind.into(),
+            api_version: "v1".into(),
+            namespace: "apps".into(),
+            name: name.into(),
+            health,
+            message: String::new(),
+            not_walked: None,
+            children,
+            group: group.into(),
+        }
+    }
+
+    const KS: &str = "kustomize.toolkit.fluxcd.io";
+    const READY: NodeHealth = NodeHealth::Flux(State::Ready);
+    const CURRENT: NodeHealth = NodeHealth::Object(Health::Current);
+
+    /// apps → [cm (ok), infra → [deploy (in progress), secret (ok)], missing]
+    fn sample() -> Node {
+        let infra = node(
+            "Kustomization",
+            KS,
+            "infra",
+            READY,
+            vec![
+                node("Secret", "", "token", CURRENT, vec![]),
+                node(
+                    "Deployment",
+                    "apps",
+                    "web",
+                    NodeHealth::Object(Health::InProgress),
+                    vec![],
+                ),
+            ],
+        );
+        node(
+            "Kustomization",
+            KS,
+            "apps",
+            READY,
+            vec![
+                node("ConfigMap", "", "settings", CURRENT, vec![]),
+                infra,
+                node(
+                    "ConfigMap",
+                    "",
+                    "gone",
+                    NodeHealth::Object(Health::NotFound),
+                    vec![],
+                ),
+            ],
+        )
+    }
+
+    fn names(node: &Node) -> Vec<String> {
+        std::iter::once(node.name.clone())
+            .chain(node.children.iter().flat_map(names))
+            .collect()
+    }
+
+    #[test]
+    fn unhealthy_first_then_the_stored_order() {
+        let mut tree = sample();
+        tree.sort();
+        assert_eq!(
+            names(&tree),
+            ["apps", "gone", "settings", "infra", "web", "token"]
+        );
+    }
+
+    #[test]
+    fn the_text_tree_draws_guides_under_each_level() {
+        let mut tree = sample();
+        tree.sort();
+        tree.children[0].message = "not found".into();
+        tree.children[2].not_walked = Some(NotWalked::Remote);
+        assert_eq!(
+            tree.render(),
+            "Kustomization/apps/apps  Ready\n\
+             ├── ConfigMap/apps/gone  NotFound  not found\n\
+             ├── ConfigMap/apps/settings  Current\n\
+             └── Kustomization/apps/infra  Ready (remote cluster, not walked)\n    \
+             ├── Deployment/apps/web  InProgress\n    \
+             └── Secret/apps/token  Current\n"
+        );
+    }
+
+    #[test]
+    fn not_ready_keeps_the_paths_to_unhealthy_nodes() {
+        let mut tree = sample();
+        assert!(tree.retain_not_ready(), "the root stays");
+        assert_eq!(names(&tree), ["apps", "infra", "web", "gone"]);
+        let mut healthy = node("Kustomization", KS, "ok", READY, vec![]);
+        assert!(!healthy.retain_not_ready());
+    }
+
+    #[test]
+    fn compact_keeps_flux_objects_and_depth_cuts_levels() {
+        let mut compact = sample();
+        compact.retain_flux();
+        assert_eq!(names(&compact), ["apps", "infra"]);
+        let mut cut = sample();
+        cut.cut(1);
+        assert_eq!(names(&cut), ["apps", "settings", "infra", "gone"]);
+        let mut root_only = sample();
+        root_only.cut(0);
+        assert_eq!(names(&root_only), ["apps"]);
+    }
+
+    #[test]
+    fn counts_every_node_and_those_not_ready() {
+        assert_eq!(sample().count(), (6, 2));
     }
 }
