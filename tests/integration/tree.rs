@@ -310,3 +310,33 @@ async fn helm_releases_are_walked_and_remote_children_are_not() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_golden("tree/helm-storage", &shown(&ns, &stdout(&out)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_from_the_cluster_never_reach_the_terminal() {
+    let ns = fresh_namespace("tree-escape");
+    let hostile = "build failed \u{1b}]0;owned\u{7} then \u{1b}[2J\nsecond line";
+    create(&[
+        kustomization(&ns, &ns, serde_json::json!({})),
+        kustomization(&ns, "hostile", serde_json::json!({})),
+    ]);
+    set_status("ks", &ns, &ns, succeed()).await;
+    set_status("ks", &ns, "hostile", fail("BuildFailed", hostile)).await;
+    patch_status(
+        "kustomization",
+        &ns,
+        &ns,
+        serde_json::json!({"inventory": {"entries": [
+            id(&ns, "hostile", "kustomize.toolkit.fluxcd.io", "Kustomization")]}}),
+    );
+    let out = plugin_async(control_plane(), &["tree", "-n", &ns]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains('\u{1b}'), "{}", stdout(&out));
+    assert_golden("tree/escaped", &shown(&ns, &stdout(&out)));
+
+    let json = plugin_async(control_plane(), &["tree", "-n", &ns, "-o", "json"]).await;
+    let tree: serde_json::Value = serde_json::from_str(&stdout(&json)).expect("JSON");
+    assert_eq!(
+        tree["children"][0]["message"], hostile,
+        "JSON keeps the exact text"
+    );
+}
