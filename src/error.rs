@@ -98,6 +98,10 @@ pub enum Error {
     #[error("{not_ready} of {total} selected Flux objects are not Ready")]
     NotAllReady { not_ready: usize, total: usize },
 
+    /// `tree --fail-if-not-ready` found objects in the tree that are not healthy (exit status 3).
+    #[error("{not_ready} of {total} objects in the tree are not ready")]
+    TreeNotReady { not_ready: usize, total: usize },
+
     /// Some of several objects failed to reconcile; each was reported already.
     #[error("{}", if *total == 1 { "the object did not reconcile".to_string() } else { format!("{failed} of {total} objects did not reconcile") })]
     SomeFailed { failed: usize, total: usize },
@@ -114,7 +118,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::StdoutClosed => 0,
-            Error::NotAllReady { .. } => 3,
+            Error::NotAllReady { .. } | Error::TreeNotReady { .. } => 3,
             _ if self.is_usage() => 2,
             _ => 1,
         }

@@ -9,7 +9,9 @@ pub mod args;
 pub mod commands;
 pub mod complete;
 
-use commands::{bootstrap, check, completion, install, reconcile, status, uninstall, version};
+use commands::{
+    bootstrap, check, completion, install, reconcile, status, tree, uninstall, version,
+};
 
 use std::process::ExitCode;
 
@@ -46,6 +48,8 @@ enum Command {
     Version(Box<version::VersionArgs>),
     /// Show what every Flux object is doing: ready, failing, suspended, reconciling
     Status(Box<status::StatusArgs>),
+    /// Show what a Kustomization or HelmRelease applied, as a tree with each object's health
+    Tree(Box<tree::TreeArgs>),
     /// Ask Flux to reconcile objects now and wait, watching, for the result
     Reconcile(Box<reconcile::ReconcileArgs>),
     /// Suspend Flux objects: the controllers stop reconciling them
@@ -117,6 +121,7 @@ async fn dispatch(command: Command, ui: &Ui) -> Result<()> {
     match command {
         Command::Version(args) => version::run(*args, ui).await,
         Command::Status(args) => status::run(*args, ui).await,
+        Command::Tree(args) => tree::run(*args, ui).await,
         Command::Reconcile(args) => reconcile::run_reconcile(*args, ui).await,
         Command::Suspend(args) => reconcile::run_suspend(*args, ui).await,
         Command::Resume(args) => reconcile::run_resume(*args, ui).await,

@@ -96,6 +96,15 @@ impl Resources {
             })
     }
 
+    /// `kind` in `group` at the group's preferred version, and whether it is namespaced: for
+    /// callers that recorded an object under a version the cluster may no longer serve.
+    pub fn preferred_kind(&self, group: &str, kind: &str) -> Option<(&ApiResource, bool)> {
+        self.listed
+            .iter()
+            .find(|(resource, _)| resource.group == group && resource.kind == kind)
+            .map(|(resource, namespaced)| (resource, *namespaced))
+    }
+
     /// `plural` in `group` at the group's preferred version that serves it (discovery lists a
     /// group's versions in preference order).
     pub fn preferred(&self, group: &str, plural: &str) -> Option<&ApiResource> {

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod deployment;
 pub mod discovery;
 pub mod error;
+pub mod health;
 pub mod wait;
 
 pub use action::{Action, qualified_plural};

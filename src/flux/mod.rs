@@ -5,7 +5,9 @@
 pub mod dependencies;
 pub mod discovery;
 pub mod error;
+pub mod helm_storage;
 pub mod install;
+pub mod inventory;
 pub mod kinds;
 pub mod labels;
 pub mod objects;
@@ -13,6 +15,7 @@ pub mod reconcile;
 pub mod refs;
 pub mod status;
 pub mod suspend;
+pub mod tree;
 pub mod watch;
 
 pub use error::Error;

@@ -19,4 +19,5 @@ mod krew;
 mod plugin_discovery;
 mod reconcile;
 mod status;
+mod tree;
 mod usage_errors;

@@ -152,6 +152,7 @@ fn kubectl_plugin_list_shows_every_executable_without_warnings() {
         "kubectl-gitops",
         "kubectl-gitops-version",
         "kubectl-gitops-status",
+        "kubectl-gitops-tree",
         "kubectl-gitops-reconcile",
         "kubectl-gitops-bootstrap",
         "kubectl-gitops-suspend",

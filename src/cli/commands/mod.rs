@@ -6,5 +6,6 @@ pub mod completion;
 pub mod install;
 pub mod reconcile;
 pub mod status;
+pub mod tree;
 pub mod uninstall;
 pub mod version;
