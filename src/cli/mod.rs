@@ -9,7 +9,9 @@ pub mod args;
 pub mod commands;
 pub mod complete;
 
-use commands::{bootstrap, check, completion, install, reconcile, status, uninstall, version};
+use commands::{
+    bootstrap, check, completion, events, install, reconcile, status, trace, uninstall, version,
+};
 
 use std::process::ExitCode;
 
@@ -60,6 +62,10 @@ enum Command {
     Check(Box<check::CheckArgs>),
     /// Remove Flux from the cluster (controllers, CRDs, finalizers, namespace)
     Uninstall(Box<uninstall::UninstallArgs>),
+    /// Show what the controllers said about Flux objects and their sources
+    Events(Box<events::EventsArgs>),
+    /// Trace any object to the Flux objects that manage it and the source they apply
+    Trace(Box<trace::TraceArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     Completion(completion::CompletionArgs),
 }
@@ -124,6 +130,8 @@ async fn dispatch(command: Command, ui: &Ui) -> Result<()> {
         Command::Install(args) => install::run(*args, ui).await,
         Command::Check(args) => check::run(*args, ui).await,
         Command::Uninstall(args) => uninstall::run(*args, ui).await,
+        Command::Events(args) => events::run(*args, ui).await,
+        Command::Trace(args) => trace::run(*args, ui).await,
         Command::Completion(args) => completion::run(args, ui),
     }
 }

@@ -57,6 +57,29 @@ pub enum Error {
         "{object} in namespace \"{namespace}\" names no source (spec.sourceRef), so --with-source has nothing to reconcile"
     )]
     NoSource { object: String, namespace: String },
+
+    #[error(
+        "the server has no resource type \"{name}\"; kubectl api-resources lists the names it knows"
+    )]
+    UnknownResourceType { name: String },
+
+    #[error("{object} not found{}", in_namespace(.namespace))]
+    ObjectNotFound {
+        object: String,
+        namespace: Option<String>,
+    },
+
+    #[error(
+        "{object} is not managed by Flux: neither it nor its owners carry the labels kustomize-controller and helm-controller put on what they apply (kustomize.toolkit.fluxcd.io/name, helm.toolkit.fluxcd.io/name)"
+    )]
+    NotManaged { object: String },
+}
+
+fn in_namespace(namespace: &Option<String>) -> String {
+    namespace
+        .as_deref()
+        .map(|ns| format!(" in namespace \"{ns}\""))
+        .unwrap_or_default()
 }
 
 impl Error {

@@ -4,6 +4,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod install;
 pub mod kinds;
 pub mod labels;
@@ -12,6 +13,7 @@ pub mod reconcile;
 pub mod refs;
 pub mod status;
 pub mod suspend;
+pub mod trace;
 pub mod watch;
 
 pub use error::Error;

@@ -3,8 +3,10 @@
 pub mod bootstrap;
 pub mod check;
 pub mod completion;
+pub mod events;
 pub mod install;
 pub mod reconcile;
 pub mod status;
+pub mod trace;
 pub mod uninstall;
 pub mod version;

@@ -41,7 +41,7 @@ pub mod directive {
 }
 
 /// Commands whose arguments are Flux objects: `<kind> <name>...` or `<kind>/<name>...`.
-const OBJECT_COMMANDS: &[&str] = &["status", "reconcile", "suspend", "resume"];
+const OBJECT_COMMANDS: &[&str] = &["status", "reconcile", "suspend", "resume", "events"];
 
 /// How long completion may wait for the cluster before giving up silently.
 const CLUSTER_TIME_LIMIT: Duration = Duration::from_secs(5);
