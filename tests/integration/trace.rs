@@ -1,0 +1,141 @@
+//! `trace` against the real API server: objects with the labels, ownerReferences and statuses
+//! the controllers would have written (Flux's by the fake controller's status patch, the
+//! Deployment's, ReplicaSet's and Pod's by hand, as no kubelet or controller-manager runs).
+
+use crate::flux_objects::*;
+use crate::support::golden::{assert_golden, replace_value, timestamps, transcript};
+use crate::support::{apply_object, control_plane, fresh_namespace, plugin_async};
+
+fn managed_by(ks: &str, ns: &str) -> serde_json::Value {
+    serde_json::json!({
+        "kustomize.toolkit.fluxcd.io/name": ks,
+        "kustomize.toolkit.fluxcd.io/namespace": ns
+    })
+}
+
+fn uid(kind: &str, ns: &str, name: &str) -> String {
+    jsonpath(kind, ns, name, "{.metadata.uid}")
+}
+
+fn owner(api_version: &str, kind: &str, name: &str, uid: &str) -> serde_json::Value {
+    serde_json::json!([{"apiVersion": api_version, "kind": kind, "name": name, "uid": uid,
+        "controller": true, "blockOwnerDeletion": true}])
+}
+
+fn set_built_in_status(kind: &str, ns: &str, name: &str, status: serde_json::Value) {
+    control_plane().kubectl_ok(&[
+        "patch",
+        kind,
+        name,
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &serde_json::json!({ "status": status }).to_string(),
+    ]);
+}
+
+/// GitRepository flux-system ← Kustomization flux-system (labels itself) ← Kustomization apps
+/// ← Deployment podinfo ← ReplicaSet ← Pod, all Ready; and a ConfigMap nobody manages.
+async fn chain(prefix: &str) -> String {
+    let ns = fresh_namespace(prefix);
+    let kustomization = |name: &str| {
+        serde_json::json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": ns, "labels": managed_by("flux-system", &ns)},
+            "spec": {"interval": "10m", "path": format!("./{name}"), "prune": true,
+                     "sourceRef": {"kind": "GitRepository", "name": "flux-system"}}
+        })
+    };
+    create(&[
+        git_repository(&ns, "flux-system"),
+        kustomization("flux-system"),
+        kustomization("apps"),
+    ]);
+    set_status("gitrepo", &ns, "flux-system", succeed()).await;
+    set_status("ks", &ns, "flux-system", succeed()).await;
+    set_status("ks", &ns, "apps", succeed()).await;
+
+    let labels = serde_json::json!({"app": "podinfo"});
+    let template = serde_json::json!({"metadata": {"labels": labels},
+        "spec": {"containers": [{"name": "podinfo", "image": "ghcr.io/stefanprodan/podinfo:6.7.0"}]}});
+    apply_object(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "podinfo", "namespace": ns, "labels": managed_by("apps", &ns)},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": template}
+    }));
+    let deployment = uid("deploy", &ns, "podinfo");
+    apply_object(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "podinfo-7d9", "namespace": ns, "labels": labels,
+            "ownerReferences": owner("apps/v1", "Deployment", "podinfo", &deployment)},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": template}
+    }));
+    let replica_set = uid("rs", &ns, "podinfo-7d9");
+    apply_object(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "podinfo-7d9-abcde", "namespace": ns, "labels": labels,
+            "ownerReferences": owner("apps/v1", "ReplicaSet", "podinfo-7d9", &replica_set)},
+        "spec": template["spec"]
+    }));
+    let generation = jsonpath("deploy", &ns, "podinfo", "{.metadata.generation}");
+    let generation: i64 = generation.parse().expect("generation");
+    let replicas = serde_json::json!({"observedGeneration": generation, "replicas": 1,
+        "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1});
+    set_built_in_status("deploy", &ns, "podinfo", replicas.clone());
+    let mut rs_status = replicas;
+    rs_status["observedGeneration"] = 1.into();
+    rs_status["fullyLabeledReplicas"] = 1.into();
+    set_built_in_status("rs", &ns, "podinfo-7d9", rs_status);
+    set_built_in_status(
+        "pod",
+        &ns,
+        "podinfo-7d9-abcde",
+        serde_json::json!({"phase": "Running", "conditions": [
+            {"type": "Ready", "status": "True"}]}),
+    );
+    apply_object(serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": ns},
+        "data": {"mode": "manual"}
+    }));
+    ns
+}
+
+async fn run(ns: &str, args: &[&str]) -> String {
+    let args = [&["trace", "-n", ns][..], args].concat();
+    let out = plugin_async(control_plane(), &args).await;
+    replace_value(&transcript(&out), ns, "<namespace>")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_output_matches_the_golden_files() {
+    let ns = chain("trace").await;
+    assert_golden(
+        "trace/pod-to-git-repository",
+        &timestamps(&run(&ns, &["pod/podinfo-7d9-abcde"]).await),
+    );
+    // Other spellings of a kind resolve through discovery to the same chain's middle.
+    assert_golden(
+        "trace/deployment",
+        &timestamps(&run(&ns, &["deploy", "podinfo"]).await),
+    );
+    assert_golden(
+        "trace/deployment-json",
+        &timestamps(&run(&ns, &["deployments.apps/podinfo", "-o", "json"]).await),
+    );
+    assert_golden(
+        "trace/unmanaged-config-map",
+        &run(&ns, &["cm", "settings"]).await,
+    );
+    assert_golden("trace/missing", &run(&ns, &["svc/absent"]).await);
+    assert_golden("trace/unknown-kind", &run(&ns, &["widget/x"]).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_object_is_a_usage_error() {
+    let out = plugin_async(control_plane(), &["trace", "deploy/a/b"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", transcript(&out));
+}
