@@ -24,6 +24,7 @@ fn core_event(
     let api_version = match kind {
         "Kustomization" => "kustomize.toolkit.fluxcd.io/v1",
         "Pod" => "v1",
+        "HelmRelease" => "helm.toolkit.fluxcd.io/v2",
         _ => "source.toolkit.fluxcd.io/v1",
     };
     serde_json::json!({
@@ -124,6 +125,38 @@ async fn namespace_with_events(prefix: &str) -> String {
         "reportingController": "source-controller", "reportingInstance": "source-controller-abc",
         "action": "Reconcile"
     }));
+    // A HelmRelease, and Events about its chart's repository and its HelmChart.
+    create(&[helm_release(&ns, "podinfo")]);
+    for (name, kind, object, reason, message, at) in [
+        (
+            "podinfo.1",
+            "HelmRelease",
+            "podinfo".to_string(),
+            "InstallSucceeded",
+            "Helm install succeeded for release podinfo/podinfo.v1 with chart podinfo@6.7.0",
+            "2026-11-01T11:20:00Z",
+        ),
+        (
+            "chart.1",
+            "HelmChart",
+            format!("{ns}-podinfo"),
+            "ChartPullSucceeded",
+            "pulled 'podinfo' chart with version '6.7.0'",
+            "2026-11-01T11:10:00Z",
+        ),
+        (
+            "repository.1",
+            "HelmRepository",
+            "podinfo".to_string(),
+            "NewArtifact",
+            "stored fetched index of size 1.2kB",
+            "2026-11-01T11:00:00Z",
+        ),
+    ] {
+        apply_object(core_event(
+            &ns, name, kind, &object, "Normal", reason, message, 1, at, at,
+        ));
+    }
     ns
 }
 
@@ -148,6 +181,10 @@ async fn events_output_matches_the_golden_files() {
     assert_golden(
         "events/label-selector",
         &ages(&run(&ns, &["-l", "tier=web"]).await),
+    );
+    assert_golden(
+        "events/helm-release-with-chart",
+        &ages(&run(&ns, &["hr", "podinfo"]).await),
     );
     assert_golden("events/json", &run(&ns, &["-o", "json"]).await);
 }

@@ -96,6 +96,34 @@ async fn chain(prefix: &str) -> String {
         serde_json::json!({"phase": "Running", "conditions": [
             {"type": "Ready", "status": "True"}]}),
     );
+    // A HelmRelease applied by apps, its HelmChart and HelmRepository, and a Service it
+    // rendered.
+    let mut release = helm_release(&ns, "podinfo");
+    release["metadata"]["labels"] = managed_by("apps", &ns);
+    create(&[
+        release,
+        serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+            "metadata": {"name": "podinfo", "namespace": ns},
+            "spec": {"interval": "1h", "url": "https://stefanprodan.github.io/podinfo"}
+        }),
+        serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmChart",
+            "metadata": {"name": format!("{ns}-podinfo"), "namespace": ns},
+            "spec": {"interval": "10m", "chart": "podinfo", "version": "6.7.0",
+                     "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}
+        }),
+    ]);
+    set_status("hr", &ns, "podinfo", succeed()).await;
+    set_status("hc", &ns, &format!("{ns}-podinfo"), succeed()).await;
+    set_status("helmrepo", &ns, "podinfo", succeed()).await;
+    apply_object(serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "podinfo", "namespace": ns, "labels": {
+            "helm.toolkit.fluxcd.io/name": "podinfo",
+            "helm.toolkit.fluxcd.io/namespace": ns}},
+        "spec": {"ports": [{"port": 9898}], "selector": labels}
+    }));
     apply_object(serde_json::json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "settings", "namespace": ns},
@@ -125,6 +153,10 @@ async fn trace_output_matches_the_golden_files() {
     assert_golden(
         "trace/deployment-json",
         &timestamps(&run(&ns, &["deployments.apps/podinfo", "-o", "json"]).await),
+    );
+    assert_golden(
+        "trace/service-from-helm-release",
+        &timestamps(&run(&ns, &["svc/podinfo"]).await),
     );
     assert_golden(
         "trace/unmanaged-config-map",
