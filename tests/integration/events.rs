@@ -200,3 +200,97 @@ async fn unknown_types_are_usage_errors() {
     let out = plugin_async(control_plane(), &["events", "--types", "Error"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", transcript(&out));
 }
+
+/// `-w` lists, then shows each new Event once as it arrives (not the ones already listed,
+/// not Events about other kinds), in the listing's columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_shows_new_events_once() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let ns = fresh_namespace("events-watch");
+    create(&[kustomization(&ns, "apps", serde_json::json!({}))]);
+    let at = "2026-11-01T10:00:00Z";
+    apply_object(core_event(
+        &ns,
+        "apps.1",
+        "Kustomization",
+        "apps",
+        "Normal",
+        "ReconciliationSucceeded",
+        "Reconciliation finished",
+        1,
+        at,
+        at,
+    ));
+    let mut child = crate::support::plugin_command(control_plane(), &["events", "-w", "-n", &ns])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start events -w");
+    let stdout_pipe = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout_pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return seen.clone();
+                }
+            }
+        }
+        panic!("{needle:?} did not appear; saw {seen:?}");
+    };
+    wait_for("ReconciliationSucceeded");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    apply_object(core_event(
+        &ns, "pod.1", "Pod", "web", "Normal", "Started", "Started", 1, &now, &now,
+    ));
+    apply_object(core_event(
+        &ns,
+        "apps.2",
+        "Kustomization",
+        "apps",
+        "Warning",
+        "HealthCheckFailed",
+        "deployment web not ready",
+        1,
+        &now,
+        &now,
+    ));
+    let lines = wait_for("HealthCheckFailed");
+    let _ = child.kill();
+    let _ = child.wait();
+    let header = &lines[0];
+    let last = lines.last().expect("a line");
+    assert!(header.starts_with("LAST SEEN"), "{lines:?}");
+    assert_eq!(
+        last.find("HealthCheckFailed"),
+        header.find("REASON"),
+        "the new row lines up with the listing: {lines:?}"
+    );
+    assert!(last.contains("Kustomization/apps"), "{lines:?}");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("ReconciliationSucceeded"))
+            .count(),
+        1,
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("Started")), "{lines:?}");
+}

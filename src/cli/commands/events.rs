@@ -241,7 +241,9 @@ fn watch_line(cells: &[String], widths: &[usize]) -> String {
         if index + 1 < cells.len() {
             let width = widths.get(index).copied().unwrap_or(0);
             let used = cell.chars().count();
-            line.push_str(&" ".repeat(width.saturating_sub(used).max(3)));
+            // At least two spaces between cells; three after one too wide for its column.
+            let padding = if width >= used + 2 { width - used } else { 3 };
+            line.push_str(&" ".repeat(padding));
         }
     }
     line.push('\n');
@@ -334,7 +336,7 @@ mod tests {
         let widths = column_widths(&text);
         assert_eq!(widths, [12, 9]);
         let line = watch_line(&["1s".into(), "Warning".into(), "bad".into()], &widths);
-        assert_eq!(line, "1s          Warning   bad\n");
+        assert_eq!(line, "1s          Warning  bad\n");
         assert_eq!(text.lines().next().unwrap(), "LAST SEEN   TYPE     MESSAGE");
     }
 }
