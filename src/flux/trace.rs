@@ -222,6 +222,7 @@ pub async fn trace(
     namespace: &str,
     name: &str,
 ) -> Result<Trace> {
+    let asked_namespace = namespace;
     let namespace = namespaced.then_some(namespace);
     let object = get(connection, resource, namespace, name)
         .await?
@@ -253,10 +254,13 @@ pub async fn trace(
     let mut nearest: Option<FluxObject> = None;
     loop {
         let served = apis.require(manager.kind)?;
+        // A label without its namespace: the labelled object's, or for a cluster-scoped
+        // object the namespace the user asked in.
         let namespace = manager
             .namespace
             .clone()
-            .unwrap_or_else(|| current.metadata.namespace.clone().unwrap_or_default());
+            .or_else(|| current.metadata.namespace.clone())
+            .unwrap_or_else(|| asked_namespace.to_string());
         let found = objects::get(connection, served, &namespace, &manager.name).await?;
         chain.push(Step::of_flux(Relation::ManagedBy, &found));
         let next = manager_of(&found.object);

@@ -162,6 +162,18 @@ async fn trace_output_matches_the_golden_files() {
         "trace/unmanaged-config-map",
         &run(&ns, &["cm", "settings"]).await,
     );
+    // A cluster-scoped object: the namespace itself, applied by flux-system.
+    control_plane().kubectl_ok(&[
+        "label",
+        "namespace",
+        &ns,
+        "kustomize.toolkit.fluxcd.io/name=flux-system",
+        &format!("kustomize.toolkit.fluxcd.io/namespace={ns}"),
+    ]);
+    assert_golden(
+        "trace/namespace",
+        &timestamps(&run(&ns, &["ns", &ns]).await),
+    );
     assert_golden("trace/missing", &run(&ns, &["svc/absent"]).await);
     assert_golden("trace/unknown-kind", &run(&ns, &["widget/x"]).await);
 }
