@@ -125,6 +125,25 @@ impl Step {
         }
     }
 
+    /// A Flux object a label or reference names that does not exist (deleted, or not created
+    /// yet): the chain shows it and ends there.
+    fn missing(relation: Relation, kind: &FluxKind, namespace: &str, name: &str) -> Step {
+        Step {
+            relation,
+            api_version: format!("{}/{}", kind.group, kind.version),
+            kind: kind.kind.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            state: "NotFound".to_string(),
+            message: "the object does not exist".to_string(),
+            revision: None,
+            url: None,
+            reference: None,
+            chart: None,
+            fetched: None,
+        }
+    }
+
     fn of_flux(relation: Relation, object: &FluxObject) -> Step {
         let mut step = Step::new(relation, &object.object);
         step.kind = object.kind.kind.to_string();
@@ -261,11 +280,30 @@ pub async fn trace(
             .clone()
             .or_else(|| current.metadata.namespace.clone())
             .unwrap_or_else(|| asked_namespace.to_string());
-        let found = objects::get(connection, served, &namespace, &manager.name).await?;
-        chain.push(Step::of_flux(Relation::ManagedBy, &found));
+        let found = match objects::get(connection, served, &namespace, &manager.name).await {
+            Ok(found) => found,
+            Err(err) if is_not_found(&err) => {
+                chain.push(Step::missing(
+                    Relation::ManagedBy,
+                    manager.kind,
+                    &namespace,
+                    &manager.name,
+                ));
+                break;
+            }
+            Err(err) => return Err(err),
+        };
+        // A root Kustomization traced itself names itself as its manager: shown once.
+        let already_shown = chain.iter().any(|s| manager.is(s, &namespace));
+        if !already_shown {
+            chain.push(Step::of_flux(Relation::ManagedBy, &found));
+        }
         let next = manager_of(&found.object);
         current = found.object.clone();
         nearest.get_or_insert(found);
+        if already_shown {
+            break;
+        }
         match next {
             Some(next) if !chain.iter().any(|s| next.is(s, &namespace)) => manager = next,
             _ => break,
@@ -275,6 +313,10 @@ pub async fn trace(
         chain.extend(sources(connection, apis, &nearest).await?);
     }
     Ok(Trace { chain })
+}
+
+fn is_not_found(err: &crate::error::Error) -> bool {
+    matches!(err, crate::error::Error::Flux(FluxError::NotFound { .. }))
 }
 
 /// The Flux object a manager label names.
@@ -385,7 +427,19 @@ async fn sources(
             .namespace
             .clone()
             .unwrap_or_else(|| current.namespace().to_string());
-        let source = objects::get(connection, served, &namespace, &reference.name).await?;
+        let source = match objects::get(connection, served, &namespace, &reference.name).await {
+            Ok(source) => source,
+            Err(err) if is_not_found(&err) => {
+                steps.push(Step::missing(
+                    Relation::Source,
+                    kind,
+                    &namespace,
+                    &reference.name,
+                ));
+                break;
+            }
+            Err(err) => return Err(err),
+        };
         steps.push(Step::of_source(&source));
         current = source;
     }

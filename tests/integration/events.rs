@@ -294,3 +294,39 @@ async fn watch_shows_new_events_once() {
     );
     assert!(!lines.iter().any(|l| l.contains("Started")), "{lines:?}");
 }
+
+/// Text from the cluster never reaches the terminal with control characters in it; JSON keeps
+/// it exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_messages_are_made_visible() {
+    let ns = fresh_namespace("events-escape");
+    create(&[kustomization(&ns, "apps", serde_json::json!({}))]);
+    let message = "retitled \u{1b}]0;owned\u{7} cleared \u{1b}[2J end";
+    let at = "2026-11-01T10:00:00Z";
+    apply_object(core_event(
+        &ns,
+        "apps.1",
+        "Kustomization",
+        "apps",
+        "Warning",
+        "BuildFailed",
+        message,
+        1,
+        at,
+        at,
+    ));
+    let out = plugin_async(control_plane(), &["events", "-n", &ns]).await;
+    let text = crate::support::stdout(&out);
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("retitled \\u{1b}]0;owned\\u{7} cleared \\u{1b}[2J end"),
+        "{text}"
+    );
+    let out = plugin_async(control_plane(), &["events", "-n", &ns, "-o", "json"]).await;
+    let list: serde_json::Value =
+        serde_json::from_str(&crate::support::stdout(&out)).expect("JSON");
+    assert_eq!(list["items"][0]["message"], message);
+}

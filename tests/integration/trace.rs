@@ -183,3 +183,30 @@ async fn a_malformed_object_is_a_usage_error() {
     let out = plugin_async(control_plane(), &["trace", "deploy/a/b"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", transcript(&out));
 }
+
+/// A condition message with terminal escapes is shown with them made visible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_messages_are_made_visible() {
+    let ns = fresh_namespace("trace-escape");
+    let mut ks = kustomization(&ns, "apps", managed_by("apps", &ns));
+    ks["spec"]["sourceRef"]["name"] = "missing".into();
+    create(&[ks]);
+    let message = "retitled \u{1b}]0;owned\u{7} cleared \u{1b}[2J end";
+    set_status("ks", &ns, "apps", fail("BuildFailed", message)).await;
+    let out = plugin_async(control_plane(), &["trace", "-n", &ns, "ks/apps"]).await;
+    let text = crate::support::stdout(&out);
+    assert!(out.status.success(), "{}", transcript(&out));
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("Message:    retitled \\u{1b}]0;owned\\u{7} cleared \\u{1b}[2J end"),
+        "{text}"
+    );
+    // The source it names is gone: the chain shows that and ends there.
+    assert_golden(
+        "trace/missing-source",
+        &replace_value(&transcript(&out), &ns, "<namespace>"),
+    );
+}
