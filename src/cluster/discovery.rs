@@ -135,6 +135,19 @@ impl Resources {
             .map(|((resource, namespaced), _)| (resource, *namespaced))
     }
 
+    /// Every name [`Resources::find_by_name`] accepts without a group, with the resource it
+    /// names: for completion.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &ApiResource)> {
+        self.listed
+            .iter()
+            .zip(&self.names)
+            .flat_map(|((resource, _), names)| {
+                std::iter::once(resource.plural.as_str())
+                    .chain(names.iter().map(String::as_str))
+                    .map(move |name| (name, resource))
+            })
+    }
+
     /// `plural` in `group` at the group's preferred version that serves it (discovery lists a
     /// group's versions in preference order).
     pub fn preferred(&self, group: &str, plural: &str) -> Option<&ApiResource> {
