@@ -9,7 +9,8 @@
 //! shell script where only the umbrella is installed (krew).
 //!
 //! Commands and flags come from the clap definition, so new commands and flags complete without
-//! changes here; Flux kinds from [`KINDS`]; object names and namespaces from the cluster, reached
+//! changes here; Flux kinds from [`KINDS`] (`trace`'s kinds, any the cluster serves, from
+//! discovery); object names and namespaces from the cluster, reached
 //! with the connection flags typed on the line. Completion must never get in the way: it writes
 //! nothing on stderr, gives up on the cluster after a few seconds, and always ends with a
 //! directive line.
