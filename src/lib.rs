@@ -24,6 +24,7 @@
 //! | finding objects: `<kind>/<name>`, `--all`, `-l`, close names  | [`flux::objects`] |
 //! | reconcile, suspend, resume and when a request counts as done | [`flux::reconcile`], [`flux::suspend`] (docs/reconcile.md) |
 //! | `status -w` change tracking                                  | [`flux::watch`] |
+//! | `events`: which Events, merging repeats; `trace`: the chain of managers | [`flux::events`], [`flux::trace`] |
 //! | install, uninstall, check, version, controller rollouts      | [`lifecycle`] |
 //! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
 //! | Git: clone, commit, push, URLs, SSH keys, host keys          | [`git`] (docs/yaml-and-git.md) |

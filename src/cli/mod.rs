@@ -10,7 +10,8 @@ pub mod commands;
 pub mod complete;
 
 use commands::{
-    bootstrap, check, completion, install, reconcile, status, tree, uninstall, version,
+    bootstrap, check, completion, events, install, reconcile, status, trace, tree, uninstall,
+    version,
 };
 
 use std::process::ExitCode;
@@ -64,6 +65,10 @@ enum Command {
     Check(Box<check::CheckArgs>),
     /// Remove Flux from the cluster (controllers, CRDs, finalizers, namespace)
     Uninstall(Box<uninstall::UninstallArgs>),
+    /// Show what the controllers said about Flux objects and their sources
+    Events(Box<events::EventsArgs>),
+    /// Trace any object to the Flux objects that manage it and the source they apply
+    Trace(Box<trace::TraceArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     Completion(completion::CompletionArgs),
 }
@@ -129,6 +134,8 @@ async fn dispatch(command: Command, ui: &Ui) -> Result<()> {
         Command::Install(args) => install::run(*args, ui).await,
         Command::Check(args) => check::run(*args, ui).await,
         Command::Uninstall(args) => uninstall::run(*args, ui).await,
+        Command::Events(args) => events::run(*args, ui).await,
+        Command::Trace(args) => trace::run(*args, ui).await,
         Command::Completion(args) => completion::run(args, ui),
     }
 }

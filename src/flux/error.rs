@@ -60,6 +60,29 @@ pub enum Error {
 
     #[error("the dependsOn chain of {root} has a cycle among {members}; nothing was reconciled")]
     DependencyCycle { root: String, members: String },
+
+    #[error(
+        "the server has no resource type \"{name}\"; kubectl api-resources lists the names it knows"
+    )]
+    UnknownResourceType { name: String },
+
+    #[error("{object} not found{}", in_namespace(.namespace))]
+    ObjectNotFound {
+        object: String,
+        namespace: Option<String>,
+    },
+
+    #[error(
+        "{object} is not managed by Flux: neither it nor its owners carry the labels kustomize-controller and helm-controller put on what they apply (kustomize.toolkit.fluxcd.io/name, helm.toolkit.fluxcd.io/name)"
+    )]
+    NotManaged { object: String },
+}
+
+fn in_namespace(namespace: &Option<String>) -> String {
+    namespace
+        .as_deref()
+        .map(|ns| format!(" in namespace \"{ns}\""))
+        .unwrap_or_default()
 }
 
 impl Error {

@@ -5,6 +5,7 @@
 pub mod dependencies;
 pub mod discovery;
 pub mod error;
+pub mod events;
 pub mod helm_storage;
 pub mod install;
 pub mod inventory;
@@ -15,6 +16,7 @@ pub mod reconcile;
 pub mod refs;
 pub mod status;
 pub mod suspend;
+pub mod trace;
 pub mod tree;
 pub mod watch;
 

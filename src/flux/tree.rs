@@ -43,13 +43,14 @@ impl NodeHealth {
         )
     }
 
-    /// Sort rank within a level: failures first, then missing, unknown, in progress,
-    /// suspended, healthy.
+    /// Sort rank within a level: failures first, then blocked or missing, unknown, in
+    /// progress, suspended, healthy.
     fn rank(self) -> u8 {
         match self {
             NodeHealth::Flux(State::Stalled | State::Failed)
             | NodeHealth::Object(Health::Failed) => 0,
-            NodeHealth::Object(Health::NotFound) => 1,
+            // Waiting for a failing dependency: right after the failures that may hold it.
+            NodeHealth::Flux(State::Blocked) | NodeHealth::Object(Health::NotFound) => 1,
             NodeHealth::Object(Health::Terminating) => 2,
             NodeHealth::Flux(State::Unknown) | NodeHealth::Object(Health::Unknown) => 3,
             NodeHealth::Flux(State::Reconciling) | NodeHealth::Object(Health::InProgress) => 4,

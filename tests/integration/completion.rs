@@ -296,3 +296,45 @@ fn a_cargo_install_with_standalone_commands_completes_their_arguments_too() {
         "{values:?}"
     );
 }
+
+/// `trace` takes any kind the cluster serves: kinds from discovery (kubectl's names), then the
+/// names of that kind in the namespace.
+#[test]
+fn trace_completes_any_served_kind_and_its_names() {
+    let plane = control_plane();
+    plane.kubectl_ok(&["create", "namespace", "trace-completion"]);
+    for name in ["web", "worker"] {
+        plane.kubectl_ok(&[
+            "create",
+            "deployment",
+            name,
+            "-n",
+            "trace-completion",
+            "--image=ghcr.io/stefanprodan/podinfo:6.7.0",
+        ]);
+    }
+    let dir = plugin_dir();
+    let kubeconfig = plane.kubeconfig.to_string_lossy().into_owned();
+    let conn = [
+        "--kubeconfig",
+        kubeconfig.as_str(),
+        "-n",
+        "trace-completion",
+    ];
+    let complete = |words: &[&str]| {
+        answer(&kubectl_complete(
+            &dir,
+            &[&["trace"], &conn[..], words].concat(),
+        ))
+    };
+
+    let (values, directive) = complete(&["depl"]);
+    assert_eq!(directive, ":4");
+    assert_eq!(values, vec!["deploy", "deployment", "deployments"]);
+    let (values, _) = complete(&["deploy/"]);
+    assert_eq!(values, vec!["deploy/web", "deploy/worker"]);
+    let (values, _) = complete(&["deployments.apps", "wo"]);
+    assert_eq!(values, vec!["worker"]);
+    let (values, _) = complete(&["deploy/web", ""]);
+    assert!(values.is_empty(), "{values:?}");
+}

@@ -160,6 +160,8 @@ fn kubectl_plugin_list_shows_every_executable_without_warnings() {
         "kubectl-gitops-install",
         "kubectl-gitops-uninstall",
         "kubectl-gitops-check",
+        "kubectl-gitops-events",
+        "kubectl-gitops-trace",
     ];
     let dir = plugin_dir(&names);
     let out = kubectl_with(&dir, &["plugin", "list"]);

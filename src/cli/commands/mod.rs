@@ -3,9 +3,11 @@
 pub mod bootstrap;
 pub mod check;
 pub mod completion;
+pub mod events;
 pub mod install;
 pub mod reconcile;
 pub mod status;
+pub mod trace;
 pub mod tree;
 pub mod uninstall;
 pub mod version;

@@ -9,7 +9,8 @@
 //! shell script where only the umbrella is installed (krew).
 //!
 //! Commands and flags come from the clap definition, so new commands and flags complete without
-//! changes here; Flux kinds from [`KINDS`]; object names and namespaces from the cluster, reached
+//! changes here; Flux kinds from [`KINDS`] (`trace`'s kinds, any the cluster serves, from
+//! discovery); object names and namespaces from the cluster, reached
 //! with the connection flags typed on the line. Completion must never get in the way: it writes
 //! nothing on stderr, gives up on the cluster after a few seconds, and always ends with a
 //! directive line.
@@ -19,11 +20,12 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, Args, Command, CommandFactory, FromArgMatches, ValueHint};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 
 use crate::cli::Cli;
 use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::{Connection, ConnectionFlags};
+use crate::cluster::discovery::Resources;
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::Scope;
 use crate::flux::{FluxKind, KINDS};
@@ -41,7 +43,7 @@ pub mod directive {
 }
 
 /// Commands whose arguments are Flux objects: `<kind> <name>...` or `<kind>/<name>...`.
-const OBJECT_COMMANDS: &[&str] = &["status", "tree", "reconcile", "suspend", "resume"];
+const OBJECT_COMMANDS: &[&str] = &["status", "tree", "reconcile", "suspend", "resume", "events"];
 
 /// How long completion may wait for the cluster before giving up silently.
 const CLUSTER_TIME_LIMIT: Duration = Duration::from_secs(5);
@@ -166,6 +168,9 @@ pub fn complete(args: &[String]) -> Completions {
     };
     if OBJECT_COMMANDS.contains(&subcommand.get_name()) {
         return complete_objects(&line, partial);
+    }
+    if subcommand.get_name() == "trace" {
+        return complete_any_object(&line, partial);
     }
     // A positional with a fixed set of values (`completion <shell>`).
     match subcommand.get_positionals().nth(line.positionals.len()) {
@@ -425,6 +430,47 @@ fn complete_objects(line: &Line<'_>, partial: &str) -> Completions {
         .into_iter()
         .filter(|name| !line.positionals[1..].contains(name))
         .map(|name| Candidate::new(name, None))
+        .collect();
+    Completions::matching(candidates, partial, directive::NO_FILE_COMP)
+}
+
+/// `trace`'s one object of any kind the cluster serves: its kinds (as kubectl names them),
+/// then `<kind>/<name>` or, after `<kind>`, the names.
+fn complete_any_object(line: &Line<'_>, partial: &str) -> Completions {
+    let (typed_kind, prefix) = match (line.positionals.as_slice(), partial.split_once('/')) {
+        ([], Some((kind, _))) => (kind.to_string(), format!("{kind}/")),
+        ([], None) => {
+            let kinds = from_cluster(line, |flags| async move {
+                let connection = flags.connect().await?;
+                let resources = Resources::discover(&connection).await?;
+                Ok(resources
+                    .names()
+                    .map(|(name, _)| name.to_string())
+                    .collect())
+            });
+            let candidates = kinds.into_iter().map(|k| Candidate::new(k, None)).collect();
+            return Completions::matching(candidates, partial, directive::NO_FILE_COMP);
+        }
+        ([kind], None) if !kind.contains('/') => (kind.clone(), String::new()),
+        _ => return Completions::none(),
+    };
+    let names = from_cluster(line, |flags| async move {
+        let connection = flags.connect().await?;
+        let resources = Resources::discover(&connection).await?;
+        let Some((resource, namespaced)) = resources.find_by_name(&typed_kind) else {
+            return Ok(Vec::new());
+        };
+        let api: Api<DynamicObject> = if namespaced {
+            Api::namespaced_with(connection.client.clone(), &connection.namespace, resource)
+        } else {
+            Api::all_with(connection.client.clone(), resource)
+        };
+        let action = Action::new("list", &qualified_plural(resource));
+        names_in(&connection, action, api).await
+    });
+    let candidates = names
+        .into_iter()
+        .map(|name| Candidate::new(format!("{prefix}{name}"), None))
         .collect();
     Completions::matching(candidates, partial, directive::NO_FILE_COMP)
 }
