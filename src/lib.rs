@@ -24,6 +24,8 @@
 //! | finding objects: `<kind>/<name>`, `--all`, `-l`, close names  | [`flux::objects`] |
 //! | reconcile, suspend, resume and when a request counts as done | [`flux::reconcile`], [`flux::suspend`] (docs/reconcile.md) |
 //! | `status -w` change tracking                                  | [`flux::watch`] |
+//! | `dependsOn`: the Blocked state, `reconcile --with-dependencies` order | [`flux::dependencies`] |
+//! | `tree`: inventories, Helm storage, the walk; health of any object | [`flux::inventory`], [`flux::helm_storage`], [`flux::tree`], [`cluster::health`] |
 //! | `events`: which Events, merging repeats; `trace`: the chain of managers | [`flux::events`], [`flux::trace`] |
 //! | install, uninstall, check, version, controller rollouts      | [`lifecycle`] |
 //! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
