@@ -9,6 +9,11 @@
 //! - Reconcile detection latency: from the controller stand-in writing the handled status to
 //!   `reconcile` exiting (median of 20).
 //! - Start-up: `kubectl-gitops --help` (median of 50).
+//!
+//! With `tree` as the first argument (`tests/bench_tree.sh`) it measures `tree` instead: a
+//! Kustomization whose inventory lists 5,000 objects in 50 namespaces (ConfigMaps, Services and
+//! Deployments with status), `kubectl gitops tree -o json` and its table against
+//! `kubectl get configmaps,services,deployments -A -o json`.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -209,8 +214,177 @@ async fn reconcile_latency(client: &kube::Client, kubeconfig: &str, runs: usize)
     latencies
 }
 
+const TREE_NAMESPACES: usize = 50;
+
+/// 5,000 objects (per namespace 40 ConfigMaps, 30 Services, 30 available Deployments) and one
+/// Kustomization `bench-root/root` whose inventory lists them all, as kustomize-controller
+/// writes it.
+async fn seed_tree(client: &kube::Client) -> usize {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{ConfigMap, Service};
+    let mut entries = Vec::new();
+    let mut work = Vec::new();
+    for n in 0..TREE_NAMESPACES {
+        let ns = format!("tree-{n:02}");
+        support::control_plane().kubectl_ok(&["create", "namespace", &ns]);
+        for i in 0..100 {
+            let (kind, group) = match i {
+                0..=39 => ("ConfigMap", ""),
+                40..=69 => ("Service", ""),
+                _ => ("Deployment", "apps"),
+            };
+            let name = format!("{}-{i}", kind.to_lowercase());
+            entries
+                .push(serde_json::json!({"id": format!("{ns}_{name}_{group}_{kind}"), "v": "v1"}));
+            work.push((kind, ns.clone(), name));
+        }
+    }
+    let started = Instant::now();
+    stream::iter(work)
+        .for_each_concurrent(48, |(kind, ns, name)| {
+            let client = client.clone();
+            async move {
+                let meta = serde_json::json!({"name": name, "namespace": ns});
+                match kind {
+                    "ConfigMap" => {
+                        let object: ConfigMap = serde_json::from_value(
+                            serde_json::json!({"metadata": meta, "data": {"key": "value"}}),
+                        )
+                        .expect("ConfigMap");
+                        Api::namespaced(client, &ns)
+                            .create(&PostParams::default(), &object)
+                            .await
+                            .expect("create ConfigMap");
+                    }
+                    "Service" => {
+                        let object: Service = serde_json::from_value(serde_json::json!({
+                            "metadata": meta,
+                            "spec": {"ports": [{"port": 80}], "selector": {"app": name}}
+                        }))
+                        .expect("Service");
+                        Api::namespaced(client, &ns)
+                            .create(&PostParams::default(), &object)
+                            .await
+                            .expect("create Service");
+                    }
+                    _ => {
+                        let object: Deployment = serde_json::from_value(serde_json::json!({
+                            "metadata": meta,
+                            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                                "template": {"metadata": {"labels": {"app": name}},
+                                    "spec": {"containers": [{"name": "app", "image": "registry.invalid/app:1"}]}}}
+                        }))
+                        .expect("Deployment");
+                        let api: Api<Deployment> = Api::namespaced(client, &ns);
+                        let created = api
+                            .create(&PostParams::default(), &object)
+                            .await
+                            .expect("create Deployment");
+                        // What the deployment controller writes once both replicas run.
+                        let status = serde_json::json!({"status": {
+                            "observedGeneration": created.metadata.generation,
+                            "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2, "availableReplicas": 2,
+                            "conditions": [
+                                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
+                            ]}});
+                        api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+                            .await
+                            .expect("Deployment status");
+                    }
+                }
+            }
+        })
+        .await;
+    let ks = FluxKind::lookup("ks").expect("ks");
+    support::control_plane().kubectl_ok(&["create", "namespace", "bench-root"]);
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "bench-root", &ks.api_resource());
+    let created = api
+        .create(
+            &PostParams::default(),
+            &object(ks, "bench-root", "root", false),
+        )
+        .await
+        .expect("create the root");
+    let mut patch = status_patch(
+        ks,
+        created.metadata.generation.unwrap_or(1),
+        None,
+        &Behaviour::Succeed {
+            revision: "main@sha1:0123456789abcdef0123456789abcdef01234567".into(),
+        },
+    );
+    patch["status"]["inventory"] = serde_json::json!({"entries": entries});
+    api.patch_status("root", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("root status");
+    eprintln!(
+        "seeded {} objects in {:.1}s",
+        entries.len(),
+        started.elapsed().as_secs_f64()
+    );
+    entries.len()
+}
+
+async fn bench_tree(runs: usize) {
+    let plane = support::control_plane();
+    plane.install_flux_crds();
+    let client = support::admin_client().await;
+    let total = seed_tree(&client).await;
+    let kubeconfig = plane.kubeconfig.display().to_string();
+    let plugin = support::plugin_exe("kubectl-gitops");
+    let kubectl = plane.assets.kubectl();
+    let env = [("KUBECONFIG", kubeconfig.as_str())];
+    let kinds = "configmaps,services,deployments";
+    measure(&kubectl, &["get", kinds, "-A", "-o", "json"], &env, 1);
+    let tree = ["tree", "ks/root", "-n", "bench-root"];
+    let rows = [
+        (
+            "kubectl gitops tree ks/root -o json",
+            measure(&plugin, &[&tree[..], &["-o", "json"]].concat(), &env, runs),
+        ),
+        (
+            "kubectl get configmaps,services,deployments -A -o json",
+            measure(&kubectl, &["get", kinds, "-A", "-o", "json"], &env, runs),
+        ),
+        (
+            "kubectl gitops tree ks/root (tree)",
+            measure(&plugin, &tree, &env, runs),
+        ),
+        (
+            "kubectl get configmaps,services,deployments -A (table)",
+            measure(&kubectl, &["get", kinds, "-A"], &env, runs),
+        ),
+    ];
+    println!(
+        "\ntree over {total} objects in {TREE_NAMESPACES} namespaces, median of {runs} runs\n"
+    );
+    println!("| command | wall time | peak RSS |\n|---|---|---|");
+    for (name, (time, rss)) in &rows {
+        println!(
+            "| {name} | {:.0} ms | {rss:.0} MiB |",
+            time.as_secs_f64() * 1000.0
+        );
+    }
+    for (what, a, b) in [("json", 0, 1), ("text", 2, 3)] {
+        println!(
+            "{what}: gitops/kubectl wall time {:.2}, peak RSS {:.2}",
+            rows[a].1.0.as_secs_f64() / rows[b].1.0.as_secs_f64(),
+            rows[a].1.1 / rows[b].1.1
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("tree") {
+        let runs = std::env::var("BENCH_RUNS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(5);
+        return bench_tree(runs).await;
+    }
     let total: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

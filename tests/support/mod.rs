@@ -6,6 +6,7 @@ pub mod certs;
 pub mod control_plane;
 pub mod git_servers;
 pub mod golden;
+pub mod helm_repository;
 pub mod processes;
 
 pub use control_plane::control_plane;
