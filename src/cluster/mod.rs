@@ -10,6 +10,7 @@ pub mod deployment;
 pub mod discovery;
 pub mod error;
 pub mod health;
+pub mod list;
 pub mod wait;
 
 pub use action::{Action, qualified_plural};

@@ -11,13 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::Error as ClusterError;
 use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
+use crate::cluster::list::list_pages;
 use crate::error::{Error, Result};
 use crate::flux::Error as FluxError;
 use crate::flux::discovery::{FluxApis, ServedKind};
 use crate::flux::{FluxKind, KINDS};
-
-/// Objects per list request; large namespaces are read in pages of this size.
-const PAGE_SIZE: u32 = 500;
 
 /// Where to look: one namespace, or all (`-A`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,69 +203,33 @@ async fn list_kind<T>(
     label_selector: Option<&str>,
     map: fn(FluxObject) -> T,
 ) -> Result<Vec<T>> {
-    let path = collection_path(served, scope);
-    let mut action = Action::new("list", &qualified_plural(&served.resource));
-    if let Scope::Namespace(ns) = scope {
-        action = action.in_namespace(ns);
-    }
-    let mut params = ListParams::default().limit(PAGE_SIZE);
+    let mut params = ListParams::default();
     if let Some(selector) = label_selector {
         params = params.labels(selector);
     }
+    let namespace = match scope {
+        Scope::Namespace(ns) => Some(ns.as_str()),
+        Scope::AllNamespaces => None,
+    };
     let mut objects = Vec::new();
-    loop {
-        let request = kube::core::Request::new(path.as_str())
-            .list(&params)
-            .map_err(kube::Error::BuildRequest);
-        let page: LeanList = connection
-            .call(action.clone(), async {
-                connection.client.request(request?).await
-            })
-            .await?;
-        let next = page.metadata.continue_.filter(|c| !c.is_empty());
-        objects.extend(page.items.into_iter().map(|object| {
-            map(FluxObject {
+    list_pages(
+        connection,
+        &served.resource,
+        namespace,
+        params,
+        |object: LeanObject| {
+            objects.push(map(FluxObject {
                 kind: served.kind,
                 object: object.into_dynamic(),
-            })
-        }));
-        match next {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(objects),
-        }
-    }
+            }))
+        },
+    )
+    .await?;
+    Ok(objects)
 }
 
-/// `/apis/<group>/<version>[/namespaces/<ns>]/<plural>`.
-fn collection_path(served: &ServedKind, scope: &Scope) -> String {
-    let resource = &served.resource;
-    let mut path = format!("/apis/{}", resource.api_version);
-    if let Scope::Namespace(ns) = scope {
-        path.push_str(&format!("/namespaces/{ns}"));
-    }
-    path.push('/');
-    path.push_str(&resource.plural);
-    path
-}
-
-/// A list page as `status` and the bulk commands need it. Listing thousands of objects as
-/// `DynamicObject`s would parse every managedFields entry and Kustomization inventory (and
-/// buffer each object for its flattened fields); reading only these fields keeps large
-/// listings fast and small in memory.
-#[derive(Deserialize)]
-struct LeanList {
-    #[serde(default)]
-    items: Vec<LeanObject>,
-    #[serde(default)]
-    metadata: LeanListMeta,
-}
-
-#[derive(Deserialize, Default)]
-struct LeanListMeta {
-    #[serde(rename = "continue")]
-    continue_: Option<String>,
-}
-
+/// An object as `status` and the bulk commands need it (a [`list_pages`] projection): the
+/// metadata, spec and status fields they read, nothing of managedFields or inventories.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LeanObject {

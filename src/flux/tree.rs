@@ -16,6 +16,7 @@ use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
 use crate::cluster::discovery::Resources;
 use crate::cluster::health::{self, Health};
+use crate::cluster::list::list_pages;
 use crate::error::{Error, Result};
 use crate::flux::helm_storage;
 use crate::flux::inventory::{self, Entry};
@@ -24,7 +25,6 @@ use crate::flux::status::{State, summarize};
 use crate::flux::{FluxKind, HELM_RELEASE, KINDS, KUSTOMIZATION};
 
 /// Objects per list request.
-const PAGE_SIZE: u32 = 500;
 /// Lists in flight at once.
 const CONCURRENT_LISTS: usize = 16;
 
@@ -606,46 +606,22 @@ async fn list(
     namespace: &str,
     names: &HashSet<String>,
 ) -> Result<HashMap<String, Value>> {
-    let root = if resource.group.is_empty() {
-        "/api"
-    } else {
-        "/apis"
-    };
-    let mut path = format!("{root}/{}", resource.api_version);
-    let mut action = Action::new("list", &qualified_plural(resource));
-    if !namespace.is_empty() {
-        path.push_str(&format!("/namespaces/{namespace}"));
-        action = action.in_namespace(namespace);
-    }
-    path.push('/');
-    path.push_str(&resource.plural);
-    let mut params = ListParams::default().limit(PAGE_SIZE);
+    let mut params = ListParams::default();
     if names.len() == 1
         && let Some(name) = names.iter().next()
     {
         params = params.fields(&format!("metadata.name={name}"));
     }
+    let namespace = Some(namespace).filter(|ns| !ns.is_empty());
     let mut objects = HashMap::new();
-    loop {
-        let request = kube::core::Request::new(path.as_str())
-            .list(&params)
-            .map_err(kube::Error::BuildRequest);
-        let page: LeanList = connection
-            .call(action.clone(), async {
-                connection.client.request(request?).await
-            })
-            .await?;
-        for item in page.items {
-            if names.contains(&item.metadata.name) {
-                let name = item.metadata.name.clone();
-                objects.insert(name, item.into_value());
-            }
+    list_pages(connection, resource, namespace, params, |item: LeanItem| {
+        if names.contains(&item.metadata.name) {
+            let name = item.metadata.name.clone();
+            objects.insert(name, item.into_value());
         }
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(objects),
-        }
-    }
+    })
+    .await?;
+    Ok(objects)
 }
 
 /// An inventory object as a `DynamicObject`, for the computed status of Flux objects.
@@ -665,22 +641,8 @@ fn as_dynamic(entry: &Entry, object: &Value) -> DynamicObject {
     }
 }
 
-/// A list page with only what health and the walk read: pod templates, managedFields and the
-/// like are skipped unparsed.
-#[derive(Deserialize)]
-struct LeanList {
-    #[serde(default)]
-    items: Vec<LeanItem>,
-    #[serde(default)]
-    metadata: LeanListMeta,
-}
-
-#[derive(Deserialize, Default)]
-struct LeanListMeta {
-    #[serde(rename = "continue")]
-    continue_: Option<String>,
-}
-
+/// An object with only what health and the walk read (a [`list_pages`] projection): pod
+/// templates, managedFields and the like are skipped unparsed.
 #[derive(Deserialize)]
 struct LeanItem {
     metadata: LeanMeta,
