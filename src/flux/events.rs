@@ -363,6 +363,45 @@ mod tests {
         );
     }
 
+    fn helm_release(spec: serde_json::Value) -> FluxObject {
+        FluxObject {
+            kind: &crate::flux::HELM_RELEASE,
+            object: serde_json::from_value(serde_json::json!({
+                "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                "metadata": {"name": "podinfo", "namespace": "apps"}, "spec": spec
+            }))
+            .unwrap(),
+        }
+    }
+
+    fn shown(related: Vec<Regarding>) -> Vec<String> {
+        related
+            .iter()
+            .map(|r| format!("{}/{}/{}", r.kind, r.namespace, r.name))
+            .collect()
+    }
+
+    #[test]
+    fn a_helm_release_brings_its_chart_source_and_helm_chart() {
+        let inline = helm_release(serde_json::json!({"chart": {"spec": {"chart": "podinfo",
+            "sourceRef": {"kind": "HelmRepository", "name": "podinfo", "namespace": "flux-system"}}}}));
+        assert_eq!(
+            shown(related(&inline)),
+            [
+                "HelmRelease/apps/podinfo",
+                "HelmRepository/flux-system/podinfo",
+                "HelmChart/flux-system/apps-podinfo"
+            ]
+        );
+        let chart_ref = helm_release(
+            serde_json::json!({"chartRef": {"kind": "OCIRepository", "name": "podinfo"}}),
+        );
+        assert_eq!(
+            shown(related(&chart_ref)),
+            ["HelmRelease/apps/podinfo", "OCIRepository/apps/podinfo"]
+        );
+    }
+
     #[test]
     fn events_about_other_kinds_and_types_are_left_out() {
         let mut pod = core("p", "web", "Started", 1, "2026-01-01T00:00:00Z");

@@ -101,7 +101,7 @@ impl Step {
                 (
                     summary.state.to_string(),
                     summary.message,
-                    revision_of(kind, object),
+                    revision(kind, object),
                 )
             }
             None => {
@@ -223,12 +223,6 @@ impl Trace {
 fn flux_kind(api_version: &str, kind: &str) -> Option<&'static FluxKind> {
     let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
     KINDS.iter().find(|k| k.kind == kind && k.group == group)
-}
-
-/// Kustomizations show the revision they applied, HelmReleases theirs; sources show theirs
-/// next to where they fetched it.
-fn revision_of(kind: &FluxKind, object: &DynamicObject) -> Option<String> {
-    revision(kind, object)
 }
 
 /// Traces the object `name` of `resource` (in `namespace` when the resource is namespaced).
