@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
 use crate::cluster::discovery::Resources;
+use crate::cluster::health;
 use crate::error::Result;
 use crate::flux::Error as FluxError;
 use crate::flux::discovery::FluxApis;
@@ -105,8 +106,13 @@ impl Step {
                 )
             }
             None => {
-                let (state, message) = health(&types.kind, object);
-                (state.to_string(), message, None)
+                let group = types
+                    .api_version
+                    .rsplit_once('/')
+                    .map_or("", |(group, _)| group);
+                let value = serde_json::to_value(object).unwrap_or_default();
+                let assessment = health::assess(group, &types.kind, &value);
+                (assessment.health.to_string(), assessment.message, None)
             }
         };
         Step {
@@ -440,107 +446,6 @@ async fn sources(
     Ok(steps)
 }
 
-/// The health of an object Flux does not own the kind of: the common built-in kinds by their
-/// status fields, anything else by its conditions.
-fn health(kind: &str, object: &DynamicObject) -> (&'static str, String) {
-    let status = &object.data["status"];
-    let spec = &object.data["spec"];
-    if object.metadata.deletion_timestamp.is_some() {
-        return ("Terminating", "scheduled for deletion".to_string());
-    }
-    if let (Some(generation), Some(observed)) = (
-        object.metadata.generation,
-        status["observedGeneration"].as_i64(),
-    ) && generation != observed
-    {
-        return (
-            "InProgress",
-            format!("{kind} generation is {generation}, but the controller has seen {observed}"),
-        );
-    }
-    let count = |value: &Value| value.as_i64().unwrap_or(0);
-    let condition = |type_: &str| {
-        status["conditions"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["type"] == type_))
-            .map(|c| {
-                (
-                    c["status"].as_str().unwrap_or_default().to_string(),
-                    c["reason"].as_str().unwrap_or_default().to_string(),
-                    c["message"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-    };
-    match kind {
-        "Deployment" | "ReplicaSet" | "StatefulSet" => {
-            let wanted = spec["replicas"].as_i64().unwrap_or(1);
-            let field = if kind == "StatefulSet" {
-                "readyReplicas"
-            } else {
-                "availableReplicas"
-            };
-            let available = count(&status[field]);
-            if available < wanted {
-                return (
-                    "InProgress",
-                    format!("{kind}: {available}/{wanted} replicas available"),
-                );
-            }
-            return (
-                "Current",
-                format!("{kind} is available. Replicas: {available}"),
-            );
-        }
-        "Pod" => {
-            let phase = status["phase"].as_str().unwrap_or_default();
-            let crash_looping: Vec<&str> = status["containerStatuses"]
-                .as_array()
-                .map(|c| {
-                    c.iter()
-                        .filter(|c| c["state"]["waiting"]["reason"] == "CrashLoopBackOff")
-                        .filter_map(|c| c["name"].as_str())
-                        .collect()
-                })
-                .unwrap_or_default();
-            return match phase {
-                "Succeeded" => ("Current", "Pod has completed successfully".to_string()),
-                "Failed" => ("Failed", "Pod has failed".to_string()),
-                "Running" if condition("Ready").is_some_and(|c| c.0 == "True") => {
-                    ("Current", "Pod is Ready".to_string())
-                }
-                "Running" if !crash_looping.is_empty() => (
-                    "Failed",
-                    format!("Containers in CrashLoop state: {}", crash_looping.join(",")),
-                ),
-                "Running" => ("InProgress", "Pod is running but is not Ready".to_string()),
-                "" => ("InProgress", "Pod phase not available".to_string()),
-                other => ("InProgress", format!("Pod is in the {other} phase")),
-            };
-        }
-        "Job" => {
-            if condition("Complete").is_some_and(|c| c.0 == "True") {
-                return ("Current", "Job completed".to_string());
-            }
-            if let Some((_, reason, _)) = condition("Failed").filter(|c| c.0 == "True") {
-                return ("Failed", format!("Job failed: {reason}"));
-            }
-            return ("InProgress", "Job in progress".to_string());
-        }
-        _ => {}
-    }
-    if let Some((_, _, message)) = condition("Stalled").filter(|c| c.0 == "True") {
-        return ("Failed", message);
-    }
-    if let Some((_, _, message)) = condition("Reconciling").filter(|c| c.0 == "True") {
-        return ("InProgress", message);
-    }
-    match condition("Ready") {
-        Some((status, _, _)) if status == "True" => ("Current", "Resource is Ready".to_string()),
-        Some((_, _, message)) => ("InProgress", message),
-        None => ("Current", "Resource is current".to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,48 +484,6 @@ mod tests {
             "metadata": {"name": "x", "namespace": "apps", "labels": {"app": "x"}}
         }));
         assert_eq!(manager_of(&plain), None);
-    }
-
-    #[test]
-    fn built_in_kinds_report_their_health() {
-        let deployment = object(serde_json::json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "generation": 2},
-            "spec": {"replicas": 3},
-            "status": {"observedGeneration": 2, "availableReplicas": 1}
-        }));
-        assert_eq!(
-            health("Deployment", &deployment),
-            (
-                "InProgress",
-                "Deployment: 1/3 replicas available".to_string()
-            )
-        );
-        let pod = object(serde_json::json!({
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1"},
-            "status": {"phase": "Running", "containerStatuses": [
-                {"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}
-        }));
-        assert_eq!(
-            health("Pod", &pod),
-            ("Failed", "Containers in CrashLoop state: app".to_string())
-        );
-        let job = object(serde_json::json!({
-            "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
-            "status": {"conditions": [{"type": "Failed", "status": "True",
-                "reason": "BackoffLimitExceeded"}]}
-        }));
-        assert_eq!(
-            health("Job", &job),
-            ("Failed", "Job failed: BackoffLimitExceeded".to_string())
-        );
-        let config = object(serde_json::json!({
-            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}
-        }));
-        assert_eq!(
-            health("ConfigMap", &config),
-            ("Current", "Resource is current".to_string())
-        );
     }
 
     #[test]
