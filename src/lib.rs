@@ -22,6 +22,8 @@
 //! | a Flux kind (short names, where its revision and source live) | [`flux::kinds`] (the table) |
 //! | how an object's state (Ready, Failed, Stalled, ...) is computed | [`flux::status`] (docs/flux-status.md) |
 //! | finding objects: `<kind>/<name>`, `--all`, `-l`, close names  | [`flux::objects`] |
+//! | what Flux applied (inventories, Helm records) and `tree`'s walk | [`flux::inventory`], [`flux::tree`] (docs/inventory.md) |
+//! | health of any Kubernetes object (kstatus rules)               | [`cluster::health`] |
 //! | reconcile, suspend, resume and when a request counts as done | [`flux::reconcile`], [`flux::suspend`] (docs/reconcile.md) |
 //! | `status -w` change tracking                                  | [`flux::watch`] |
 //! | `dependsOn`: the Blocked state, `reconcile --with-dependencies` order | [`flux::dependencies`] |

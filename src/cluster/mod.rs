@@ -1,7 +1,7 @@
 //! Cluster plumbing without Flux knowledge: the connection built from kubectl's flags and
 //! kubeconfig, the action every request names in its errors, what the cluster serves
 //! (discovery), ordered server-side apply, the one watch-until-verdict wait, when a Deployment counts as
-//! available, and the errors of all of these.
+//! available, the health of any object, and the errors of all of these.
 
 pub mod action;
 pub mod apply;

@@ -1,6 +1,6 @@
 //! What Flux objects mean: the kinds table, the labels of an install, finding objects, their
-//! computed status, asking the controllers to reconcile, suspend and resume them, and following
-//! their changes.
+//! computed status, asking the controllers to reconcile, suspend and resume them, following
+//! their changes, and walking what they applied (inventories, Helm records, the tree).
 
 pub mod dependencies;
 pub mod discovery;

@@ -532,15 +532,16 @@ async fn read_level(
             .or_else(|| resources.preferred_kind(&group, &kind));
         match resource {
             Some((resource, namespaced)) => {
-                let namespace = if namespaced {
+                // A cluster-scoped kind is listed cluster-wide, whatever the entry says.
+                let list_namespace = if namespaced {
                     namespace.clone()
                 } else {
                     String::new()
                 };
                 lists.push((
-                    (group, kind, namespace.clone()),
+                    (group, kind, namespace),
                     resource.clone(),
-                    namespace,
+                    list_namespace,
                     names,
                 ));
             }
