@@ -22,12 +22,11 @@
 //! | a Flux kind (short names, where its revision and source live) | [`flux::kinds`] (the table) |
 //! | how an object's state (Ready, Failed, Stalled, ...) is computed | [`flux::status`] (docs/flux-status.md) |
 //! | finding objects: `<kind>/<name>`, `--all`, `-l`, close names  | [`flux::objects`] |
-//! | what Flux applied (inventories, Helm records) and `tree`'s walk | [`flux::inventory`], [`flux::tree`] (docs/inventory.md) |
+//! | what Flux applied (inventories, Helm records) and `tree`'s walk | [`flux::inventory`], [`flux::helm_storage`], [`flux::tree`] (docs/inventory.md) |
 //! | health of any Kubernetes object (kstatus rules)               | [`cluster::health`] |
 //! | reconcile, suspend, resume and when a request counts as done | [`flux::reconcile`], [`flux::suspend`] (docs/reconcile.md) |
 //! | `status -w` change tracking                                  | [`flux::watch`] |
 //! | `dependsOn`: the Blocked state, `reconcile --with-dependencies` order | [`flux::dependencies`] |
-//! | `tree`: inventories, Helm storage, the walk; health of any object | [`flux::inventory`], [`flux::helm_storage`], [`flux::tree`], [`cluster::health`] |
 //! | `events`: which Events, merging repeats; `trace`: the chain of managers | [`flux::events`], [`flux::trace`] |
 //! | install, uninstall, check, version, controller rollouts      | [`lifecycle`] |
 //! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
