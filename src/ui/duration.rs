@@ -47,6 +47,13 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// How long before `now` something happened, as [`human`] writes it; `None` when the time is
+/// unknown (or in the future: another clock).
+pub fn age(at: Option<jiff::Timestamp>, now: jiff::Timestamp) -> Option<String> {
+    at.and_then(|t| now.duration_since(t).try_into().ok())
+        .map(human)
+}
+
 /// Formats an age the way kubectl does: `45s`, `5m`, `3h`, `2d`.
 pub fn human(duration: Duration) -> String {
     let secs = duration.as_secs();

@@ -210,9 +210,7 @@ fn cells(seen: &Seen, with_namespace: bool, now: Timestamp) -> Vec<String> {
 }
 
 fn age(at: Option<Timestamp>, now: Timestamp) -> String {
-    at.and_then(|t| now.duration_since(t).try_into().ok())
-        .map(crate::ui::duration::human)
-        .unwrap_or_else(|| "<unknown>".to_string())
+    crate::ui::duration::age(at, now).unwrap_or_else(|| "<unknown>".to_string())
 }
 
 /// The width of each column of a table `output::table` wrote, from its header line, so that

@@ -337,10 +337,7 @@ async fn header(connection: &Connection, apis: &FluxApis) -> String {
 }
 
 fn age(since: Option<Timestamp>) -> String {
-    since
-        .and_then(|t| Timestamp::now().duration_since(t).try_into().ok())
-        .map(crate::ui::duration::human)
-        .unwrap_or_else(|| "-".to_string())
+    crate::ui::duration::age(since, Timestamp::now()).unwrap_or_else(|| "-".to_string())
 }
 
 fn cut(message: &str, width: usize) -> String {
