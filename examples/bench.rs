@@ -259,7 +259,8 @@ async fn seed_tree(client: &kube::Client) -> usize {
                     "Service" => {
                         let object: Service = serde_json::from_value(serde_json::json!({
                             "metadata": meta,
-                            "spec": {"ports": [{"port": 80}], "selector": {"app": name}}
+                            // Headless: the test cluster's Service IP range is small.
+                            "spec": {"clusterIP": "None", "ports": [{"port": 80}], "selector": {"app": name}}
                         }))
                         .expect("Service");
                         Api::namespaced(client, &ns)
