@@ -87,13 +87,6 @@ pub enum Error {
     )]
     RolloutTimedOut { namespace: String, pending: String },
 
-    // The variants below remain until bootstrap's own errors are named.
-    #[error("{0}")]
-    Output(String),
-
-    #[error("{0}")]
-    Usage(String),
-
     /// `status --fail-if-not-ready` found objects that are not Ready (exit status 3).
     #[error("{not_ready} of {total} selected Flux objects are not Ready")]
     NotAllReady { not_ready: usize, total: usize },
