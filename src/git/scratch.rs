@@ -1,7 +1,12 @@
 //! Private temporary folders (mode 0700) that are removed with everything in them when
 //! dropped: the clone lives in one, and each SSH command's key and known_hosts files in another
 //! inside it, so no credential outlives the operation that needed it.
+//!
+//! On Unix the modes make them private. Windows has no modes: there the folders inherit the
+//! access list of the user's own temporary folder (`%TEMP%` under the user's profile), which
+//! only that user and administrators can read.
 
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +32,10 @@ impl ScratchDir {
             let path = parent.join(format!("{prefix}{}-{nanos:x}-{unique}", std::process::id()));
             // create (not create_all): fails when the name exists, so nobody else's folder
             // (or a planted symlink) is ever reused.
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            builder.mode(0o700);
+            match builder.create(&path) {
                 Ok(()) => return Ok(ScratchDir { path }),
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                     last_error = Some(err)
@@ -54,12 +62,11 @@ impl ScratchDir {
     pub(crate) fn write_private(&self, name: &str, content: &[u8]) -> Result<PathBuf> {
         use std::io::Write;
         let path = self.path.join(name);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|err| temp_error(&path, err))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options.open(&path).map_err(|err| temp_error(&path, err))?;
         file.write_all(content)
             .map_err(|err| temp_error(&path, err))?;
         Ok(path)
