@@ -32,10 +32,7 @@ impl ScratchDir {
             let path = parent.join(format!("{prefix}{}-{nanos:x}-{unique}", std::process::id()));
             // create (not create_all): fails when the name exists, so nobody else's folder
             // (or a planted symlink) is ever reused.
-            let mut builder = std::fs::DirBuilder::new();
-            #[cfg(unix)]
-            builder.mode(0o700);
-            match builder.create(&path) {
+            match private_dir_builder().create(&path) {
                 Ok(()) => return Ok(ScratchDir { path }),
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                     last_error = Some(err)
@@ -71,6 +68,20 @@ impl ScratchDir {
             .map_err(|err| temp_error(&path, err))?;
         Ok(path)
     }
+}
+
+/// Creates folders only the current user can enter (mode 0700 on Unix).
+#[cfg(unix)]
+fn private_dir_builder() -> std::fs::DirBuilder {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.mode(0o700);
+    builder
+}
+
+/// Creates folders that inherit the user's temporary folder's access list (see the module doc).
+#[cfg(not(unix))]
+fn private_dir_builder() -> std::fs::DirBuilder {
+    std::fs::DirBuilder::new()
 }
 
 impl Drop for ScratchDir {
