@@ -105,6 +105,10 @@ pub fn replace_value(text: &str, value: &str, placeholder: &str) -> String {
 
 /// Replaces the facts `build.rs` records and the crate's version, which change with every
 /// commit and release: `<crate-version>`, `<commit>`, `<rustc-version>`, `<target>`.
+///
+/// A YAML value of its own line (`gitCommit: "6093278"`) loses its quotes first: YAML quotes a
+/// commit that would otherwise read as a number (all digits, or like `12e45`), so whether the
+/// quotes are there depends on the commit, not on the output's shape.
 pub fn build_facts(text: &str) -> String {
     let mut text = text.to_string();
     for (value, placeholder) in [
@@ -113,6 +117,7 @@ pub fn build_facts(text: &str) -> String {
         (env!("KUBECTL_GITOPS_TARGET"), "<target>"),
         (env!("CARGO_PKG_VERSION"), "<crate-version>"),
     ] {
+        text = text.replace(&format!(": \"{value}\"\n"), &format!(": {value}\n"));
         text = replace_value(&text, value, placeholder);
     }
     text
