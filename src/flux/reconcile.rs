@@ -163,15 +163,11 @@ pub async fn request_and_wait(
     } else {
         Outcome::Requested
     };
-    Ok(Report {
-        kind: object.kind.kind,
-        name: object.name().to_string(),
-        namespace: object.namespace().to_string(),
+    Ok(Report::new(
+        object,
         outcome,
-        elapsed_seconds: started.elapsed().as_secs_f64(),
-        source: None,
-        dependencies: Vec::new(),
-    })
+        started.elapsed().as_secs_f64(),
+    ))
 }
 
 /// What the object's status says about the request `token` made at `since`, or `None` while
@@ -304,19 +300,40 @@ pub struct Report {
 }
 
 impl Report {
-    /// An object that was not asked to reconcile, and why.
-    pub fn skipped(object: &FluxObject, reason: &str) -> Report {
+    /// What happened to `object`, with no source or dependencies reconciled before it.
+    pub fn new(object: &FluxObject, outcome: Outcome, elapsed_seconds: f64) -> Report {
         Report {
             kind: object.kind.kind,
             name: object.name().to_string(),
             namespace: object.namespace().to_string(),
-            outcome: Outcome::Skipped {
-                reason: reason.to_string(),
-            },
-            elapsed_seconds: 0.0,
+            outcome,
+            elapsed_seconds,
             source: None,
             dependencies: Vec::new(),
         }
+    }
+
+    /// An object that was not asked to reconcile, and why.
+    pub fn skipped(object: &FluxObject, reason: &str) -> Report {
+        let reason = reason.to_string();
+        Report::new(object, Outcome::Skipped { reason }, 0.0)
+    }
+
+    /// `object` was not asked to reconcile because what it takes its input from failed
+    /// (`condition` Source or Dependency), with that input's failure in `message`.
+    fn input_failed(
+        object: &FluxObject,
+        condition: &str,
+        reason: &str,
+        message: String,
+        started: Instant,
+    ) -> Report {
+        let outcome = Outcome::Failed {
+            condition: condition.to_string(),
+            reason: reason.to_string(),
+            message,
+        };
+        Report::new(object, outcome, started.elapsed().as_secs_f64())
     }
 }
 
@@ -430,25 +447,17 @@ pub async fn reconcile_with_dependencies(
             dependencies.push(report?);
         }
         if let Some(failed) = dependencies.iter().find(|r| !r.outcome.is_success()) {
-            return Ok(Report {
-                kind: object.kind.kind,
-                name: object.name().to_string(),
-                namespace: object.namespace().to_string(),
-                outcome: Outcome::Failed {
-                    condition: "Dependency".to_string(),
-                    reason: "DependencyFailed".to_string(),
-                    message: format!(
-                        "its dependency {}/{} in namespace {} did not reconcile: {}",
-                        failed.kind,
-                        failed.name,
-                        failed.namespace,
-                        failed.outcome.failure_detail()
-                    ),
-                },
-                elapsed_seconds: started.elapsed().as_secs_f64(),
-                source: None,
-                dependencies,
-            });
+            let message = format!(
+                "its dependency {}/{} in namespace {} did not reconcile: {}",
+                failed.kind,
+                failed.name,
+                failed.namespace,
+                failed.outcome.failure_detail()
+            );
+            let mut report =
+                Report::input_failed(object, "Dependency", "DependencyFailed", message, started);
+            report.dependencies = dependencies;
+            return Ok(report);
         }
     }
     let without_chain = Options {
@@ -518,24 +527,16 @@ pub async fn reconcile(
         None
     };
     if let Some(source) = source.as_ref().filter(|s| !s.outcome.is_success()) {
-        let started = std::time::Instant::now();
-        let detail = source.outcome.failure_detail();
-        return Ok(Report {
-            kind: object.kind.kind,
-            name: object.name().to_string(),
-            namespace: object.namespace().to_string(),
-            outcome: Outcome::Failed {
-                condition: "Source".to_string(),
-                reason: "SourceFailed".to_string(),
-                message: format!(
-                    "its source {}/{} failed: {detail}",
-                    source.kind, source.name
-                ),
-            },
-            elapsed_seconds: started.elapsed().as_secs_f64(),
-            source: Some(source.clone()),
-            dependencies: Vec::new(),
-        });
+        let message = format!(
+            "its source {}/{} failed: {}",
+            source.kind,
+            source.name,
+            source.outcome.failure_detail()
+        );
+        let mut report =
+            Report::input_failed(object, "Source", "SourceFailed", message, Instant::now());
+        report.source = Some(source.clone());
+        return Ok(report);
     }
     let mut report = reconcile_one(connection, apis, object, options, progress).await?;
     report.source = source;
