@@ -523,6 +523,8 @@ mod tests {
         assert_eq!(git(&bare, &["rev-list", "--count", "fleet"]).trim(), "1");
     }
 
+    // The refusing hook is a shell script, made executable by its Unix mode.
+    #[cfg(unix)]
     #[test]
     fn a_refused_push_is_an_error_with_the_servers_reason() {
         let dir = tempfile::tempdir().unwrap();

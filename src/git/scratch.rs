@@ -101,7 +101,17 @@ pub(crate) fn temp_error(path: &Path, err: std::io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+
+    /// The Unix mode bits of `path` (Windows has none to check).
+    #[cfg(unix)]
+    fn assert_mode(path: &Path, expected: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, expected, "{}", path.display());
+    }
+
+    #[cfg(not(unix))]
+    fn assert_mode(_path: &Path, _expected: u32) {}
 
     #[test]
     fn scratch_dirs_are_private_unique_and_removed_on_drop() {
@@ -109,11 +119,9 @@ mod tests {
         let a = ScratchDir::create(parent.path(), "x-").unwrap();
         let b = ScratchDir::create(parent.path(), "x-").unwrap();
         assert_ne!(a.path(), b.path());
-        let mode = std::fs::metadata(a.path()).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o700);
+        assert_mode(a.path(), 0o700);
         let file = a.write_private("key", b"secret").unwrap();
-        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_mode(&file, 0o600);
         assert!(
             a.write_private("key", b"again").is_err(),
             "never overwrites"

@@ -212,6 +212,8 @@ mod tests {
     use super::*;
     use secrecy::ExposeSecret;
 
+    use crate::git::scratch::ScratchDir;
+
     /// `ssh-keygen -l -E sha256 -f <file>`: the fingerprint OpenSSH computes for a key file.
     fn ssh_keygen_fingerprint(file: &Path) -> String {
         let out = Command::new("ssh-keygen")
@@ -232,22 +234,11 @@ mod tests {
             .to_string()
     }
 
-    fn write_private(dir: &Path, name: &str, key: &DeployKey) -> std::path::PathBuf {
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = dir.join(name);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .unwrap();
-        std::io::Write::write_all(&mut file, key.private_key.expose_secret().as_bytes()).unwrap();
-        path
-    }
-
     #[test]
     fn generated_keys_are_accepted_by_ssh_keygen_with_our_fingerprint() {
-        let dir = tempfile::tempdir().unwrap();
+        // ssh-keygen refuses a private key file others may read: a private scratch folder.
+        let scratch = ScratchDir::in_temp("kubectl-gitops-test-keys-").unwrap();
+        let dir = scratch.path();
         for (algorithm, key_type) in [
             (KeyAlgorithm::Ecdsa, "ecdsa-sha2-nistp384"),
             (KeyAlgorithm::Ed25519, "ssh-ed25519"),
@@ -265,8 +256,10 @@ mod tests {
                 key.fingerprint
             );
             let name = format!("{algorithm:?}");
-            let private = write_private(dir.path(), &name, &key);
-            let public = dir.path().join(format!("{name}.pub"));
+            let private = scratch
+                .write_private(&name, key.private_key.expose_secret().as_bytes())
+                .unwrap();
+            let public = dir.join(format!("{name}.pub"));
             std::fs::write(&public, format!("{}\n", key.public_key)).unwrap();
             assert_eq!(
                 ssh_keygen_fingerprint(&private),
