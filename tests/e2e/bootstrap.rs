@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::git_servers::{GitHttpServer, GitSshServer};
 use crate::support::{stderr, stdout};
-use crate::{LiveFlux, NS, eventually, head, push, ready};
+use crate::{LiveFlux, NS, RECONCILE_ROOT, eventually, head, push, ready};
 
 /// The arguments of an HTTPS bootstrap with basic auth and the server's private CA.
 pub fn https_args(server: &GitHttpServer, url: &str) -> Vec<String> {
@@ -249,18 +249,7 @@ async fn ssh_bootstrap_with_a_generated_deploy_key_is_cloned_by_source_controlle
         "Add a ConfigMap",
         &[("clusters/dev/app.yaml", Some(CONFIG_MAP))],
     );
-    let out = flux
-        .gitops_ok(&[
-            "reconcile",
-            "ks",
-            NS,
-            "-n",
-            NS,
-            "--with-source",
-            "--timeout",
-            "5m",
-        ])
-        .await;
+    let out = flux.gitops_ok(&RECONCILE_ROOT).await;
     assert!(stdout(&out).contains(&pushed), "{}", stdout(&out));
     eventually(&flux, "ConfigMap applied", Duration::from_secs(30), || {
         flux.get("configmap", "default", "from-ssh").is_some()

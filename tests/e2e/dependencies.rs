@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::bootstrap::bootstrapped;
 use crate::support::{stderr, stdout};
-use crate::{NS, TIMEOUT, eventually, push, ready};
+use crate::{NS, RECONCILE_ROOT, TIMEOUT, eventually, push, ready};
 
 /// Two Kustomizations of the flux-system GitRepository: `infra` (a manifest the API server
 /// refuses) and `app`, which depends on it.
@@ -56,18 +56,7 @@ async fn a_kustomization_waiting_for_a_broken_one_is_blocked_and_reconciling_its
             ("app/app.yaml", Some(APP)),
         ],
     );
-    b.flux
-        .gitops_ok(&[
-            "reconcile",
-            "ks",
-            NS,
-            "-n",
-            NS,
-            "--with-source",
-            "--timeout",
-            TIMEOUT,
-        ])
-        .await;
+    b.flux.gitops_ok(&RECONCILE_ROOT).await;
 
     eventually(
         &b.flux,

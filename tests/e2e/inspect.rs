@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::bootstrap::{Bootstrapped, bootstrapped};
 use crate::support::helm_repository::HelmRepository;
 use crate::support::stdout;
-use crate::{NS, TIMEOUT, eventually, push, ready};
+use crate::{NS, RECONCILE_ROOT, TIMEOUT, eventually, push, ready};
 
 const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-git\n  namespace: default\ndata:\n  greeting: hello from git\n";
 
@@ -94,21 +94,6 @@ async fn tree_json(b: &Bootstrapped, args: &[&str]) -> Vec<(String, String)> {
     nodes(&document)
 }
 
-async fn reconcile_root(b: &Bootstrapped) {
-    b.flux
-        .gitops_ok(&[
-            "reconcile",
-            "ks",
-            NS,
-            "-n",
-            NS,
-            "--with-source",
-            "--timeout",
-            TIMEOUT,
-        ])
-        .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tree_trace_and_events_follow_what_the_controllers_applied() {
     let b = bootstrapped().await;
@@ -123,7 +108,7 @@ async fn tree_trace_and_events_follow_what_the_controllers_applied() {
             ("child/settings.yaml", Some(CHILD_CONFIG_MAP)),
         ],
     );
-    reconcile_root(&b).await;
+    b.flux.gitops_ok(&RECONCILE_ROOT).await;
     eventually(
         &b.flux,
         "the child Kustomization is Ready",
@@ -194,7 +179,7 @@ async fn tree_trace_and_events_follow_what_the_controllers_applied() {
         "Remove the child Kustomization",
         &[("clusters/dev/child.yaml", None)],
     );
-    reconcile_root(&b).await;
+    b.flux.gitops_ok(&RECONCILE_ROOT).await;
     eventually(
         &b.flux,
         "the child Kustomization is pruned",
@@ -251,7 +236,7 @@ spec:
         "Add a HelmRelease",
         &[("clusters/dev/helm.yaml", Some(&release))],
     );
-    reconcile_root(&b).await;
+    b.flux.gitops_ok(&RECONCILE_ROOT).await;
     let out = b
         .flux
         .gitops(&[

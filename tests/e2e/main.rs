@@ -31,6 +31,17 @@ use support::{plugin_command, run, run_async, stderr, stdout};
 const NS: &str = "flux-system";
 /// What bootstrap and reconcile may take on two shared cores; fail-fast checks are far shorter.
 const TIMEOUT: &str = "5m";
+/// What a user runs after a push: the root Kustomization and its source, now.
+const RECONCILE_ROOT: [&str; 8] = [
+    "reconcile",
+    "ks",
+    NS,
+    "-n",
+    NS,
+    "--with-source",
+    "--timeout",
+    TIMEOUT,
+];
 
 /// A private cluster with the real Flux controllers playing the Pods of a Flux install.
 pub struct LiveFlux {

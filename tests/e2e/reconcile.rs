@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::bootstrap::{bootstrapped, item, status_of};
 use crate::support::{stderr, stdout};
-use crate::{NS, TIMEOUT, eventually, push, ready};
+use crate::{NS, RECONCILE_ROOT, TIMEOUT, eventually, push, ready};
 
 const APP: &str = "clusters/dev/app.yaml";
 
@@ -28,19 +28,7 @@ async fn a_pushed_configmap_is_applied_by_reconcile_with_source() {
     let revision = format!("main@sha1:{pushed}");
 
     let started = Instant::now();
-    let out = b
-        .flux
-        .gitops_ok(&[
-            "reconcile",
-            "ks",
-            NS,
-            "-n",
-            NS,
-            "--with-source",
-            "--timeout",
-            TIMEOUT,
-        ])
-        .await;
+    let out = b.flux.gitops_ok(&RECONCILE_ROOT).await;
     eprintln!("reconcile --with-source took {:?}", started.elapsed());
     let text = stdout(&out);
     assert!(
@@ -78,19 +66,7 @@ async fn an_invalid_manifest_fails_fast_with_the_controllers_message_and_a_fix_r
     );
 
     let started = Instant::now();
-    let out = b
-        .flux
-        .gitops(&[
-            "reconcile",
-            "ks",
-            NS,
-            "-n",
-            NS,
-            "--with-source",
-            "--timeout",
-            TIMEOUT,
-        ])
-        .await;
+    let out = b.flux.gitops(&RECONCILE_ROOT).await;
     let took = started.elapsed();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{}\n{err}", stdout(&out));
@@ -138,19 +114,7 @@ async fn an_invalid_manifest_fails_fast_with_the_controllers_message_and_a_fix_r
         "Fix the manifest",
         &[(APP, Some(&config_map("fixed")))],
     );
-    let out = b
-        .flux
-        .gitops_ok(&[
-            "reconcile",
-            "ks",
-            NS,
-            "-n",
-            NS,
-            "--with-source",
-            "--timeout",
-            TIMEOUT,
-        ])
-        .await;
+    let out = b.flux.gitops_ok(&RECONCILE_ROOT).await;
     assert!(
         stdout(&out).contains(&format!("applied revision main@sha1:{fixed}")),
         "{}",

@@ -8,6 +8,11 @@ use kubectl_gitops::flux::FluxKind;
 use crate::support::fake_flux_controller::{Behaviour, status_patch};
 use crate::support::{admin_client, apply_object, control_plane};
 
+/// A Flux kind by any of its names (`ks`, `gitrepo`, ...).
+pub fn kind(name: &str) -> &'static FluxKind {
+    FluxKind::lookup(name).unwrap_or_else(|| panic!("{name} is no Flux kind"))
+}
+
 pub const REVISION: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
 
 pub fn kustomization(namespace: &str, name: &str, labels: serde_json::Value) -> serde_json::Value {

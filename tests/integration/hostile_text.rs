@@ -60,7 +60,3 @@ async fn reconcile_and_resume_show_hostile_messages_harmlessly() {
     assert_no_control_characters(&stderr(&out), "resume stderr");
     assert!(stderr(&out).contains(SHOWN), "{}", stderr(&out));
 }
-
-fn kind(name: &str) -> &'static kubectl_gitops::flux::FluxKind {
-    kubectl_gitops::flux::FluxKind::lookup(name).unwrap()
-}

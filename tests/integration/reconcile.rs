@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use kubectl_gitops::flux::FluxKind;
-
 use crate::flux_objects::*;
 use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
 use crate::support::golden::{assert_golden, elapsed_seconds, transcript};
@@ -12,10 +10,6 @@ use crate::support::{
     admin_client, assert_clean_failure, assert_usage_failure, control_plane, fresh_namespace,
     plugin_async, stderr, stdout,
 };
-
-fn kind(name: &str) -> &'static FluxKind {
-    FluxKind::lookup(name).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_waits_for_the_controller_and_prints_the_revision() {
