@@ -5,7 +5,7 @@
 //! for kubeconfig, transport and API answers, [`git::Error`], [`manifests::Error`],
 //! [`flux::Error`]), so callers can match on it and the executables print one clear line.
 
-use crate::{cluster, flux, git, manifests};
+use crate::{cluster, fleet, flux, git, manifests};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -16,6 +16,9 @@ pub enum Error {
 
     #[error(transparent)]
     Cluster(#[from] cluster::Error),
+
+    #[error(transparent)]
+    Fleet(#[from] fleet::Error),
 
     #[error(transparent)]
     Flux(#[from] flux::Error),
@@ -124,6 +127,7 @@ impl Error {
             Error::InvalidFlag { .. } | Error::InvalidUsage(_) => true,
             Error::Cluster(err) => err.is_usage(),
             Error::Flux(err) => err.is_usage(),
+            Error::Fleet(err) => err.is_usage(),
             Error::Git(err) => err.is_usage(),
             Error::Manifests(err) => err.is_usage(),
             _ => false,

@@ -29,6 +29,7 @@
 //! | `dependsOn`: the Blocked state, `reconcile --with-dependencies` order | [`flux::dependencies`] |
 //! | `events`: which Events, merging repeats; `trace`: the chain of managers | [`flux::events`], [`flux::trace`] |
 //! | install, uninstall, check, version, controller rollouts      | [`lifecycle`] |
+//! | fleet mode: `--contexts`/`--all-contexts`/`--fleet`, many clusters at once | [`fleet`] (docs/fleet.md) |
 //! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
 //! | Git: clone, commit, push, URLs, SSH keys, host keys          | [`git`] (docs/yaml-and-git.md) |
 //! | Flux's install manifests: download, cache, install options   | [`manifests`] |
@@ -37,6 +38,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod cluster;
 pub mod error;
+pub mod fleet;
 pub mod flux;
 pub mod git;
 pub mod lifecycle;

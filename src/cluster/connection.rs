@@ -41,8 +41,14 @@ pub struct ConnectionFlags {
     /// Namespace scope (default: the context's namespace, else "default")
     #[arg(short = 'n', long, value_name = "NAME")]
     pub namespace: Option<String>,
-    /// How long to wait for one server request (e.g. 5s, 1m); 0 waits without limit
-    #[arg(long, value_name = "DURATION", default_value = "0")]
+    /// How long to wait for one server request (e.g. 5s, 1m); 0 waits without limit (the
+    /// default; 10s for each cluster in fleet mode)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub request_timeout: String,
     /// Address and port of the Kubernetes API server
     #[arg(short = 's', long, value_name = "URL")]
@@ -148,6 +154,9 @@ impl ConnectionFlags {
     }
 
     fn request_timeout(&self) -> Result<Option<Duration>> {
+        if self.request_timeout.is_empty() {
+            return Ok(None);
+        }
         let limit = crate::ui::duration::parse(&self.request_timeout).map_err(|reason| {
             Error::InvalidFlag {
                 flag: "--request-timeout",
@@ -156,6 +165,25 @@ impl ConnectionFlags {
             }
         })?;
         Ok((!limit.is_zero()).then_some(limit))
+    }
+
+    /// Whether `--request-timeout` was given (fleet mode has its own default).
+    pub fn request_timeout_given(&self) -> bool {
+        !self.request_timeout.is_empty()
+    }
+
+    /// The contexts the kubeconfig defines (the same resolution as [`Self::connect`]: the
+    /// `--kubeconfig` file, else `KUBECONFIG` merged first-wins, else `~/.kube/config`), in the
+    /// order they are written, and the current-context.
+    pub fn contexts(&self) -> Result<(Vec<String>, Option<String>)> {
+        let loaded = self.load_kubeconfig()?;
+        if loaded.config.contexts.is_empty() {
+            return Err(Error::NoKubeconfig {
+                looked_at: loaded.sources,
+            });
+        }
+        let names = loaded.config.contexts.iter().map(|c| c.name.clone());
+        Ok((names.collect(), loaded.config.current_context))
     }
 
     fn load_kubeconfig(&self) -> Result<LoadedKubeconfig> {

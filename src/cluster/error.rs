@@ -169,6 +169,38 @@ impl Error {
         matches!(self, Error::InvalidFlag { .. })
     }
 
+    /// The cause in a few words, for a line that lists many clusters ("connection refused",
+    /// "no answer within 10s"); the full message says the next step.
+    pub fn brief(&self) -> String {
+        match self {
+            Error::Unreachable { source, .. } => {
+                let cause = innermost(source.as_ref());
+                // "Connection refused (os error 111)" -> "connection refused"
+                let cause = cause.split(" (os error").next().unwrap_or_default();
+                let mut chars = cause.chars();
+                match chars.next() {
+                    Some(first) => first.to_lowercase().chain(chars).collect(),
+                    None => "unreachable".to_string(),
+                }
+            }
+            Error::Timeout { timeout, .. } => format!("no answer within {timeout:?}"),
+            Error::Tls { .. } => "TLS failed".to_string(),
+            Error::Unauthorized { .. } => "401 Unauthorized".to_string(),
+            Error::Forbidden { .. } => "403 Forbidden".to_string(),
+            Error::Api { code, reason, .. } => format!("{code} {reason}"),
+            Error::NotInKubeconfig { what, name, .. } => {
+                format!("{what} {name:?} not in the kubeconfig")
+            }
+            Error::KubeconfigMissing { .. }
+            | Error::KubeconfigInvalid { .. }
+            | Error::KubeconfigUnusable { .. }
+            | Error::NoKubeconfig { .. }
+            | Error::NoCurrentContext { .. }
+            | Error::ClientUnusable { .. } => "kubeconfig unusable".to_string(),
+            other => other.to_string(),
+        }
+    }
+
     /// Turns a kube client error met while doing `action` against `server` into the variant a
     /// user can act on: the server's answers by status code, transport failures by what
     /// [`transport_failure`] finds in the source chain.

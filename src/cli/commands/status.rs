@@ -1,4 +1,5 @@
-//! `kubectl gitops status`: one table of every Flux object, failing ones first.
+//! `kubectl gitops status`: one table of every Flux object, failing ones first; in fleet mode
+//! one table (or one summary line per cluster) across many clusters.
 
 use std::collections::HashMap;
 
@@ -8,11 +9,12 @@ use serde::Serialize;
 
 use crate::cluster::connection::{Connection, ConnectionFlags};
 use crate::error::{Error, Result};
+use crate::fleet::{self, Fleet, FleetFlags, Reached};
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::{self, FluxObject, Scope, kind_named, parse_targets};
 use crate::flux::status::{State, Summary, explain_blocked, short_revision, summarize};
 use crate::flux::watch::{ObjectKey, Shown, Tracker, Update, changes};
-use crate::flux::{self, FluxKind};
+use crate::flux::{self, ControllersReady, FluxInstall, FluxKind};
 use crate::ui::Ui;
 use crate::ui::output::{self, OutputFormat};
 
@@ -52,8 +54,8 @@ impl StatusFilter {
 /// revision, since when, and why.
 ///
 /// Arguments: nothing (every Flux object), a kind (ks, hr, gitrepo, ...), `<kind> <name>...`
-/// or `<kind>/<name>...`. Exit status: 0 shown, 1 error, 3 with --fail-if-not-ready when some
-/// object is not Ready.
+/// or `<kind>/<name>...`. Exit status: 0 shown, 1 error (in fleet mode: a cluster could not be
+/// checked), 3 with --fail-if-not-ready when some object is not Ready.
 #[derive(clap::Args)]
 pub struct StatusArgs {
     /// A kind, `<kind> <name>...` or `<kind>/<name>...`
@@ -85,8 +87,14 @@ pub struct StatusArgs {
     /// Exit with status 3 when any shown object is not Ready (for CI pipelines)
     #[arg(long)]
     fail_if_not_ready: bool,
+    /// Fleet mode: one line per cluster (Flux version, controllers, objects ready, failing and
+    /// suspended, the root Kustomization's revision) instead of every object
+    #[arg(long, conflicts_with = "watch")]
+    summary: bool,
     #[command(flatten)]
     connection: ConnectionFlags,
+    #[command(flatten)]
+    fleet: FleetFlags,
 }
 
 /// One row of the status view: the object's identity plus its computed status.
@@ -164,33 +172,71 @@ impl Item {
     }
 }
 
-pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
-    let (kind, targets) = parse_targets(&args.targets)?;
-    if args.all_namespaces && !targets.is_empty() {
-        return Err(Error::InvalidUsage(
-            "named objects are looked up in one namespace (-n); drop -A, or give only a kind"
-                .to_string(),
-        ));
-    }
-    let kinds = selected_kinds(&args.kinds, kind, &targets)?;
-    let connection = args.connection.connect().await?;
-    let apis = FluxApis::discover(&connection).await?;
-    let scope = Scope::new(&connection.namespace, args.all_namespaces);
+/// What to ask each cluster, checked before any cluster is contacted.
+#[derive(Clone)]
+struct Query {
+    targets: Vec<objects::Target>,
+    kinds: Vec<&'static FluxKind>,
+    all_namespaces: bool,
+    selector: Option<String>,
+    states: Vec<StatusFilter>,
+    /// Read what the header (or the fleet summary) says: Flux's version and controllers.
+    install: bool,
+    /// Fleet summary: also read the root Kustomization.
+    root: bool,
+}
 
-    let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+impl Query {
+    fn new(args: &StatusArgs) -> Result<Query> {
+        let (kind, targets) = parse_targets(&args.targets)?;
+        if args.all_namespaces && !targets.is_empty() {
+            return Err(Error::InvalidUsage(
+                "named objects are looked up in one namespace (-n); drop -A, or give only a kind"
+                    .to_string(),
+            ));
+        }
+        let kinds = selected_kinds(&args.kinds, kind, &targets)?;
+        let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+        Ok(Query {
+            targets,
+            kinds,
+            all_namespaces: args.all_namespaces,
+            selector: args.selector.clone(),
+            states: args.states.clone(),
+            install: table || args.summary,
+            root: args.summary,
+        })
+    }
+}
+
+/// What one cluster answered: the objects (filtered, sorted failing first), and what the
+/// header says.
+struct Snapshot {
+    connection: Connection,
+    apis: FluxApis,
+    scope: Scope,
+    items: Vec<Item>,
+    install: Option<Install>,
+    /// The root Kustomization (`<flux namespace>/<flux namespace>`) when asked for and found.
+    root: Option<Summary>,
+    /// RBAC warnings of the listing.
+    warnings: Vec<String>,
+}
+
+/// The one per-cluster function: the single-cluster path and fleet mode both call it.
+async fn snapshot(connection: Connection, query: &Query) -> Result<Snapshot> {
+    let apis = FluxApis::discover(&connection).await?;
+    let scope = Scope::new(&connection.namespace, query.all_namespaces);
     // The header's two requests run while the objects are listed.
-    let header_text = async {
-        if table {
-            Some(header(&connection, &apis).await)
+    let install = async {
+        if query.install {
+            Some(install(&connection, &apis).await)
         } else {
             None
         }
     };
-    let (items, header_text) = tokio::join!(
-        find(ui, &connection, &apis, &targets, &kinds, &scope, &args),
-        header_text
-    );
-    let mut items = items?;
+    let (found, install) = tokio::join!(find(&connection, &apis, &scope, query), install);
+    let (mut items, warnings) = found?;
     explain_blocked(items.iter_mut().map(|item| {
         let Item {
             kind,
@@ -206,12 +252,53 @@ pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
         )
     }));
     items.retain(|item| {
-        args.states.is_empty() || args.states.iter().any(|f| f.matches(item.status.state))
+        query.states.is_empty() || query.states.iter().any(|f| f.matches(item.status.state))
     });
     items.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let root = match (&install, query.root) {
+        (Some(Install::Found { namespace, .. }), true) => {
+            root_kustomization(&connection, &apis, namespace).await
+        }
+        _ => None,
+    };
+    Ok(Snapshot {
+        connection,
+        apis,
+        scope,
+        items,
+        install,
+        root,
+        warnings,
+    })
+}
 
-    if let Some(header_text) = header_text {
-        ui.out(&header_text)?;
+pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
+    let query = Query::new(&args)?;
+    if let Some(fleet) = Fleet::from_flags(&args.fleet, &args.connection)? {
+        return run_fleet(args, query, fleet, ui).await;
+    }
+    if args.summary {
+        return Err(Error::InvalidUsage(
+            "--summary prints one line per cluster: use it with --contexts, --all-contexts or --fleet".to_string(),
+        ));
+    }
+    let connection = args.connection.connect().await?;
+    let Snapshot {
+        connection,
+        apis,
+        scope,
+        items,
+        install,
+        warnings,
+        ..
+    } = snapshot(connection, &query).await?;
+    for warning in &warnings {
+        ui.warning(warning);
+    }
+
+    let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+    if let Some(install) = &install {
+        ui.out(&install.header())?;
     }
     if items.is_empty() && table {
         ui.line(&format!("No Flux objects found{}.", scope_words(&scope)));
@@ -226,10 +313,10 @@ pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
     }
 
     if args.watch {
-        let served: Vec<&'static FluxKind> = if kinds.is_empty() {
+        let served: Vec<&'static FluxKind> = if query.kinds.is_empty() {
             apis.served.iter().map(|s| s.kind).collect()
         } else {
-            kinds.clone()
+            query.kinds.clone()
         };
         return watch(ui, &connection, &apis, &served, &scope, &args, &items).await;
     }
@@ -279,33 +366,28 @@ fn print(ui: &Ui, text: &str, format: OutputFormat) -> Result<()> {
     }
 }
 
-/// The named objects, or the listing of the selected kinds (with RBAC warnings on stderr).
+/// The named objects, or the listing of the selected kinds, with the listing's RBAC warnings.
 async fn find(
-    ui: &Ui,
     connection: &Connection,
     apis: &FluxApis,
-    targets: &[objects::Target],
-    kinds: &[&'static FluxKind],
     scope: &Scope,
-    args: &StatusArgs,
-) -> Result<Vec<Item>> {
-    if !targets.is_empty() {
-        let found = objects::get_all(connection, apis, &connection.namespace, targets).await?;
-        return Ok(found.iter().map(Item::new).collect());
+    query: &Query,
+) -> Result<(Vec<Item>, Vec<String>)> {
+    if !query.targets.is_empty() {
+        let found =
+            objects::get_all(connection, apis, &connection.namespace, &query.targets).await?;
+        return Ok((found.iter().map(Item::new).collect(), Vec::new()));
     }
     let listing = objects::list_map(
         connection,
         apis,
-        kinds,
+        &query.kinds,
         scope,
-        args.selector.as_deref(),
+        query.selector.as_deref(),
         |object| Item::new(&object),
     )
     .await?;
-    for warning in &listing.warnings {
-        ui.warning(warning);
-    }
-    Ok(listing.objects)
+    Ok((listing.objects, listing.warnings))
 }
 
 fn scope_words(scope: &Scope) -> String {
@@ -315,25 +397,99 @@ fn scope_words(scope: &Scope) -> String {
     }
 }
 
-/// "Flux v2.9.4 in flux-system, controllers ready 4/4", or why not.
-async fn header(connection: &Connection, apis: &FluxApis) -> String {
-    let install = match flux::installed(connection).await {
+/// What the header says about Flux in the cluster.
+#[derive(Debug, Clone)]
+enum Install {
+    /// No Flux CRD at all.
+    Missing,
+    /// Flux CRDs, but not the one that carries the version.
+    WithoutVersionCrd,
+    /// The version could not be read.
+    Unknown(String),
+    Found {
+        version: Option<String>,
+        namespace: String,
+        controllers: Controllers,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum Controllers {
+    Counted(ControllersReady),
+    Forbidden,
+    Failed(String),
+}
+
+/// Reads Flux's version and its controllers' readiness.
+async fn install(connection: &Connection, apis: &FluxApis) -> Install {
+    let install: FluxInstall = match flux::installed(connection).await {
         Ok(Some(install)) => install,
-        Ok(None) if apis.served.is_empty() => return "Flux is not installed in this cluster.\n".to_string(),
-        Ok(None) => return "Flux CRDs are present, but not the GitRepository CRD that carries the version.\n".to_string(),
-        Err(err) => return format!("Flux version unknown: {err}\n"),
+        Ok(None) if apis.served.is_empty() => return Install::Missing,
+        Ok(None) => return Install::WithoutVersionCrd,
+        Err(err) => return Install::Unknown(err.to_string()),
     };
-    let version = install.version.as_deref().unwrap_or("(unknown version)");
-    let namespace = install.namespace.as_deref().unwrap_or("flux-system");
-    let controllers = match flux::controllers_ready(connection, namespace).await {
-        Ok(c) if c.total == 0 => "no controller Deployments found".to_string(),
-        Ok(c) => format!("controllers ready {}/{}", c.ready, c.total),
-        Err(Error::Cluster(crate::cluster::Error::Forbidden { .. })) => {
-            "controllers: not allowed to list Deployments".to_string()
+    let namespace = install
+        .namespace
+        .unwrap_or_else(|| "flux-system".to_string());
+    let controllers = match flux::controllers_ready(connection, &namespace).await {
+        Ok(counted) => Controllers::Counted(counted),
+        Err(Error::Cluster(crate::cluster::Error::Forbidden { .. })) => Controllers::Forbidden,
+        Err(err) => Controllers::Failed(err.to_string()),
+    };
+    Install::Found {
+        version: install.version,
+        namespace,
+        controllers,
+    }
+}
+
+impl Install {
+    /// "Flux v2.9.4 in flux-system, controllers ready 4/4", or why not.
+    fn header(&self) -> String {
+        match self {
+            Install::Missing => "Flux is not installed in this cluster.\n".to_string(),
+            Install::WithoutVersionCrd => {
+                "Flux CRDs are present, but not the GitRepository CRD that carries the version.\n"
+                    .to_string()
+            }
+            Install::Unknown(err) => format!("Flux version unknown: {err}\n"),
+            Install::Found {
+                version,
+                namespace,
+                controllers,
+            } => {
+                let version = version.as_deref().unwrap_or("(unknown version)");
+                let controllers = match controllers {
+                    Controllers::Counted(c) if c.total == 0 => {
+                        "no controller Deployments found".to_string()
+                    }
+                    Controllers::Counted(c) => format!("controllers ready {}/{}", c.ready, c.total),
+                    Controllers::Forbidden => {
+                        "controllers: not allowed to list Deployments".to_string()
+                    }
+                    Controllers::Failed(err) => format!("controllers: {err}"),
+                };
+                format!("Flux {version} in {namespace}, {controllers}\n")
+            }
         }
-        Err(err) => format!("controllers: {err}"),
+    }
+}
+
+/// The root Kustomization bootstrap creates: named as Flux's namespace, in it.
+async fn root_kustomization(
+    connection: &Connection,
+    apis: &FluxApis,
+    namespace: &str,
+) -> Option<Summary> {
+    let kind = kind_named("ks").ok()?;
+    let target = objects::Target {
+        kind,
+        name: namespace.to_string(),
     };
-    format!("Flux {version} in {namespace}, {controllers}\n")
+    let found = objects::get_all(connection, apis, namespace, std::slice::from_ref(&target))
+        .await
+        .ok()?;
+    found.first().map(|o| summarize(o.kind, &o.object))
 }
 
 fn age(since: Option<Timestamp>) -> String {
@@ -351,7 +507,25 @@ fn cut(message: &str, width: usize) -> String {
 }
 
 fn rows(items: &[Item], wide: bool, namespaces: bool) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    rows_of(
+        items.iter().map(|item| (None, item)),
+        false,
+        wide,
+        namespaces,
+    )
+}
+
+/// The table's rows; in fleet mode (`clusters`) each starts with its cluster.
+fn rows_of<'a>(
+    items: impl Iterator<Item = (Option<&'a str>, &'a Item)>,
+    clusters: bool,
+    wide: bool,
+    namespaces: bool,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let mut headers = Vec::new();
+    if clusters {
+        headers.push("cluster");
+    }
     if namespaces {
         headers.push("namespace");
     }
@@ -368,10 +542,12 @@ fn rows(items: &[Item], wide: bool, namespaces: bool) -> (Vec<&'static str>, Vec
     }
     headers.push("message");
     let rows = items
-        .iter()
-        .map(|item| {
+        .map(|(cluster, item)| {
             let s = &item.status;
             let mut row = Vec::new();
+            if clusters {
+                row.push(cluster.unwrap_or_default().to_string());
+            }
             if namespaces {
                 row.push(item.metadata.namespace.clone());
             }
@@ -477,7 +653,7 @@ async fn watch(
             all.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
             // Clear the screen and home the cursor: this plugin's own codes, not the cluster's.
             ui.out_raw(b"\x1b[2J\x1b[H")?;
-            ui.out(&header(connection, apis).await)?;
+            ui.out(&install(connection, apis).await.header())?;
             ui.out(&render(&all, args.output, args.all_namespaces)?)?;
         } else {
             print(ui, &change_text(&item, change.deleted, args)?, args.output)?;
@@ -501,4 +677,446 @@ fn change_text(item: &Item, deleted: bool, args: &StatusArgs) -> Result<String> 
         OutputFormat::Yaml => format!("---\n{}", output::to_yaml(item)?),
         OutputFormat::Name => item.resource_name() + "\n",
     })
+}
+
+// Fleet mode: the same snapshot from every cluster, shown as one table or one line each.
+
+/// An object of the fleet view: its cluster first.
+#[derive(Debug, Clone, Serialize)]
+struct FleetItem {
+    cluster: String,
+    #[serde(flatten)]
+    item: Item,
+}
+
+/// A cluster that could not be checked, in JSON and YAML.
+#[derive(Debug, Serialize)]
+struct Unchecked {
+    cluster: String,
+    /// The cause in a few words ("connection refused").
+    reason: String,
+    error: String,
+}
+
+/// kubectl's `List` with the clusters that could not be checked beside the items.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FleetList<'a, T: Serialize> {
+    api_version: &'static str,
+    kind: &'static str,
+    items: &'a [T],
+    unreachable: &'a [Unchecked],
+}
+
+impl<'a, T: Serialize> FleetList<'a, T> {
+    fn new(items: &'a [T], unreachable: &'a [Unchecked]) -> Self {
+        FleetList {
+            api_version: "v1",
+            kind: "List",
+            items,
+            unreachable,
+        }
+    }
+}
+
+/// `--summary`: one cluster in one line.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClusterSummary {
+    cluster: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flux_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flux_namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    controllers: Option<ControllersReady>,
+    objects: usize,
+    ready: usize,
+    /// Failed or Stalled.
+    failing: usize,
+    suspended: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_state: Option<State>,
+    /// What keeps the line from saying everything (Flux not installed, controllers not listed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+impl ClusterSummary {
+    fn new(cluster: &str, snapshot: &Snapshot) -> ClusterSummary {
+        let count = |wanted: &[State]| {
+            snapshot
+                .items
+                .iter()
+                .filter(|i| wanted.contains(&i.status.state))
+                .count()
+        };
+        let mut summary = ClusterSummary {
+            cluster: cluster.to_string(),
+            flux_version: None,
+            flux_namespace: None,
+            controllers: None,
+            objects: snapshot.items.len(),
+            ready: count(&[State::Ready]),
+            failing: count(&[State::Failed, State::Stalled]),
+            suspended: count(&[State::Suspended]),
+            root_revision: snapshot.root.as_ref().and_then(|r| r.revision.clone()),
+            root_state: snapshot.root.as_ref().map(|r| r.state),
+            note: None,
+        };
+        match &snapshot.install {
+            Some(Install::Found {
+                version,
+                namespace,
+                controllers,
+            }) => {
+                summary.flux_version = version.clone();
+                summary.flux_namespace = Some(namespace.clone());
+                match controllers {
+                    Controllers::Counted(c) => summary.controllers = Some(c.clone()),
+                    Controllers::Forbidden => {
+                        summary.note = Some("not allowed to list Deployments".to_string())
+                    }
+                    Controllers::Failed(err) => summary.note = Some(err.clone()),
+                }
+            }
+            Some(other) => summary.note = Some(other.header().trim_end().to_string()),
+            None => {}
+        }
+        summary
+    }
+
+    fn row(&self) -> Vec<String> {
+        let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_string());
+        let root = match (&self.root_revision, self.root_state) {
+            (Some(revision), Some(State::Ready) | None) => short_revision(revision),
+            (Some(revision), Some(state)) => format!("{} ({state})", short_revision(revision)),
+            (None, Some(state)) => format!("- ({state})"),
+            (None, None) => "-".to_string(),
+        };
+        vec![
+            self.cluster.clone(),
+            or_dash(self.flux_version.clone()),
+            or_dash(
+                self.controllers
+                    .as_ref()
+                    .map(|c| format!("{}/{}", c.ready, c.total)),
+            ),
+            format!("{}/{}", self.ready, self.objects),
+            self.failing.to_string(),
+            self.suspended.to_string(),
+            root,
+            self.note.clone().unwrap_or_default(),
+        ]
+    }
+}
+
+const SUMMARY_HEADERS: [&str; 8] = [
+    "cluster",
+    "flux",
+    "controllers",
+    "ready",
+    "failing",
+    "suspended",
+    "root revision",
+    "note",
+];
+
+async fn run_fleet(args: StatusArgs, query: Query, fleet: Fleet, ui: &Ui) -> Result<()> {
+    let shared = std::sync::Arc::new(query.clone());
+    let mut results = fleet
+        .run(move |_, connection| {
+            let query = shared.clone();
+            async move { snapshot(connection, &query).await }
+        })
+        .await;
+    for reached in &results {
+        match &reached.result {
+            Ok(snapshot) => {
+                for warning in &snapshot.warnings {
+                    ui.warning(&format!("{}: {warning}", reached.member.name));
+                }
+            }
+            Err(err) => ui.line(&format!("cluster {}: {err}", reached.member.name)),
+        }
+    }
+    let headline = fleet::headline(
+        results
+            .iter()
+            .map(|r| (r.member.name.as_str(), r.result.as_ref().err())),
+    ) + "\n";
+    let unchecked: Vec<Unchecked> = results
+        .iter()
+        .filter_map(|r| {
+            r.result.as_ref().err().map(|err| Unchecked {
+                cluster: r.member.name.clone(),
+                reason: fleet::brief(err),
+                error: err.to_string(),
+            })
+        })
+        .collect();
+    let failed = fleet::clusters_failed(&results);
+
+    if args.summary {
+        let summaries: Vec<ClusterSummary> = results
+            .iter()
+            .filter_map(|r| {
+                r.result
+                    .as_ref()
+                    .ok()
+                    .map(|s| ClusterSummary::new(&r.member.name, s))
+            })
+            .collect();
+        match args.output {
+            OutputFormat::Json => ui.out_json(&FleetList::new(&summaries, &unchecked))?,
+            OutputFormat::Yaml => {
+                ui.out_raw(output::to_yaml(&FleetList::new(&summaries, &unchecked))?.as_bytes())?
+            }
+            OutputFormat::Name => {
+                for summary in &summaries {
+                    ui.out(&format!("{}\n", summary.cluster))?;
+                }
+            }
+            OutputFormat::Table | OutputFormat::Wide => {
+                let rows: Vec<Vec<String>> = results
+                    .iter()
+                    .map(|r| match &r.result {
+                        Ok(snapshot) => ClusterSummary::new(&r.member.name, snapshot).row(),
+                        Err(err) => {
+                            let mut row = vec![r.member.name.clone()];
+                            row.extend(std::iter::repeat_n("-".to_string(), 6));
+                            let what = if fleet::is_unreachable(err) {
+                                "unreachable"
+                            } else {
+                                "not checked"
+                            };
+                            row.push(format!("{what}: {}", fleet::brief(err)));
+                            row
+                        }
+                    })
+                    .collect();
+                ui.out(&(headline + &output::table(&SUMMARY_HEADERS, &rows)))?;
+            }
+        }
+        let items: Vec<Item> = results
+            .iter_mut()
+            .filter_map(|r| r.result.as_mut().ok())
+            .flat_map(|s| std::mem::take(&mut s.items))
+            .collect();
+        return fleet_exit(failed, args.fail_if_not_ready, &items);
+    }
+
+    let items = fleet_items(&mut results);
+    let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+    if table {
+        ui.out(&headline)?;
+    }
+    if items.is_empty() && table {
+        ui.line(&format!(
+            "No Flux objects found{}.",
+            fleet_scope_words(&args)
+        ));
+    } else {
+        match args.output {
+            OutputFormat::Json => ui.out_json(&FleetList::new(&items, &unchecked))?,
+            OutputFormat::Yaml => {
+                ui.out_raw(output::to_yaml(&FleetList::new(&items, &unchecked))?.as_bytes())?
+            }
+            OutputFormat::Name => {
+                let names: String = items
+                    .iter()
+                    .map(|i| format!("{} {}\n", i.cluster, i.item.resource_name()))
+                    .collect();
+                ui.out(&names)?;
+            }
+            OutputFormat::Table | OutputFormat::Wide => {
+                ui.out(&fleet_table(&items, args.output, args.all_namespaces))?
+            }
+        }
+    }
+    if args.watch {
+        if let Some(err) = &failed {
+            ui.warning(&format!("{err}; watching the others"));
+        }
+        return watch_fleet(ui, &results, &query, &args, items).await;
+    }
+    let plain: Vec<Item> = items.into_iter().map(|i| i.item).collect();
+    fleet_exit(failed, args.fail_if_not_ready, &plain)
+}
+
+/// Exit status 1 when a cluster could not be checked, else 3 with `--fail-if-not-ready` when
+/// an object anywhere is not Ready.
+fn fleet_exit(failed: Option<Error>, fail_if_not_ready: bool, items: &[Item]) -> Result<()> {
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    if fail_if_not_ready {
+        return all_ready(items);
+    }
+    Ok(())
+}
+
+/// Every reached cluster's objects, failing first across the fleet; within a state, clusters in
+/// the fleet's order, each cluster's objects in its own order.
+fn fleet_items(results: &mut [Reached<Snapshot>]) -> Vec<FleetItem> {
+    let mut items: Vec<(usize, FleetItem)> = Vec::new();
+    for (index, reached) in results.iter_mut().enumerate() {
+        if let Ok(snapshot) = &mut reached.result {
+            let cluster = &reached.member.name;
+            items.extend(std::mem::take(&mut snapshot.items).into_iter().map(|item| {
+                let fleet_item = FleetItem {
+                    cluster: cluster.clone(),
+                    item,
+                };
+                (index, fleet_item)
+            }));
+        }
+    }
+    // Stable: each cluster's objects keep their (namespace, kind, name) order.
+    items.sort_by_key(|(index, i)| (i.item.status.state, *index));
+    items.into_iter().map(|(_, item)| item).collect()
+}
+
+fn fleet_table(items: &[FleetItem], format: OutputFormat, namespaces: bool) -> String {
+    let (headers, rows) = rows_of(
+        items.iter().map(|i| (Some(i.cluster.as_str()), &i.item)),
+        true,
+        format == OutputFormat::Wide,
+        namespaces,
+    );
+    output::table(&headers, &rows)
+}
+
+/// Where the fleet looked, for "No Flux objects found".
+fn fleet_scope_words(args: &StatusArgs) -> String {
+    match (&args.connection.namespace, args.all_namespaces) {
+        (_, true) => " in any namespace of any cluster".to_string(),
+        (Some(ns), false) => format!(" in namespace {ns} of any cluster"),
+        (None, false) => " in any cluster".to_string(),
+    }
+}
+
+/// `-w` in fleet mode: one watch per kind per reached cluster, merged; rows carry their
+/// cluster, and a terminal redraws the whole fleet table.
+async fn watch_fleet(
+    ui: &Ui,
+    results: &[Reached<Snapshot>],
+    query: &Query,
+    args: &StatusArgs,
+    initial: Vec<FleetItem>,
+) -> Result<()> {
+    let mut streams = Vec::new();
+    for reached in results {
+        let Ok(snapshot) = &reached.result else {
+            continue;
+        };
+        let kinds: Vec<&'static FluxKind> = if query.kinds.is_empty() {
+            snapshot.apis.served.iter().map(|s| s.kind).collect()
+        } else {
+            query.kinds.clone()
+        };
+        let shown = initial
+            .iter()
+            .filter(|i| i.cluster == reached.member.name)
+            .map(|i| {
+                let shown = Shown {
+                    summary: i.item.status.clone(),
+                    generation: i.item.metadata.generation,
+                };
+                (i.item.key(), shown)
+            });
+        let states = args.states.clone();
+        let keep = move |state| states.is_empty() || states.iter().any(|f| f.matches(state));
+        let updates = changes(
+            &snapshot.connection,
+            &snapshot.apis,
+            &kinds,
+            &snapshot.scope,
+            args.selector.as_deref(),
+            Tracker::new(shown, keep),
+        )?;
+        let cluster = reached.member.name.clone();
+        streams.push(updates.map(move |update| (cluster.clone(), update)).boxed());
+    }
+    let mut updates = futures::stream::select_all(streams);
+    let redraw =
+        ui.stdout_is_terminal() && matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+    let mut current: HashMap<(String, ObjectKey), FleetItem> = initial
+        .into_iter()
+        .map(|i| ((i.cluster.clone(), i.item.key()), i))
+        .collect();
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        let (cluster, update) = tokio::select! {
+            _ = &mut interrupted => return Ok(()),
+            next = updates.next() => match next {
+                Some(next) => next,
+                None => return Ok(()),
+            },
+        };
+        let change = match update {
+            Ok(Update::Changed(change)) => *change,
+            Ok(Update::Retrying { kind, error }) => {
+                tracing::warn!(
+                    "{cluster}: watch of {} failed, retrying: {error}",
+                    kind.plural
+                );
+                continue;
+            }
+            Ok(Update::NotWatched(warning)) => {
+                ui.warning(&format!("{cluster}: {warning}"));
+                continue;
+            }
+            // One cluster's watch giving up does not stop the others.
+            Err(err) => {
+                ui.warning(&format!("{cluster}: {err}; no longer watched"));
+                continue;
+            }
+        };
+        let item = FleetItem {
+            cluster: cluster.clone(),
+            item: Item::new(&change.object),
+        };
+        let key = (cluster, item.item.key());
+        if change.deleted {
+            current.remove(&key);
+        } else {
+            current.insert(key, item.clone());
+        }
+        if redraw {
+            let mut all: Vec<FleetItem> = current.values().cloned().collect();
+            all.sort_by(|a, b| {
+                (a.item.status.state, &a.cluster, a.item.sort_key()).cmp(&(
+                    b.item.status.state,
+                    &b.cluster,
+                    b.item.sort_key(),
+                ))
+            });
+            ui.out_raw(b"\x1b[2J\x1b[H")?;
+            ui.out(&fleet_table(&all, args.output, args.all_namespaces))?;
+        } else {
+            let text = match args.output {
+                OutputFormat::Table | OutputFormat::Wide => {
+                    let (_, rows) = rows_of(
+                        std::iter::once((Some(item.cluster.as_str()), &item.item)),
+                        true,
+                        args.output == OutputFormat::Wide,
+                        args.all_namespaces,
+                    );
+                    let mut line = rows.concat().join("   ");
+                    if change.deleted {
+                        line.push_str("   (deleted)");
+                    }
+                    line + "\n"
+                }
+                OutputFormat::Json => output::to_json(&item)?,
+                OutputFormat::Yaml => format!("---\n{}", output::to_yaml(&item)?),
+                OutputFormat::Name => format!("{} {}\n", item.cluster, item.item.resource_name()),
+            };
+            print(ui, &text, args.output)?;
+        }
+    }
 }
