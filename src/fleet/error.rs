@@ -40,6 +40,24 @@ pub enum Error {
         total: usize,
         names: String,
     },
+
+    /// `reconcile` in fleet mode: some clusters failed, were not reached or not started.
+    #[error("{failed} of {total} clusters did not reconcile: {names}; see the lines above")]
+    ClustersNotReconciled {
+        failed: usize,
+        total: usize,
+        names: String,
+    },
+
+    /// `check` in fleet mode: some clusters failed checks.
+    #[error(
+        "checks failed in {failed} of {total} clusters: {names}; see the FAILING CHECKS column, and run kubectl gitops check --context <cluster> for the details"
+    )]
+    ChecksFailedIn {
+        failed: usize,
+        total: usize,
+        names: String,
+    },
 }
 
 impl Error {

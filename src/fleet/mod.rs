@@ -207,6 +207,41 @@ pub fn headline<'a>(
     line
 }
 
+/// The fleet's version skew in one line: "Skew: kubernetes v1.36.3 everywhere; flux v2.9.4 on
+/// 2, none on 1"; `None` values count as "none". Empty when no cluster answered.
+pub fn skew(components: &[(&str, Vec<Option<String>>)]) -> String {
+    let mut parts = Vec::new();
+    for (label, values) in components {
+        if values.is_empty() {
+            continue;
+        }
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for value in values {
+            let value = value.clone().unwrap_or_else(|| "none".to_string());
+            match counts.iter_mut().find(|(v, _)| *v == value) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((value, 1)),
+            }
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        parts.push(match counts.as_slice() {
+            [(only, _)] => format!("{label} {only} everywhere"),
+            many => format!(
+                "{label} {}",
+                many.iter()
+                    .map(|(v, n)| format!("{v} on {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("Skew: {}\n", parts.join("; "))
+    }
+}
+
 /// The error a command returns when some clusters could not be reached or checked (exit 1).
 pub fn clusters_failed<T>(results: &[Reached<T>]) -> Option<crate::Error> {
     let names: Vec<&str> = results
@@ -249,5 +284,18 @@ mod tests {
             "3 clusters: 1 reachable, 1 unreachable (b: no answer within 10s), 1 failed (c: 403 Forbidden)"
         );
         assert_eq!(headline([("a", None)]), "1 cluster: 1 reachable");
+    }
+
+    #[test]
+    fn skew_counts_each_version_most_common_first() {
+        let v = |s: &str| Some(s.to_string());
+        assert_eq!(
+            skew(&[
+                ("kubernetes", vec![v("v1.36.3"), v("v1.36.3")]),
+                ("flux", vec![v("v2.8.0"), None, v("v2.9.4"), v("v2.9.4")]),
+            ]),
+            "Skew: kubernetes v1.36.3 everywhere; flux v2.9.4 on 2, none on 1, v2.8.0 on 1\n"
+        );
+        assert_eq!(skew(&[("flux", vec![])]), "");
     }
 }

@@ -275,9 +275,97 @@ fn crd_check(crd: &CustomResourceDefinition) -> Check {
     Check { name, ok, detail }
 }
 
+/// A cluster's checks in one row (fleet mode): the versions, the controllers, what failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    /// The server's version, as the `kubernetes version` check read it.
+    pub kubernetes: Option<String>,
+    /// Flux's version (`flux version` check), when installed.
+    pub flux: Option<String>,
+    /// Controllers available, of those found (not with `--pre`).
+    pub controllers: Option<(usize, usize)>,
+    pub passed: usize,
+    pub total: usize,
+    /// The names of the checks that failed.
+    pub failed: Vec<String>,
+}
+
+/// Sums the sections up: the versions come from the checks that read them (their detail starts
+/// with the version, see [`kubernetes_version_check`] and [`installation`]).
+pub fn overview(sections: &[Section]) -> Overview {
+    let checks = || sections.iter().flat_map(|s| &s.checks);
+    let version_of = |name: &str| {
+        checks()
+            .find(|c| c.name == name && (c.ok || name == "kubernetes version"))
+            .and_then(|c| c.detail.split([' ', ',']).next())
+            .filter(|v| v.starts_with('v'))
+            .map(str::to_string)
+    };
+    let controllers = sections.iter().find(|s| s.title == "controllers").map(|s| {
+        let found = s.checks.iter().filter(|c| c.name != "controllers");
+        let total = found.clone().count();
+        (found.filter(|c| c.ok).count(), total)
+    });
+    Overview {
+        kubernetes: version_of("kubernetes version"),
+        flux: version_of("flux version"),
+        controllers,
+        passed: checks().filter(|c| c.ok).count(),
+        total: checks().count(),
+        failed: checks().filter(|c| !c.ok).map(|c| c.name.clone()).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_overview_reads_the_versions_and_counts_the_checks() {
+        let check = |name: &str, ok: bool, detail: &str| Check {
+            name: name.into(),
+            ok,
+            detail: detail.into(),
+        };
+        let sections = vec![
+            Section {
+                title: "prerequisites",
+                checks: vec![check("kubernetes version", true, "v1.36.3 >= 1.33")],
+            },
+            Section {
+                title: "version",
+                checks: vec![check(
+                    "flux version",
+                    true,
+                    "v2.9.4, managed by flux-operator",
+                )],
+            },
+            Section {
+                title: "controllers",
+                checks: vec![
+                    check("source-controller", true, "available"),
+                    check("helm-controller", false, "not available"),
+                ],
+            },
+        ];
+        let overview = overview(&sections);
+        assert_eq!(overview.kubernetes.as_deref(), Some("v1.36.3"));
+        assert_eq!(overview.flux.as_deref(), Some("v2.9.4"));
+        assert_eq!(overview.controllers, Some((1, 2)));
+        assert_eq!((overview.passed, overview.total), (3, 4));
+        assert_eq!(overview.failed, vec!["helm-controller"]);
+
+        let missing = vec![Section {
+            title: "version",
+            checks: vec![check(
+                "flux version",
+                false,
+                "Flux is not installed; install it",
+            )],
+        }];
+        assert_eq!(super::overview(&missing).flux, None);
+    }
 
     #[test]
     fn kubernetes_versions_are_compared_by_major_and_minor() {

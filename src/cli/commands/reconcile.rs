@@ -1,8 +1,9 @@
-//! `kubectl gitops reconcile`, `suspend` and `resume`.
+//! `kubectl gitops reconcile`, `suspend` and `resume`; `reconcile` also over a fleet.
 
 use crate::cli::args::{SelectionFlags, WaitFlags};
 use crate::cluster::connection::{Connection, ConnectionFlags};
 use crate::error::{Error, Result};
+use crate::fleet::{self, Fleet, FleetFlags, Member, Reached};
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::{Selection, SelectionArgs, select};
 use crate::flux::reconcile::{Options, Outcome, Report, Tally, reconcile_all};
@@ -14,7 +15,7 @@ use crate::ui::output::{self, OutputFormat};
 /// Ask the Flux controllers to reconcile objects now (through reconcile.fluxcd.io/requestedAt)
 /// and wait, watching, until they have. Fails as soon as an object fails.
 ///
-/// Exit status: 0 when every object reconciled, 1 otherwise.
+/// Exit status: 0 when every object reconciled, 1 otherwise (in fleet mode: in every cluster).
 #[derive(clap::Args)]
 pub struct ReconcileArgs {
     #[command(flatten)]
@@ -32,10 +33,16 @@ pub struct ReconcileArgs {
     /// what depends on it
     #[arg(long)]
     with_dependencies: bool,
+    /// Fleet mode: at most N clusters at a time, started in the order given, and none started
+    /// after one fails (a cautious wave across environments)
+    #[arg(long, value_name = "N")]
+    rollout: Option<usize>,
     #[command(flatten)]
     wait: WaitFlags,
     #[command(flatten)]
     connection: ConnectionFlags,
+    #[command(flatten)]
+    fleet: FleetFlags,
 }
 
 /// Suspend Flux objects (spec.suspend: true): the controllers stop reconciling them.
@@ -58,6 +65,20 @@ pub struct ResumeArgs {
     connection: ConnectionFlags,
 }
 
+/// Resolves the (already checked) selection to objects in one cluster.
+async fn select_in(
+    connection: &Connection,
+    selection: &SelectionArgs,
+    reconcilable_only: bool,
+) -> Result<(FluxApis, Selection)> {
+    let apis = FluxApis::discover(connection).await?;
+    let selected = select(connection, &apis, selection, |k| {
+        !reconcilable_only || k.reconcilable
+    })
+    .await?;
+    Ok((apis, selected))
+}
+
 /// Connects and resolves the (already checked) selection to objects.
 async fn resolve(
     ui: &Ui,
@@ -66,11 +87,7 @@ async fn resolve(
     reconcilable_only: bool,
 ) -> Result<(Connection, FluxApis, Selection)> {
     let connection = connection.connect().await?;
-    let apis = FluxApis::discover(&connection).await?;
-    let selected = select(&connection, &apis, selection, |k| {
-        !reconcilable_only || k.reconcilable
-    })
-    .await?;
+    let (apis, selected) = select_in(&connection, selection, reconcilable_only).await?;
     for warning in &selected.warnings {
         ui.warning(warning);
     }
@@ -109,6 +126,15 @@ fn reconcile_options(args: &ReconcileArgs, selection: &SelectionArgs) -> Result<
 pub async fn run_reconcile(args: ReconcileArgs, ui: &Ui) -> Result<()> {
     let selection = args.selection.to_args()?;
     let options = reconcile_options(&args, &selection)?;
+    if let Some(fleet) = Fleet::from_flags(&args.fleet, &args.connection)? {
+        return run_fleet(fleet, selection, options, &args, ui).await;
+    }
+    if args.rollout.is_some() {
+        return Err(Error::InvalidUsage(
+            "--rollout orders clusters: use it with --contexts, --all-contexts or --fleet"
+                .to_string(),
+        ));
+    }
     let (connection, apis, selected) = resolve(ui, &args.connection, &selection, true).await?;
     let progress = |line: &str| ui.transient(line);
     let results = reconcile_all(&connection, &apis, &selected, &options, &progress).await?;
@@ -170,7 +196,7 @@ fn finish(ui: &Ui, results: Vec<Result<Report>>, format: Option<OutputFormat>) -
         Some(_) => ui.out_json(&reports)?,
         None => {
             for report in &reports {
-                print_with_inputs(ui, report)?;
+                print_with_inputs(ui, report, "")?;
             }
             if tally.total > 1 {
                 ui.line(&format!(
@@ -186,18 +212,19 @@ fn finish(ui: &Ui, results: Vec<Result<Report>>, format: Option<OutputFormat>) -
 }
 
 /// A report after what it waited for: its dependencies (each with its own inputs), its source.
-fn print_with_inputs(ui: &Ui, report: &Report) -> Result<()> {
+/// `prefix` starts each line (a cluster's name in fleet mode).
+fn print_with_inputs(ui: &Ui, report: &Report, prefix: &str) -> Result<()> {
     for dependency in &report.dependencies {
-        print_with_inputs(ui, dependency)?;
+        print_with_inputs(ui, dependency, prefix)?;
     }
     if let Some(source) = &report.source {
-        print_report(ui, source)?;
+        print_report(ui, source, prefix)?;
     }
-    print_report(ui, report)
+    print_report(ui, report, prefix)
 }
 
 /// One report: successes on stdout, failures on stderr (as kubectl prints errors).
-fn print_report(ui: &Ui, report: &Report) -> Result<()> {
+fn print_report(ui: &Ui, report: &Report, prefix: &str) -> Result<()> {
     let who = format!(
         "{}/{} in namespace {}",
         report.kind, report.name, report.namespace
@@ -209,18 +236,18 @@ fn print_report(ui: &Ui, report: &Report) -> Result<()> {
                 _ => "reconciled".to_string(),
             };
             ui.out(&format!(
-                "✔ {who}: {what} ({:.1}s)\n",
+                "{prefix}✔ {who}: {what} ({:.1}s)\n",
                 report.elapsed_seconds
             ))
         }
-        Outcome::Requested => ui.out(&format!("✔ {who}: reconcile requested\n")),
-        Outcome::Skipped { reason } => ui.out(&format!("- {who}: skipped ({reason})\n")),
+        Outcome::Requested => ui.out(&format!("{prefix}✔ {who}: reconcile requested\n")),
+        Outcome::Skipped { reason } => ui.out(&format!("{prefix}- {who}: skipped ({reason})\n")),
         Outcome::Failed {
             condition,
             reason,
             message,
         } => {
-            ui.line(&format!("✗ {who}: {condition} {reason}: {message}"));
+            ui.line(&format!("{prefix}✗ {who}: {condition} {reason}: {message}"));
             Ok(())
         }
         Outcome::TimedOut {
@@ -238,9 +265,191 @@ fn print_report(ui: &Ui, report: &Report) -> Result<()> {
                 _ => "the controller wrote no Ready condition (is it running?)".to_string(),
             };
             ui.line(&format!(
-                "✗ {who}: not reconciled within {timeout_seconds}s; {last}"
+                "{prefix}✗ {who}: not reconciled within {timeout_seconds}s; {last}"
             ));
             Ok(())
         }
     }
+}
+
+// Fleet mode: the same selection reconciled in every cluster.
+
+/// One cluster's reconcile: the objects selected there and what happened to each.
+struct ClusterRun {
+    warnings: Vec<String>,
+    results: Vec<Result<Report>>,
+}
+
+impl ClusterRun {
+    fn tally(&self) -> Tally {
+        Tally::of_reports(&self.results)
+    }
+}
+
+/// The per-cluster function: the single-cluster path's selection and reconcile, on one
+/// connection.
+async fn reconcile_cluster(
+    connection: Connection,
+    selection: &SelectionArgs,
+    options: &Options,
+) -> Result<ClusterRun> {
+    let (apis, selected) = select_in(&connection, selection, true).await?;
+    // Progress lines of many clusters at once would only interleave; each cluster's result is
+    // printed whole.
+    let quiet = |_: &str| {};
+    let results = reconcile_all(&connection, &apis, &selected, options, &quiet).await?;
+    Ok(ClusterRun {
+        warnings: selected.warnings,
+        results,
+    })
+}
+
+/// One cluster in `-o json|yaml`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClusterReport {
+    cluster: String,
+    /// Whether the cluster was reached and its objects reconciled (or not started by --rollout).
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reports: Vec<Report>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<String>,
+}
+
+async fn run_fleet(
+    fleet: Fleet,
+    selection: SelectionArgs,
+    options: Options,
+    args: &ReconcileArgs,
+    ui: &Ui,
+) -> Result<()> {
+    let shared = std::sync::Arc::new((selection, options));
+    let task = move |_: Member, connection: Connection| {
+        let shared = shared.clone();
+        async move { reconcile_cluster(connection, &shared.0, &shared.1).await }
+    };
+    let (results, not_started): (Vec<Reached<ClusterRun>>, Vec<Member>) = match args.rollout {
+        Some(0) => {
+            return Err(Error::InvalidUsage(
+                "--rollout 0 would reconcile no cluster: give 1 or more".to_string(),
+            ));
+        }
+        Some(at_once) => {
+            fleet
+                .run_in_waves(at_once, task, |run: &ClusterRun| run.tally().failed > 0)
+                .await
+        }
+        None => (fleet.run(task).await, Vec::new()),
+    };
+
+    let mut summary = Vec::new();
+    let mut reports = Vec::new();
+    let mut failed = Vec::new();
+    for reached in results {
+        let name = reached.member.name;
+        match reached.result {
+            Ok(run) => {
+                for warning in &run.warnings {
+                    ui.warning(&format!("{name}: {warning}"));
+                }
+                let tally = run.tally();
+                let mut cluster = ClusterReport {
+                    cluster: name.clone(),
+                    outcome: if tally.failed == 0 {
+                        "Reconciled"
+                    } else {
+                        "Failed"
+                    },
+                    reports: Vec::new(),
+                    errors: Vec::new(),
+                };
+                for result in run.results {
+                    match result {
+                        Ok(report) => cluster.reports.push(report),
+                        Err(err) => {
+                            ui.line(&format!("{name}: ✗ {err}"));
+                            cluster.errors.push(err.to_string());
+                        }
+                    }
+                }
+                if args.wait.output.is_none() {
+                    for report in &cluster.reports {
+                        print_with_inputs(ui, report, &format!("{name}: "))?;
+                    }
+                }
+                summary.push(match tally.total {
+                    0 => format!("{name}: no Flux objects matched"),
+                    total => format!(
+                        "{name}: {} of {total} reconciled, {} failed",
+                        total - tally.failed,
+                        tally.failed
+                    ),
+                });
+                if tally.failed > 0 {
+                    failed.push(name);
+                }
+                reports.push(cluster);
+            }
+            Err(err) => {
+                ui.line(&format!("{name}: ✗ {err}"));
+                let what = if fleet::is_unreachable(&err) {
+                    "unreachable"
+                } else {
+                    "not reconciled"
+                };
+                summary.push(format!("{name}: {what}: {}", fleet::brief(&err)));
+                reports.push(ClusterReport {
+                    cluster: name.clone(),
+                    outcome: "Unreachable",
+                    reports: Vec::new(),
+                    errors: vec![err.to_string()],
+                });
+                failed.push(name);
+            }
+        }
+    }
+    let stopper = failed.first().cloned().unwrap_or_default();
+    for member in &not_started {
+        summary.push(format!(
+            "{}: not started (--rollout stopped after {stopper} failed)",
+            member.name
+        ));
+        reports.push(ClusterReport {
+            cluster: member.name.clone(),
+            outcome: "NotStarted",
+            reports: Vec::new(),
+            errors: Vec::new(),
+        });
+    }
+    match args.wait.output {
+        Some(OutputFormat::Yaml) => ui.out_raw(output::to_yaml(&reports)?.as_bytes())?,
+        Some(_) => ui.out_json(&reports)?,
+        None => {
+            let total = reports.len();
+            let done = total - failed.len() - not_started.len();
+            let mut text = format!(
+                "{total} {}: {done} reconciled",
+                if total == 1 { "cluster" } else { "clusters" }
+            );
+            if !failed.is_empty() {
+                text += &format!(", {} failed", failed.len());
+            }
+            if !not_started.is_empty() {
+                text += &format!(", {} not started", not_started.len());
+            }
+            ui.out(&format!("{text}\n{}\n", summary.join("\n")))?;
+        }
+    }
+    if failed.is_empty() && not_started.is_empty() {
+        return Ok(());
+    }
+    let mut names = failed;
+    names.extend(not_started.iter().map(|m| m.name.clone()));
+    Err(fleet::Error::ClustersNotReconciled {
+        failed: names.len(),
+        total: reports.len(),
+        names: names.join(", "),
+    }
+    .into())
 }
