@@ -369,6 +369,23 @@ fn complete_value(line: &Line<'_>, arg: &Arg, prefix: &str, partial: &str) -> Co
             directive::NO_FILE_COMP,
         );
     }
+    if matches!(arg.get_long(), Some("context" | "contexts")) {
+        // Context names from the line's kubeconfig; `--contexts a,b,<TAB>` completes the last.
+        let (done, _) = match partial.rfind(',') {
+            Some(at) if arg.get_long() == Some("contexts") => partial.split_at(at + 1),
+            _ => ("", partial),
+        };
+        let names = line
+            .connection_flags()
+            .and_then(|flags| flags.contexts().ok())
+            .map(|(names, _)| names)
+            .unwrap_or_default();
+        let candidates = names
+            .into_iter()
+            .map(|name| Candidate::new(format!("{done}{name}"), None))
+            .collect();
+        return Completions::matching(with_prefix(candidates), &full, directive::NO_FILE_COMP);
+    }
     if arg.get_long() == Some("kind") {
         // `status --kind <TAB>`: the Flux kinds.
         let kinds = complete_kinds("").candidates;
@@ -639,6 +656,39 @@ mod tests {
             vec!["helmrelease", "helmreleases"]
         );
         assert_eq!(values("status --kind=ks"), vec!["--kind=ks"]);
+    }
+
+    #[test]
+    fn contexts_complete_from_the_kubeconfig_of_the_line() {
+        let dir = std::env::temp_dir().join(format!("complete-contexts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("config");
+        let context =
+            |name: &str| format!("- name: {name}\n  context:\n    cluster: c\n    user: u\n");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:9\nusers:\n- name: u\n  user: {{}}\ncontexts:\n{}{}{}",
+                context("prod-eu"),
+                context("prod-us"),
+                context("staging")
+            ),
+        )
+        .unwrap();
+        let line = format!("status --kubeconfig {} --contexts ", kubeconfig.display());
+        assert_eq!(values(&format!("{line}prod")), vec!["prod-eu", "prod-us"]);
+        assert_eq!(
+            values(&format!("{line}staging,prod-e")),
+            vec!["staging,prod-eu"]
+        );
+        assert_eq!(
+            values(&format!(
+                "status --kubeconfig {} --context=st",
+                kubeconfig.display()
+            )),
+            vec!["--context=staging"]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
