@@ -9,6 +9,7 @@ mod connection_errors;
 mod connection_flags;
 mod control_plane;
 mod events;
+mod fleet;
 mod flux_controllers;
 mod flux_objects;
 mod flux_release;
