@@ -541,3 +541,57 @@ async fn reconcile_runs_in_every_cluster_at_once() {
     assert!(took < Duration::from_secs(8), "took {took:?}");
     drop(controllers);
 }
+
+/// `-w` watches every cluster: an object created in one of them appears as a row of its own.
+#[test]
+fn watch_follows_every_cluster() {
+    use std::io::{BufRead, BufReader};
+    let fleet = fleet();
+    let mut child = std::process::Command::new(crate::support::plugin_exe("kubectl-gitops"))
+        .args([
+            "status",
+            "-w",
+            "-A",
+            "-l",
+            "tier=watch",
+            "--contexts",
+            "alpha,beta",
+        ])
+        .arg("--kubeconfig")
+        .arg(&fleet.kubeconfig)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start status -w");
+    let pipe = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the headline");
+    assert_eq!(first, "2 clusters: 2 reachable");
+    // Give the watches time to start, then create a watched object in beta.
+    std::thread::sleep(Duration::from_millis(1500));
+    let file = temp_dir("fleet-watch-").join("object.json");
+    let object = kustomization("wave", "watched", serde_json::json!({"tier": "watch"}));
+    std::fs::write(&file, object.to_string()).expect("write object");
+    plane("beta").kubectl_ok(&["apply", "--server-side", "-f", &file.display().to_string()]);
+    let row = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("a row for the new object");
+    let _ = child.kill();
+    let _ = child.wait();
+    let words: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        words[..3],
+        ["beta", "wave", "Kustomization/watched"],
+        "{row}"
+    );
+}

@@ -775,7 +775,7 @@ impl ClusterSummary {
                 summary.flux_version = version.clone();
                 summary.flux_namespace = Some(namespace.clone());
                 match controllers {
-                    Controllers::Counted(c) => summary.controllers = Some(c.clone()),
+                    Controllers::Counted(c) => summary.controllers = Some(*c),
                     Controllers::Forbidden => {
                         summary.note = Some("not allowed to list Deployments".to_string())
                     }
