@@ -16,7 +16,9 @@ use crate::support::golden::{
     ages, assert_golden, build_facts, elapsed_seconds, loopback_ports, replace_value, transcript,
 };
 use crate::support::processes::{free_port, temp_dir};
-use crate::support::{admin_client_for, plugin, plugin_async, run, stderr, stdout};
+use crate::support::{
+    admin_client_for, plugin, plugin_async, run, stderr, stdout, write_fleet_kubeconfig,
+};
 
 /// beta's root Kustomization is one commit behind the others.
 const OLD_REVISION: &str = "main@sha1:fedcba9876543210fedcba9876543210fedcba98";
@@ -54,42 +56,20 @@ fn fleet() -> &'static Fleet {
         });
         let dir = temp_dir("fleet-");
         let kubeconfig = dir.join("config");
-        std::fs::write(&kubeconfig, merged_kubeconfig(&planes)).expect("write kubeconfig");
+        let dead = format!("https://127.0.0.1:{}", free_port());
+        let mut entries: Vec<(&str, &str, &ControlPlane)> = NAMES
+            .iter()
+            .zip(&planes)
+            .map(|(name, plane)| (*name, plane.server.as_str(), plane))
+            .collect();
+        entries.push(("dead", &dead, &planes[0]));
+        write_fleet_kubeconfig(&kubeconfig, &entries);
         Fleet {
             planes,
             kubeconfig,
             dir,
         }
     })
-}
-
-/// One kubeconfig with a context per plane, and `dead` on a port nothing listens on.
-fn merged_kubeconfig(planes: &[ControlPlane]) -> String {
-    let mut clusters = String::new();
-    let mut users = String::new();
-    let mut contexts = String::new();
-    let dead = format!("https://127.0.0.1:{}", free_port());
-    let entries = planes
-        .iter()
-        .zip(NAMES)
-        .map(|(plane, name)| (name, plane.server.clone(), plane))
-        .chain(std::iter::once(("dead", dead, &planes[0])));
-    for (name, server, plane) in entries {
-        let (cert, key) = plane.pki.client_cert("admin", Some("system:masters"));
-        clusters += &format!(
-            "- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n",
-            plane.pki.serving_ca.display()
-        );
-        users += &format!(
-            "- name: {name}\n  user:\n    client-certificate: {}\n    client-key: {}\n",
-            cert.display(),
-            key.display()
-        );
-        contexts += &format!("- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n");
-    }
-    format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: alpha\nclusters:\n{clusters}users:\n{users}contexts:\n{contexts}"
-    )
 }
 
 /// The objects of one cluster, with statuses written as the controllers would.

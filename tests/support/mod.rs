@@ -147,6 +147,33 @@ pub async fn admin_client_for(kubeconfig: &std::path::Path) -> kube::Client {
     flags.connect().await.expect("admin connection").client
 }
 
+/// Writes one kubeconfig with a context per `(name, server, plane)` (cluster, user and context
+/// all called `name`, the plane's admin certificate), as `KUBECONFIG` merging would show a fleet.
+/// The server may be another than the plane's (e.g. a closed port).
+pub fn write_fleet_kubeconfig(path: &Path, entries: &[(&str, &str, &control_plane::ControlPlane)]) {
+    let mut clusters = String::new();
+    let mut users = String::new();
+    let mut contexts = String::new();
+    for (name, server, plane) in entries {
+        let (cert, key) = plane.pki.client_cert("admin", Some("system:masters"));
+        clusters += &format!(
+            "- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {}\n",
+            plane.pki.serving_ca.display()
+        );
+        users += &format!(
+            "- name: {name}\n  user:\n    client-certificate: {}\n    client-key: {}\n",
+            cert.display(),
+            key.display()
+        );
+        contexts += &format!("- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n");
+    }
+    let current = entries.first().map_or("", |(name, _, _)| name);
+    let text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: {current}\nclusters:\n{clusters}users:\n{users}contexts:\n{contexts}"
+    );
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
 /// `git` run in `cwd` as a test user plays it: never prompting, English messages, its own
 /// HOME (no user config), a fixed author and committer `name <email>`, and no askpass helper.
 pub fn git_command(cwd: &std::path::Path, name: &str, email: &str) -> Command {
