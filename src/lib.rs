@@ -7,8 +7,8 @@
 //! # Map
 //!
 //! Dependencies point one way: [`cli`] → [`bootstrap`] and [`lifecycle`] → [`flux`] →
-//! [`cluster`]; [`git`], [`manifests`] and [`ui`] are leaves that know nothing of the others
-//! ([`error`] gathers every area's error at the top).
+//! [`cluster`], and [`cli`] → [`fleet`] → [`cluster`]; [`git`], [`manifests`] and [`ui`] are
+//! leaves that know nothing of the others ([`error`] gathers every area's error at the top).
 //!
 //! | To change…                                                   | start in |
 //! |--------------------------------------------------------------|----------|
