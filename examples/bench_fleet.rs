@@ -1,0 +1,294 @@
+//! Benchmark of fleet mode (`tests/bench_fleet.sh`, release build); prints a Markdown table.
+//!
+//! Starts N private control planes (default 20; `BENCH_FLEET_CLUSTERS`) with M Flux objects
+//! each (default 500; `BENCH_FLEET_OBJECTS`, mixed kinds and states) as contexts `c00`.. of one
+//! kubeconfig, then measures in the same run:
+//! - one cluster's `status -A` (median of runs), against
+//! - `status -A --all-contexts` over the N clusters (median of runs, peak RSS), and
+//! - the N single-cluster runs one after the other (what a shell loop over contexts costs);
+//! - the fleet plus one hung cluster (a port that accepts connections and never answers), with
+//!   the default 10 s request deadline of fleet mode.
+//!
+//! Memory: the drop in MemAvailable while the planes are up is reported, so the note can say
+//! whether N planes fit the machine.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kubectl_gitops::flux::FluxKind;
+use support::control_plane::ControlPlane;
+use support::fake_flux_controller::{Behaviour, status_patch};
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// MemAvailable in MiB.
+fn mem_available_mib() -> f64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Runs the plugin once; returns (wall time, peak RSS in MiB, exit status).
+fn run_once(args: &[&str]) -> (Duration, f64, i32) {
+    let started = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports peak RSS
+    let child = Command::new(support::plugin_exe("kubectl-gitops"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child, with valid pointers.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert!(pid > 0, "wait4 failed");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (started.elapsed(), usage.ru_maxrss as f64 / 1024.0, code)
+}
+
+/// Median wall time and max peak RSS of `runs` runs, which must exit with `expected`.
+fn measure(args: &[&str], runs: usize, expected: i32) -> (Duration, f64) {
+    let mut times = Vec::new();
+    let mut peak: f64 = 0.0;
+    for _ in 0..runs {
+        let (took, rss, code) = run_once(args);
+        assert_eq!(code, expected, "{args:?} exited with {code}");
+        times.push(took);
+        peak = peak.max(rss);
+    }
+    times.sort();
+    (times[times.len() / 2], peak)
+}
+
+fn object(kind: &FluxKind, namespace: &str, name: &str, suspend: bool) -> DynamicObject {
+    let spec = match kind.kind {
+        "Kustomization" => {
+            serde_json::json!({"interval": "10m", "path": "./apps", "prune": true, "suspend": suspend,
+            "sourceRef": {"kind": "GitRepository", "name": "repo-0"}})
+        }
+        "GitRepository" => {
+            serde_json::json!({"interval": "1m", "url": "https://example.invalid/r.git", "ref": {"branch": "main"}, "suspend": suspend})
+        }
+        _ => {
+            serde_json::json!({"interval": "10m", "suspend": suspend, "chart": {"spec": {"chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}})
+        }
+    };
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": kind.api_resource().api_version, "kind": kind.kind,
+        "metadata": {"name": name, "namespace": namespace}, "spec": spec
+    }))
+    .expect("object")
+}
+
+/// M objects in 10 namespaces of one plane: half Kustomizations, 30% GitRepositories, 20%
+/// HelmReleases; mostly Ready, some Failed, Stalled, suspended or never reconciled.
+async fn seed(plane: &ControlPlane, total: usize) {
+    let client = support::admin_client_for(&plane.kubeconfig).await;
+    let (ks, git, hr) = (
+        FluxKind::lookup("ks").expect("ks"),
+        FluxKind::lookup("gitrepo").expect("gitrepo"),
+        FluxKind::lookup("hr").expect("hr"),
+    );
+    let namespaces = 10;
+    let mut work = Vec::new();
+    for n in 0..namespaces {
+        let ns = format!("bench-{n:02}");
+        plane.kubectl_ok(&["create", "namespace", &ns]);
+        for i in 0..total / namespaces {
+            let kind = match i % 10 {
+                0..=4 => ks,
+                5..=7 => git,
+                _ => hr,
+            };
+            work.push((kind, ns.clone(), format!("{}-{i}", kind.short_names[0]), i));
+        }
+    }
+    stream::iter(work)
+        .for_each_concurrent(16, |(kind, ns, name, i)| {
+            let client = client.clone();
+            async move {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client, &ns, &kind.api_resource());
+                let created = api
+                    .create(
+                        &PostParams::default(),
+                        &object(kind, &ns, &name, i % 20 == 19),
+                    )
+                    .await
+                    .expect("create");
+                let behaviour = match i % 20 {
+                    0..=13 => Some(Behaviour::Succeed {
+                        revision: "main@sha1:0123456789abcdef0123456789abcdef01234567".into(),
+                    }),
+                    14 | 15 => Some(Behaviour::Fail {
+                        reason: "BuildFailed".into(),
+                        message: "kustomize build failed".into(),
+                    }),
+                    16 => Some(Behaviour::Stall {
+                        reason: "InvalidPath".into(),
+                        message: "path not found".into(),
+                    }),
+                    _ => None,
+                };
+                if let Some(behaviour) = behaviour {
+                    let generation = created.metadata.generation.unwrap_or(1);
+                    let patch = status_patch(kind, generation, None, &behaviour);
+                    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                        .expect("status");
+                }
+            }
+        })
+        .await;
+}
+
+#[tokio::main]
+async fn main() {
+    let clusters = env_number("BENCH_FLEET_CLUSTERS", 20);
+    let objects = env_number("BENCH_FLEET_OBJECTS", 500);
+    let runs = env_number("BENCH_RUNS", 5);
+    let available_before = mem_available_mib();
+
+    // A few at a time: each start is mostly waiting, but two cores are shared.
+    let started = Instant::now();
+    let mut planes: Vec<ControlPlane> = Vec::new();
+    for batch in (0..clusters).collect::<Vec<_>>().chunks(4) {
+        let started_batch: Vec<ControlPlane> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|_| {
+                    scope.spawn(|| {
+                        let plane = ControlPlane::start_private();
+                        plane.install_flux_crds();
+                        plane
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("start a plane"))
+                .collect()
+        });
+        for plane in &started_batch {
+            seed(plane, objects).await;
+        }
+        planes.extend(started_batch);
+        eprintln!(
+            "{} of {clusters} planes up and seeded ({:.0}s)",
+            planes.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let available_after = mem_available_mib();
+
+    let dir = support::processes::temp_dir("bench-fleet-");
+    let kubeconfig = dir.join("config");
+    // A port that accepts connections (the kernel's backlog) and never answers.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hung_server = format!(
+        "https://127.0.0.1:{}",
+        hung.local_addr().expect("address").port()
+    );
+    let names: Vec<String> = (0..clusters).map(|i| format!("c{i:02}")).collect();
+    let mut entries: Vec<(&str, &str, &ControlPlane)> = names
+        .iter()
+        .zip(&planes)
+        .map(|(name, plane)| (name.as_str(), plane.server.as_str(), plane))
+        .collect();
+    entries.push(("hung", hung_server.as_str(), &planes[0]));
+    support::write_fleet_kubeconfig(&kubeconfig, &entries);
+    let kc = kubeconfig.display().to_string();
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["status", "-A", "--kubeconfig", &kc]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+
+    // Warm the page cache and the API servers' watch caches once.
+    for name in &names {
+        run_once(
+            &with(&["--context", name])
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+    }
+    let single_args = with(&["--context", "c00"]);
+    let single: Vec<&str> = single_args.iter().map(String::as_str).collect();
+    let (single_time, single_rss) = measure(&single, runs, 0);
+
+    let pattern = "c*".to_string();
+    let fleet_args = with(&["--contexts", &pattern]);
+    let fleet: Vec<&str> = fleet_args.iter().map(String::as_str).collect();
+    let (fleet_time, fleet_rss) = measure(&fleet, runs, 0);
+
+    let mut sequential = Duration::ZERO;
+    for name in &names {
+        let args = with(&["--context", name]);
+        let (took, _, code) = run_once(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 0);
+        sequential += took;
+    }
+
+    let hung_args = with(&["--contexts", "c*,hung"]);
+    let hung_strs: Vec<&str> = hung_args.iter().map(String::as_str).collect();
+    let (hung_time, hung_rss) = measure(&hung_strs, runs.min(3), 1);
+    drop(hung);
+
+    println!(
+        "fleet benchmark: {clusters} control planes x {objects} Flux objects (release build, median of {runs} runs)\n"
+    );
+    println!("| command | wall time | peak RSS |");
+    println!("|---|---|---|");
+    println!(
+        "| `status -A --context c00` (one cluster) | {:.3}s | {:.1} MiB |",
+        single_time.as_secs_f64(),
+        single_rss
+    );
+    println!(
+        "| `status -A --contexts 'c*'` ({clusters} clusters, {} objects) | {:.3}s ({:.2}x one cluster) | {:.1} MiB |",
+        clusters * objects,
+        fleet_time.as_secs_f64(),
+        fleet_time.as_secs_f64() / single_time.as_secs_f64(),
+        fleet_rss
+    );
+    println!(
+        "| {clusters} x `status -A --context cNN`, one after the other | {:.3}s | - |",
+        sequential.as_secs_f64()
+    );
+    println!(
+        "| `status -A --contexts 'c*,hung'` (+1 cluster that never answers, 10s deadline) | {:.3}s (+{:.3}s) | {:.1} MiB |",
+        hung_time.as_secs_f64(),
+        hung_time.as_secs_f64() - fleet_time.as_secs_f64(),
+        hung_rss
+    );
+    println!(
+        "\nmemory: MemAvailable {:.0} MiB before, {:.0} MiB with {clusters} planes up ({:.0} MiB for the planes, {:.0} MiB each)",
+        available_before,
+        available_after,
+        available_before - available_after,
+        (available_before - available_after) / clusters as f64
+    );
+}
