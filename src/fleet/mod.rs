@@ -15,6 +15,8 @@ pub mod error;
 pub mod select;
 
 use std::future::Future;
+#[cfg(test)]
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -262,6 +264,84 @@ pub fn clusters_failed<T>(results: &[Reached<T>]) -> Option<crate::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fleet of contexts `names` (connecting makes no request, so no server is needed).
+    fn fleet_of(test: &str, names: &[&str], max_concurrency: usize) -> (Fleet, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("fleet-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let kubeconfig = dir.join("config");
+        let contexts: String = names
+            .iter()
+            .map(|n| format!("- name: {n}\n  context:\n    cluster: c\n    user: u\n"))
+            .collect();
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:9\nusers:\n- name: u\n  user: {{}}\ncontexts:\n{contexts}"
+            ),
+        )
+        .unwrap();
+        let connection = ConnectionFlags {
+            kubeconfig: Some(kubeconfig),
+            ..ConnectionFlags::default()
+        };
+        let flags = FleetFlags {
+            all_contexts: true,
+            max_concurrency,
+            ..FleetFlags::default()
+        };
+        let fleet = Fleet::from_flags(&flags, &connection).unwrap().unwrap();
+        (fleet, dir)
+    }
+
+    #[tokio::test]
+    async fn run_keeps_the_fleets_order_and_its_concurrency_limit() {
+        let (fleet, dir) = fleet_of("run", &["a", "b", "c", "d", "e"], 2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (r, m) = (running.clone(), most.clone());
+        let results = fleet
+            .run(move |member, connection| {
+                let (running, most) = (r.clone(), m.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    // Later clusters finish first: the order must not follow.
+                    let wait = 60 - 10 * member.name.as_bytes()[0].saturating_sub(b'a') as u64;
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    assert_eq!(connection.request_timeout, Some(DEFAULT_REQUEST_TIMEOUT));
+                    Ok(member.context)
+                }
+            })
+            .await;
+        let names: Vec<String> = results.into_iter().map(|r| r.result.unwrap()).collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e"]);
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn waves_start_in_order_and_stop_after_a_failure() {
+        let (fleet, dir) = fleet_of("waves", &["a", "b", "c", "d", "e"], 16);
+        let (done, not_started) = fleet
+            .run_in_waves(
+                2,
+                |member, _| async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Ok(member.name)
+                },
+                |name: &String| name == "c",
+            )
+            .await;
+        let done: Vec<String> = done.into_iter().map(|r| r.result.unwrap()).collect();
+        // a and b run; a's end starts c, b's end starts d; c fails, so e never starts.
+        assert_eq!(done, ["a", "b", "c", "d"]);
+        let not_started: Vec<&str> = not_started.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(not_started, ["e"]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn the_headline_counts_reachable_unreachable_and_failed_clusters() {
