@@ -197,13 +197,15 @@ impl Query {
         }
         let kinds = selected_kinds(&args.kinds, kind, &targets)?;
         let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+        // The fleet table has no per-cluster header: only its summary reads Flux's install.
+        let header = table && !args.fleet.is_fleet();
         Ok(Query {
             targets,
             kinds,
             all_namespaces: args.all_namespaces,
             selector: args.selector.clone(),
             states: args.states.clone(),
-            install: table || args.summary,
+            install: header || args.summary,
             root: args.summary,
         })
     }
