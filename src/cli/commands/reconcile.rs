@@ -309,7 +309,8 @@ async fn reconcile_cluster(
 #[serde(rename_all = "camelCase")]
 struct ClusterReport {
     cluster: String,
-    /// Whether the cluster was reached and its objects reconciled (or not started by --rollout).
+    /// Reconciled, Failed (an object or the cluster's selection), Unreachable, or NotStarted
+    /// (`--rollout` stopped before it).
     outcome: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     reports: Vec<Report>,
@@ -393,15 +394,15 @@ async fn run_fleet(
             }
             Err(err) => {
                 ui.line(&format!("{name}: ✗ {err}"));
-                let what = if fleet::is_unreachable(&err) {
-                    "unreachable"
+                let (what, outcome) = if fleet::is_unreachable(&err) {
+                    ("unreachable", "Unreachable")
                 } else {
-                    "not reconciled"
+                    ("not reconciled", "Failed")
                 };
                 summary.push(format!("{name}: {what}: {}", fleet::brief(&err)));
                 reports.push(ClusterReport {
                     cluster: name.clone(),
-                    outcome: "Unreachable",
+                    outcome,
                     reports: Vec::new(),
                     errors: vec![err.to_string()],
                 });
