@@ -5,7 +5,7 @@
 //! for kubeconfig, transport and API answers, [`git::Error`], [`manifests::Error`],
 //! [`flux::Error`]), so callers can match on it and the executables print one clear line.
 
-use crate::{cluster, flux, git, manifests};
+use crate::{cluster, flux, git, manifests, preview};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -25,6 +25,9 @@ pub enum Error {
 
     #[error(transparent)]
     Manifests(#[from] manifests::Error),
+
+    #[error(transparent)]
+    Preview(#[from] preview::Error),
 
     #[error("invalid value \"{value}\" for {flag}: {reason}")]
     InvalidFlag {
@@ -126,6 +129,7 @@ impl Error {
             Error::Flux(err) => err.is_usage(),
             Error::Git(err) => err.is_usage(),
             Error::Manifests(err) => err.is_usage(),
+            Error::Preview(err) => err.is_usage(),
             _ => false,
         }
     }

@@ -34,7 +34,7 @@ pub use url::{GitUrl, Transport};
 
 use remote::{Operation, RemoteGit};
 use repo::LocalRepo;
-use scratch::ScratchDir;
+pub(crate) use scratch::ScratchDir;
 
 /// Where the repository is and how to authenticate to it.
 #[derive(Debug, Clone)]
