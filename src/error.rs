@@ -102,6 +102,18 @@ pub enum Error {
     #[error("{}", if *total == 1 { "the object did not reconcile".to_string() } else { format!("{failed} of {total} objects did not reconcile") })]
     SomeFailed { failed: usize, total: usize },
 
+    /// `diff` found changes (exit status 1, as `kubectl diff`); each was printed already.
+    #[error("{changed} objects would change")]
+    ChangesFound { changed: usize },
+
+    /// `diff`: some objects could not be dry-run; each was printed with its reason.
+    #[error("the dry run failed for {failed} objects; see the lines marked ✗ above")]
+    DryRunFailed { failed: usize },
+
+    /// Any error of `diff`, which exits with 2 or more on errors (1 means "changes").
+    #[error(transparent)]
+    DiffFailed(Box<Error>),
+
     /// `check` found problems; each was printed already.
     #[error("{failed} checks failed; see the lines marked ✗ above")]
     ChecksFailed { failed: usize },
@@ -115,6 +127,9 @@ impl Error {
         match self {
             Error::StdoutClosed => 0,
             Error::NotAllReady { .. } | Error::TreeNotReady { .. } => 3,
+            Error::ChangesFound { .. } => 1,
+            Error::DryRunFailed { .. } => 2,
+            Error::DiffFailed(inner) => inner.exit_code().max(2),
             _ if self.is_usage() => 2,
             _ => 1,
         }

@@ -10,6 +10,7 @@
 //! ssh setup with [`Auth::None`]), `http://` without credentials, and `file://` (tests,
 //! mirrors).
 
+mod checkout;
 mod error;
 mod remote;
 mod repo;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use gix::ObjectId;
 use secrecy::SecretString;
 
+pub use checkout::{Checkout, checkout};
 pub use error::{Error, Result};
 pub use remote::git_version;
 pub use ssh::{

@@ -153,7 +153,12 @@ pub async fn build(
     let mut objects = read_objects(&yaml)?;
     if let Some(post_build) = kustomization.spec().get("postBuild") {
         let variables = variables(connection, kustomization, post_build).await?;
-        substitute_all(&mut objects, post_build, &variables, options.strict_substitute)?;
+        substitute_all(
+            &mut objects,
+            post_build,
+            &variables,
+            options.strict_substitute,
+        )?;
     }
     for object in &mut objects {
         set_owner_labels(object, kustomization);
@@ -172,10 +177,7 @@ fn read_objects(yaml: &str) -> Result<Vec<Value>> {
         serde_saphyr::from_multiple(yaml).map_err(|err| Error::BuildOutput {
             reason: err.to_string(),
         })?;
-    Ok(documents
-        .into_iter()
-        .filter(|doc| !doc.is_null())
-        .collect())
+    Ok(documents.into_iter().filter(|doc| !doc.is_null()).collect())
 }
 
 /// The variables of `postBuild`: every `substituteFrom` ConfigMap and Secret in order, then
@@ -186,7 +188,11 @@ async fn variables(
     post_build: &Value,
 ) -> crate::Result<BTreeMap<String, String>> {
     let mut sources = Vec::new();
-    for reference in post_build["substituteFrom"].as_array().into_iter().flatten() {
+    for reference in post_build["substituteFrom"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let kind = reference["kind"].as_str().unwrap_or_default();
         let name = reference["name"].as_str().unwrap_or_default();
         let optional = reference["optional"].as_bool().unwrap_or(false);
@@ -276,27 +282,29 @@ fn substitute_all(
         if marked(object, SUBSTITUTE_MARKER, "disabled") {
             continue;
         }
-        let substituted = substitute::substitute_object(object, variables, strict).map_err(
-            |err| Error::Substitution {
-                object: object
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                reason: err.to_string(),
-            },
-        )?;
+        let substituted =
+            substitute::substitute_object(object, variables, strict).map_err(|err| {
+                Error::Substitution {
+                    object: object
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    reason: err.to_string(),
+                }
+            })?;
         *object = substituted;
     }
     Ok(())
 }
 
-/// Whether `object` carries `key: value` as a label or an annotation.
+/// Whether `object` carries `key: value` as a label or an annotation (the value in any case,
+/// as Flux compares them).
 pub fn marked(object: &Value, key: &str, value: &str) -> bool {
     ["labels", "annotations"].iter().any(|field| {
         object["metadata"][field][key]
             .as_str()
-            .is_some_and(|v| v == value)
+            .is_some_and(|v| v.eq_ignore_ascii_case(value))
     })
 }
 
@@ -404,6 +412,10 @@ mod tests {
         let annotated = json!({"metadata": {"annotations": {SUBSTITUTE_MARKER: "disabled"}}});
         assert!(marked(&labelled, SUBSTITUTE_MARKER, "disabled"));
         assert!(marked(&annotated, SUBSTITUTE_MARKER, "disabled"));
-        assert!(!marked(&json!({"metadata": {}}), SUBSTITUTE_MARKER, "disabled"));
+        assert!(!marked(
+            &json!({"metadata": {}}),
+            SUBSTITUTE_MARKER,
+            "disabled"
+        ));
     }
 }

@@ -34,7 +34,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("failed to decode Kubernetes YAML from {path}: {reason}; fix the file or exclude it with --ignore-paths")]
+    #[error(
+        "failed to decode Kubernetes YAML from {path}: {reason}; fix the file or exclude it with --ignore-paths"
+    )]
     ManifestUnreadable { path: PathBuf, reason: String },
 
     #[error("cannot write the generated kustomization.yaml in {path}: {source}")]
@@ -69,6 +71,25 @@ pub enum Error {
 
     #[error("var substitution failed for '{object}': {reason}")]
     Substitution { object: String, reason: String },
+
+    #[error(
+        "{kustomization}'s source is {source_kind} {source_name}, and --ref fetches Git sources only: diff a local folder with --path"
+    )]
+    NotGitSource {
+        kustomization: String,
+        source_kind: String,
+        source_name: String,
+    },
+
+    #[error(
+        "{reference} of {url} has no folder {path} (the spec.path of {kustomization}); check the ref, or diff a local folder with --path"
+    )]
+    PathNotInRef {
+        reference: String,
+        url: String,
+        path: String,
+        kustomization: String,
+    },
 
     #[error("the build output of kustomize could not be read: {reason}")]
     BuildOutput { reason: String },

@@ -19,8 +19,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use serde_json::{Map, Value, json};
 
 use super::error::{Error, Result};
@@ -348,8 +348,7 @@ mod tests {
     const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
 
     fn generated(prepared: &Prepared) -> Value {
-        let text =
-            std::fs::read_to_string(prepared.folder().join("kustomization.yaml")).unwrap();
+        let text = std::fs::read_to_string(prepared.folder().join("kustomization.yaml")).unwrap();
         serde_json::from_str(&text).unwrap()
     }
 
@@ -376,7 +375,10 @@ mod tests {
                 "resources": [r("a/z.yml"), r("b.yaml"), r("base")],
             })
         );
-        assert!(!root.join("kustomization.yaml").exists(), "user's folder untouched");
+        assert!(
+            !root.join("kustomization.yaml").exists(),
+            "user's folder untouched"
+        );
         let scratch = prepared.folder().to_path_buf();
         drop(prepared);
         assert!(!scratch.exists(), "removed on drop");

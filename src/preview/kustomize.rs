@@ -23,7 +23,8 @@ pub struct Kubectl {
 impl Kubectl {
     /// Finds kubectl on `PATH` and checks its kustomize version.
     pub fn find() -> Result<Kubectl> {
-        let path = find_on_path(std::env::var_os("PATH").as_deref()).ok_or(Error::KubectlMissing)?;
+        let path =
+            find_on_path(std::env::var_os("PATH").as_deref()).ok_or(Error::KubectlMissing)?;
         let kubectl = Kubectl { path };
         kubectl.check_version()?;
         Ok(kubectl)

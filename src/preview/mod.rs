@@ -5,9 +5,14 @@
 //! See docs/build-and-diff.md.
 
 pub mod build;
+pub mod diff;
 pub mod error;
 pub mod generate;
 pub mod kustomize;
+pub mod mask;
+pub mod plan;
+pub mod render;
+pub mod source;
 pub mod substitute;
 
 pub use error::{Error, Result};
