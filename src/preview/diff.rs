@@ -476,8 +476,8 @@ fn selector_matches(selector: Option<&str>, map: &Value) -> bool {
     selector.split(',').map(str::trim).all(|term| {
         if let Some((key, value)) = term.split_once("!=") {
             map[key.trim()].as_str() != Some(value.trim())
-        } else if let Some((key, value)) = term.split_once('=') {
-            map[key.trim().trim_end_matches('=')].as_str() == Some(value.trim())
+        } else if let Some((key, value)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            map[key.trim()].as_str() == Some(value.trim())
         } else if let Some(key) = term.strip_prefix('!') {
             map.get(key.trim()).is_none()
         } else {
@@ -551,10 +551,8 @@ mod tests {
         let rules = IgnoreRule::from_spec(&spec);
         let mut object = json!({"metadata": {"labels": {"app": "web"}, "annotations": {"note/x": "1", "keep": "2"}},
             "spec": {"replicas": 3, "list": ["a", "b"]}});
-        for rule in rules
-            .iter()
-            .filter(|r| r.selects(&identity(), &object.clone()))
-        {
+        let desired = object.clone();
+        for rule in rules.iter().filter(|r| r.selects(&identity(), &desired)) {
             rule.remove_paths(&mut object);
         }
         assert_eq!(

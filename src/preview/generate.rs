@@ -68,31 +68,49 @@ pub fn prepare(folder: &Path, spec: &Value, ignore_patterns: &[String]) -> Resul
             _scratch: None,
         });
     }
-    let resources: Vec<Value> = if has_own {
-        vec![Value::String(path_text(&folder))]
+    let paths: Vec<PathBuf> = if has_own {
+        vec![folder.clone()]
     } else {
         let ignore = IgnoreRules::new(&folder, ignore_patterns)?;
         scan_manifests(&folder, &ignore)?
-            .iter()
-            .map(|path| Value::String(path_text(path)))
-            .collect()
     };
+    let scratch = ScratchDir::in_temp("kubectl-gitops-build-").map_err(|err| Error::Write {
+        path: std::env::temp_dir(),
+        source: std::io::Error::other(err.to_string()),
+    })?;
+    // kustomize refuses absolute folder resources ("new root cannot be absolute"): every path
+    // is written relative to the generated kustomization's own folder.
+    let here = std::fs::canonicalize(scratch.path()).map_err(|source| Error::Write {
+        path: scratch.path().to_path_buf(),
+        source,
+    })?;
+    let relative = |path: &Path| Value::String(path_text(&relative_to(&here, path)));
     let mut kustomization = Map::new();
     kustomization.insert(
         "apiVersion".into(),
         json!("kustomize.config.k8s.io/v1beta1"),
     );
     kustomization.insert("kind".into(), json!("Kustomization"));
-    kustomization.insert("resources".into(), Value::Array(resources));
-    kustomization.extend(transforms);
+    kustomization.insert(
+        "resources".into(),
+        Value::Array(paths.iter().map(|p| relative(p)).collect()),
+    );
+    for (key, value) in transforms {
+        let value = match (key.as_str(), value) {
+            ("components", Value::Array(items)) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| relative(Path::new(item.as_str().unwrap_or_default())))
+                    .collect(),
+            ),
+            (_, value) => value,
+        };
+        kustomization.insert(key, value);
+    }
     let text = serde_json::to_string_pretty(&Value::Object(kustomization)).map_err(|err| {
         Error::BuildOutput {
             reason: err.to_string(),
         }
-    })?;
-    let scratch = ScratchDir::in_temp("kubectl-gitops-build-").map_err(|err| Error::Write {
-        path: std::env::temp_dir(),
-        source: std::io::Error::other(err.to_string()),
     })?;
     // JSON is YAML; kustomize reads it as the kustomization file.
     scratch
@@ -102,9 +120,26 @@ pub fn prepare(folder: &Path, spec: &Value, ignore_patterns: &[String]) -> Resul
             source: std::io::Error::other(err.to_string()),
         })?;
     Ok(Prepared {
-        folder: scratch.path().to_path_buf(),
+        folder: here,
         _scratch: Some(scratch),
     })
+}
+
+/// `target` as seen from `base` (both absolute): `../../x/y`. Paths with no common root
+/// (another drive on Windows) stay absolute.
+fn relative_to(base: &Path, target: &Path) -> PathBuf {
+    let base: Vec<_> = base.components().collect();
+    let target: Vec<_> = target.components().collect();
+    let common = base.iter().zip(&target).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return target.iter().collect();
+    }
+    let mut relative = PathBuf::new();
+    for _ in common..base.len() {
+        relative.push("..");
+    }
+    relative.extend(&target[common..]);
+    relative
 }
 
 /// The folder's own kustomization file, if it has one.
@@ -347,9 +382,21 @@ mod tests {
 
     const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
 
+    /// The generated kustomization, with its relative paths resolved back to absolute ones.
     fn generated(prepared: &Prepared) -> Value {
         let text = std::fs::read_to_string(prepared.folder().join("kustomization.yaml")).unwrap();
-        serde_json::from_str(&text).unwrap()
+        let mut value: Value = serde_json::from_str(&text).unwrap();
+        for field in ["resources", "components"] {
+            if let Some(items) = value.get_mut(field).and_then(Value::as_array_mut) {
+                for item in items {
+                    let relative = item.as_str().unwrap().to_string();
+                    assert!(relative.starts_with(".."), "relative: {relative}");
+                    let path = std::fs::canonicalize(prepared.folder().join(relative)).unwrap();
+                    *item = json!(path.to_string_lossy());
+                }
+            }
+        }
+        value
     }
 
     #[test]
@@ -420,6 +467,18 @@ mod tests {
         write(&root, "kustomization.yaml", "resources: []\n");
         let prepared = prepare(&root, &json!({"prune": true}), &[]).unwrap();
         assert_eq!(prepared.folder(), root);
+    }
+
+    #[test]
+    fn paths_are_made_relative_to_the_generated_folder() {
+        assert_eq!(
+            relative_to(Path::new("/tmp/a/b"), Path::new("/home/u/repo")),
+            PathBuf::from("../../../home/u/repo")
+        );
+        assert_eq!(
+            relative_to(Path::new("/tmp/a"), Path::new("/tmp/a/x.yaml")),
+            PathBuf::from("x.yaml")
+        );
     }
 
     #[test]

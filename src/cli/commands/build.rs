@@ -60,7 +60,7 @@ impl KustomizationBuildFlags {
     pub fn name(&self) -> Result<String> {
         let (_, targets) = parse_targets(&self.target)?;
         match targets.as_slice() {
-            [target] if std::ptr::eq(target.kind, &KUSTOMIZATION) => Ok(target.name.clone()),
+            [target] if target.kind.kind == KUSTOMIZATION.kind => Ok(target.name.clone()),
             [target] => Err(Error::InvalidUsage(format!(
                 "{} is not a Kustomization: build and diff take ks <name>",
                 target.kind.kind
