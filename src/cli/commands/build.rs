@@ -42,10 +42,10 @@ pub struct KustomizationBuildFlags {
     #[arg(value_name = "KUSTOMIZATION", num_args = 1..=2, required = true)]
     target: Vec<String>,
     /// The folder to build (a checkout of the Kustomization's source, at spec.path)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub path: Option<PathBuf>,
     /// Take the Kustomization's spec from this YAML file (the first matching document)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     kustomization_file: Option<PathBuf>,
     /// Leave out files matching these .gitignore-style patterns (repeatable, or comma-separated)
     #[arg(long, value_name = "PATTERN", value_delimiter = ',')]
