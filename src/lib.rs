@@ -41,6 +41,7 @@ pub mod flux;
 pub mod git;
 pub mod lifecycle;
 pub mod manifests;
+pub mod preview;
 pub mod ui;
 
 pub use error::{Error, Result};
