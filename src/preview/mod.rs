@@ -7,4 +7,5 @@
 //! - [`render`]: how a configured object's change is shown: a `kubectl diff`-like unified
 //!   diff, the JSON paths that change, and what is dropped before comparing.
 
+pub mod mask;
 pub mod substitute;
