@@ -229,7 +229,7 @@ pub fn compare_sops_secret(desired: &Value, live: &mut Value, merged: &mut Value
     if !masked {
         return None;
     }
-    let mut keys = |object: &mut Value| -> BTreeSet<String> {
+    let keys = |object: &mut Value| -> BTreeSet<String> {
         match object.get_mut("data").and_then(Value::as_object_mut) {
             Some(data) => data
                 .iter_mut()
