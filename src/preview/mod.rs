@@ -8,4 +8,5 @@
 //!   diff, the JSON paths that change, and what is dropped before comparing.
 
 pub mod mask;
+pub mod render;
 pub mod substitute;
