@@ -1031,6 +1031,87 @@ mod tests {
     }
 
     #[test]
+    fn strings_without_expressions_keep_their_type_through_the_round_trip() {
+        // Strings a YAML 1.1 or 1.2 reader could take for something else must be written
+        // quoted, or substituting any object would turn them into numbers or booleans.
+        let texts = [
+            "y",
+            "n",
+            "Y",
+            "N",
+            "yes",
+            "No",
+            "on",
+            "OFF",
+            "0644",
+            "-007",
+            "1_000",
+            "1e3",
+            "0x1F",
+            "0o17",
+            "0b101",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "~",
+            "null",
+            "Null",
+            "12:30",
+            "2026-01-01",
+            "1.0",
+            "+1",
+            "",
+            " lead",
+            "trail ",
+            "#c",
+            "a: b",
+            "- x",
+            "[x]",
+            "{x}",
+            "*a",
+            "&a",
+            "!t",
+            "%p",
+            "@x",
+            "`x",
+            "'q'",
+            "\"d\"",
+            "|",
+            ">",
+            "?",
+            "? x",
+            "x #c",
+            "true",
+            "False",
+            "3",
+            "-3.5",
+            "<<",
+            "=",
+            "0.",
+            ".5",
+            "1:2:3",
+            "\t",
+            "$",
+        ];
+        let data: serde_json::Map<String, Value> = texts
+            .iter()
+            .enumerate()
+            .map(|(index, text)| (format!("k{index}"), Value::from(*text)))
+            .collect();
+        let object = json!({"kind": "ConfigMap", "metadata": {"name": "x"}, "data": data});
+        let out = substitute_object(&object, &vars(&[("A", "1")]), true).unwrap();
+        assert_eq!(out, object);
+    }
+
+    #[test]
+    fn keys_are_substituted_too() {
+        let object = json!({"kind": "ConfigMap", "metadata": {"name": "c",
+            "labels": {"team-${TEAM}": "yes"}}});
+        let out = substitute_object(&object, &vars(&[("TEAM", "a")]), true).unwrap();
+        assert_eq!(out["metadata"]["labels"], json!({"team-a": "yes"}));
+    }
+
+    #[test]
     fn multi_line_values_survive_substitution() {
         let object = json!({"kind": "ConfigMap", "metadata": {"name": "c"},
             "data": {"script": "#!/bin/sh\necho ${GREETING}\n\tindented\n"}});
