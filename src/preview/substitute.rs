@@ -54,15 +54,21 @@
 //!   `${var` or `${var.x}` ("missing closing brace"), `${var:}` ("unable to parse substitution
 //!   within function"), `${var/x}` ("bad substitution").
 //!
-//! # Objects ([`substitute_object`])
-//! The controller substitutes the *YAML text* of each object and parses the result back, so
-//! a substituted value takes the YAML type of its text: `replicas: ${N}` with `N=3` becomes
-//! the number 3, `0644` the number 420 and `yes` the boolean true (Flux reads the text with
-//! YAML 1.1 rules), and a value such as `a: b` can change the document's structure. This is
-//! reproduced by writing the object as YAML (multi-line strings as `|` blocks, like Flux's
-//! emitter), substituting, and reading it back. One known difference: where a string must be
-//! quoted (it contains `: `, starts with `*`, ...), Flux's emitter single-quotes and ours
-//! double-quotes, so a `"` or `\` substituted into such a string reads differently.
+//! # Objects ([`substitute_document`], [`substitute_object`])
+//! The controller substitutes the *YAML text* of each object, as its Go emitter writes it,
+//! and reads the result back, so a substituted value takes the YAML type of its new text:
+//! `replicas: ${N}` with `N=3` becomes the number 3, `0644` the number 420 and `yes` the
+//! boolean true (the text is read with YAML 1.1 rules), and a value such as `a: b` can change
+//! the document's structure. Quoting in the user's file does not survive kustomize (it writes
+//! `"${N}"` back as plain `${N}`), so `value: "${PORT}"` gives a number in Flux too.
+//! - [`substitute_document`] substitutes one document of `kubectl kustomize` output as given:
+//!   kubectl's kustomize writes with the same Go emitter as Flux, so this is the exact text
+//!   Flux substitutes ([`split_documents`] splits the output).
+//! - [`substitute_object`] substitutes an object already read: it is written with
+//!   serde-saphyr (multi-line strings as `|` blocks), and the strings it double-quotes are
+//!   rewritten in Go's single-quoted style where Go single-quotes (the test compares the
+//!   result with what `kubectl kustomize` wrote for 41 tricky strings), so a `"` or `\`
+//!   substituted into `x: ${A}` reads as in Flux, and a `'` breaks it as in Flux.
 
 use std::collections::BTreeMap;
 
@@ -184,23 +190,187 @@ pub fn substitute_object(
         object: object_id(object),
         source: Box::new(source),
     };
-    // Multi-line strings as `|` blocks, as Flux's Go emitter writes them: a value substituted
-    // into a block is taken as is (variables carry no newlines), where inside a double-quoted
-    // string a `"` or `\` in the value would be read as YAML syntax.
+    // Multi-line strings as `|` blocks and quoted strings with `$` single-quoted, as Flux's Go
+    // emitter writes them (serde-saphyr makes the same plain-or-quoted choices).
     let yaml = crate::ui::output::kubernetes_yaml(object, true)
         .map_err(|err| in_object(SubstituteError::Yaml(err.to_string())))?;
+    let yaml = single_quote_substitutions(&yaml);
     let text = substitute(&yaml, vars, strict).map_err(in_object)?;
-    // Flux reads the text back with YAML 1.1 rules (sigs.k8s.io/yaml): `yes`/`on` are
-    // booleans and `0644` is octal; the default options already take YAML 1.1 booleans.
-    let mut options = serde_saphyr::options::Options::default();
-    options.legacy_octal_numbers = true;
-    let mut back: Value = serde_saphyr::from_str_with_options(&text, options).map_err(|err| {
+    read_back(&text).map_err(|err| {
         in_object(SubstituteError::Yaml(format!(
             "the substituted object is not valid YAML: {err}"
         )))
-    })?;
-    integral_floats_to_integers(&mut back);
-    Ok(back)
+    })
+}
+
+/// Substitutes one document of `kubectl kustomize` output, given as its YAML text: the very
+/// text kustomize-controller substitutes (kubectl's kustomize writes YAML with the same Go
+/// emitter as Flux's `AsYAML`), so this is the exact path when the build output is at hand.
+/// An object marked [`is_disabled`] is returned as read. Errors name the object.
+pub fn substitute_document(
+    document: &str,
+    vars: &BTreeMap<String, String>,
+    strict: bool,
+) -> Result<Value, SubstituteError> {
+    let object = read_back(document)
+        .map_err(|err| SubstituteError::Yaml(format!("the document is not valid YAML: {err}")))?;
+    if is_disabled(&object) {
+        return Ok(object);
+    }
+    let in_object = |source: SubstituteError| SubstituteError::InObject {
+        object: object_id(&object),
+        source: Box::new(source),
+    };
+    let text = substitute(document, vars, strict).map_err(in_object)?;
+    read_back(&text).map_err(|err| {
+        in_object(SubstituteError::Yaml(format!(
+            "the substituted object is not valid YAML: {err}"
+        )))
+    })
+}
+
+/// The documents of a multi-document YAML text (kustomize's output), split at `---` lines;
+/// empty documents are dropped.
+pub fn split_documents(text: &str) -> Vec<&str> {
+    let mut documents = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        if content == "---" || content.starts_with("--- ") {
+            documents.push(&text[start..offset]);
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    documents.push(&text[start..]);
+    documents.retain(|document| {
+        document
+            .lines()
+            .any(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+    });
+    documents
+}
+
+/// Reads substituted YAML as Flux does (sigs.k8s.io/yaml, YAML 1.1): `yes`/`on` are booleans
+/// (serde-saphyr's default), `0644` is octal, and integral floats become integers.
+fn read_back(text: &str) -> Result<Value, serde_saphyr::Error> {
+    let mut options = serde_saphyr::options::Options::default();
+    options.legacy_octal_numbers = true;
+    let mut value: Value = serde_saphyr::from_str_with_options(text, options)?;
+    integral_floats_to_integers(&mut value);
+    Ok(value)
+}
+
+/// Where a string must be quoted (`x: ${A}`, `[${A}]`, ` ${A}`), Flux's Go emitter
+/// single-quotes it and serde-saphyr double-quotes it; the two read a `"` or `\` substituted
+/// into them differently. This rewrites serde-saphyr's double-quoted scalars that contain a
+/// `$` and no escape but `\"` and `\\` in Go's single-quoted style. Block scalars are left
+/// alone. The plain-or-quoted choice itself is the same in both emitters (checked against
+/// `kubectl kustomize` output in the tests).
+fn single_quote_substitutions(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len() + 16);
+    // The column a block scalar's owner (key or list dash) starts at, while inside the block.
+    let mut block_owner: Option<usize> = None;
+    for line in yaml.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(owner) = block_owner {
+            if line.trim().is_empty() || indent > owner {
+                out.push_str(line);
+                continue;
+            }
+            block_owner = None;
+        }
+        let mut position = indent;
+        let mut owner = indent;
+        let mut rewritten = String::new();
+        let mut copied = 0;
+        loop {
+            let rest = &line[position..];
+            if rest.starts_with("- ") {
+                owner = position;
+                position += 2;
+                continue;
+            }
+            if rest.starts_with('"') {
+                let Some(length) = double_quoted_length(rest) else {
+                    break;
+                };
+                let quoted = &rest[..length];
+                if let Some(single) = as_single_quoted(quoted) {
+                    rewritten.push_str(&line[copied..position]);
+                    rewritten.push_str(&single);
+                    copied = position + length;
+                }
+                let after = &rest[length..];
+                if after.starts_with(": ") {
+                    owner = position;
+                    position += length + 2;
+                    continue;
+                }
+                break;
+            }
+            match rest.find(": ") {
+                Some(colon) if !rest.starts_with(['\'', '{', '[']) => {
+                    owner = position;
+                    position += colon + 2;
+                }
+                _ => {
+                    let token = rest.trim_end();
+                    if is_block_header(token) {
+                        block_owner = Some(owner);
+                    }
+                    break;
+                }
+            }
+        }
+        rewritten.push_str(&line[copied..]);
+        out.push_str(&rewritten);
+    }
+    out
+}
+
+/// The length of the double-quoted scalar at the start of `text`, quotes included.
+fn double_quoted_length(text: &str) -> Option<usize> {
+    let mut chars = text.char_indices().skip(1);
+    while let Some((index, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '"' => return Some(index + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `"..."` as Go would single-quote it, when it holds a `$` and no escape but `\"`/`\\`.
+fn as_single_quoted(quoted: &str) -> Option<String> {
+    let inner = &quoted[1..quoted.len() - 1];
+    if !inner.contains('$') {
+        return None;
+    }
+    let mut text = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some(escaped @ ('"' | '\\')) => text.push(escaped),
+                _ => return None,
+            }
+        } else {
+            text.push(c);
+        }
+    }
+    Some(format!("'{}'", text.replace('\'', "''")))
+}
+
+/// `|`, `|-`, `>+`, `|2-`, ...: the header of a block scalar.
+fn is_block_header(token: &str) -> bool {
+    let mut chars = token.chars();
+    matches!(chars.next(), Some('|' | '>'))
+        && chars.all(|c| c == '-' || c == '+' || c.is_ascii_digit())
 }
 
 /// Flux turns the YAML into JSON through Go's float64, so `1e3` or `3.0` end up as the JSON
@@ -1101,6 +1271,164 @@ mod tests {
         let object = json!({"kind": "ConfigMap", "metadata": {"name": "x"}, "data": data});
         let out = substitute_object(&object, &vars(&[("A", "1")]), true).unwrap();
         assert_eq!(out, object);
+    }
+
+    /// The same ConfigMap as written by `kubectl kustomize` 1.36 (kustomize v5.8, the Go
+    /// emitter of Flux's `AsYAML`), captured once: strings with `${` must be written plain or
+    /// quoted exactly as there, or substitution gives other types or other text.
+    const KUSTOMIZE_WROTE: &str = r#"apiVersion: v1
+data:
+  k00: ${A}
+  k01: -${A}
+  k02: '${A}:'
+  k03: '${A}: x'
+  k04: 'x: ${A}'
+  k05: '${A} #c'
+  k06: '#${A}'
+  k07: '- ${A}'
+  k08: '[${A}]'
+  k09: '{${A}}'
+  k10: ${A},${B}
+  k11: '*${A}'
+  k12: '&${A}'
+  k13: '!${A}'
+  k14: '%${A}'
+  k15: '@${A}'
+  k16: '`${A}'
+  k17: ?${A}
+  k18: '? ${A}'
+  k19: '|${A}'
+  k20: '>${A}'
+  k21: ' ${A}'
+  k22: '${A} '
+  k23: '''${A}'''
+  k24: '"${A}"'
+  k25: a'${A}
+  k26: ${A}\d
+  k27: $${A}
+  k28: '${A:-x: y}'
+  k29: ${A:=0}
+  k30: http://${A}:80/x
+  k31: "${A}\t"
+  k32: =${A}
+  k33: ${A}é
+  k34: ${A} - ${B}
+  k35: key=${A}
+  k36: ${A}%
+  k37: 0${A}
+  k38: .${A}
+  k39: ~${A}
+  k40: ${A}~
+kind: ConfigMap
+metadata:
+  name: q
+"#;
+
+    #[test]
+    fn strings_with_expressions_are_written_as_kustomize_writes_them() {
+        let texts = [
+            "${A}",
+            "-${A}",
+            "${A}:",
+            "${A}: x",
+            "x: ${A}",
+            "${A} #c",
+            "#${A}",
+            "- ${A}",
+            "[${A}]",
+            "{${A}}",
+            "${A},${B}",
+            "*${A}",
+            "&${A}",
+            "!${A}",
+            "%${A}",
+            "@${A}",
+            "`${A}",
+            "?${A}",
+            "? ${A}",
+            "|${A}",
+            ">${A}",
+            " ${A}",
+            "${A} ",
+            "'${A}'",
+            "\"${A}\"",
+            "a'${A}",
+            "${A}\\d",
+            "$${A}",
+            "${A:-x: y}",
+            "${A:=0}",
+            "http://${A}:80/x",
+            "${A}\t",
+            "=${A}",
+            "${A}\u{e9}",
+            "${A} - ${B}",
+            "key=${A}",
+            "${A}%",
+            "0${A}",
+            ".${A}",
+            "~${A}",
+            "${A}~",
+        ];
+        let data: serde_json::Map<String, Value> = texts
+            .iter()
+            .enumerate()
+            .map(|(index, text)| (format!("k{index:02}"), Value::from(*text)))
+            .collect();
+        let object = json!({"apiVersion": "v1", "data": data, "kind": "ConfigMap",
+            "metadata": {"name": "q"}});
+        let yaml = crate::ui::output::kubernetes_yaml(&object, true).unwrap();
+        assert_eq!(single_quote_substitutions(&yaml), KUSTOMIZE_WROTE);
+    }
+
+    #[test]
+    fn quotes_substituted_into_quoted_strings_read_as_in_flux() {
+        let object = json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {
+            "colon": "k: ${V}", "flow": "[${V}]", "list": ["- ${V}"],
+            "script": "echo \"x: ${V}\"\nline\n", "key: ${V}": "x"}});
+        let value = r#"say "hi" \ o/"#;
+        let out = substitute_object(&object, &vars(&[("V", value)]), true).unwrap();
+        assert_eq!(
+            out["data"],
+            json!({"colon": format!("k: {value}"), "flow": format!("[{value}]"),
+                "list": [format!("- {value}")],
+                "script": format!("echo \"x: {value}\"\nline\n"),
+                format!("key: {value}"): "x"})
+        );
+        // A `'` ends Go's single-quoted string early: Flux fails on it, and so does this.
+        let err = substitute_object(&object, &vars(&[("V", "it's")]), true).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("var substitution failed for 'ConfigMap/c': the substituted object is not valid YAML"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn documents_of_kustomize_output_are_substituted_as_text() {
+        let output = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: apps\ndata:\n  n: ${N}\n  q: \"${N}\"\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  annotations:\n    kustomize.toolkit.fluxcd.io/substitute: disabled\ndata:\n  raw: ${N}\n";
+        let documents = split_documents(output);
+        assert_eq!(documents.len(), 2);
+        let vars = vars(&[("N", "3")]);
+        let first = substitute_document(documents[0], &vars, true).unwrap();
+        assert_eq!(first["data"], json!({"n": 3, "q": "3"}));
+        let second = substitute_document(documents[1], &vars, true).unwrap();
+        assert_eq!(second["data"], json!({"raw": "${N}"}));
+        assert_eq!(
+            substitute_document(documents[0], &BTreeMap::new(), true)
+                .unwrap_err()
+                .to_string(),
+            r#"var substitution failed for 'ConfigMap/apps/a': variable not set (strict mode): "N""#
+        );
+    }
+
+    #[test]
+    fn documents_split_at_separator_lines_only() {
+        assert_eq!(
+            split_documents("---\na: 1\n---\n# only a comment\n---\nb: |\n  ---x\n  ---\n"),
+            vec!["a: 1\n", "b: |\n  ---x\n  ---\n"]
+        );
+        assert_eq!(split_documents("a: 1"), vec!["a: 1"]);
+        assert!(split_documents("").is_empty());
     }
 
     #[test]
