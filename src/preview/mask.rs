@@ -1,7 +1,7 @@
-//! Secret values kept out of `build` output and `diff` changes.
+//! Secret values kept out of `build` output and `diff` changes (docs/postbuild-and-masking.md).
 //!
 //! A preview is read on terminals, in CI logs and in pull-request comments, so a Secret's
-//! values must never reach it. Three rules, for three moments:
+//! values must never reach it. Four rules, for four moments:
 //!
 //! - **`build` output** ([`mask_secret`]): every value of a v1 Secret's `data` and
 //!   `stringData` becomes [`MASK`] (`***`, the marker `kubectl diff` and `flux diff` use). The

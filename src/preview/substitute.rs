@@ -1,5 +1,7 @@
 //! Flux's `postBuild` variable substitution, pure: no cluster reads, no files.
 //!
+//! See docs/postbuild-and-masking.md for the surprises in one place.
+//!
 //! kustomize-controller (and `flux build`/`flux diff`) run a bash-like `envsubst` over every
 //! built object after kustomize. This module reproduces that evaluation exactly, because a
 //! preview that substitutes differently from the controller shows a change that will not
