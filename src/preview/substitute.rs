@@ -1383,6 +1383,52 @@ metadata:
     }
 
     #[test]
+    fn an_object_substitutes_like_kustomize_output_of_it() {
+        // substitute_document works on kustomize's own text (exactly Flux's); substitute_object
+        // on the object read from it. They must agree for any value.
+        let object = read_back(KUSTOMIZE_WROTE).unwrap();
+        let mut failing = Vec::new();
+        for value in [
+            "3",
+            "-1",
+            "x",
+            "a: b",
+            r#"q"uote"#,
+            r"back\slash",
+            "",
+            " pad ",
+            "#",
+            "0644",
+        ] {
+            let vars = vars(&[("A", value), ("B", "b")]);
+            let from_text = substitute_document(KUSTOMIZE_WROTE, &vars, false);
+            let from_object = substitute_object(&object, &vars, false);
+            match (from_text, from_object) {
+                (Ok(text), Ok(object)) => assert_eq!(object, text, "A={value:?}"),
+                (Err(_), Err(_)) => failing.push(value),
+                (text, object) => panic!("A={value:?}: {text:?} but {object:?}"),
+            }
+        }
+        // Invalid YAML for Flux too: `k00: a: b`; a quote or backslash inside the
+        // double-quoted `"${A}\t"`; an empty or space-led value after `k17: ?`.
+        assert_eq!(failing, ["a: b", r#"q"uote"#, r"back\slash", "", " pad "]);
+        // Without the tab-escaped `"${A}\t"`, quotes and backslashes succeed and agree.
+        let text: String = KUSTOMIZE_WROTE
+            .split_inclusive('\n')
+            .filter(|line| !line.contains("k31:"))
+            .collect();
+        let object = read_back(&text).unwrap();
+        for value in [r#"q"uote"#, r"back\slash", "x, y"] {
+            let vars = vars(&[("A", value), ("B", "b")]);
+            assert_eq!(
+                substitute_object(&object, &vars, true).unwrap(),
+                substitute_document(&text, &vars, true).unwrap(),
+                "A={value:?}"
+            );
+        }
+    }
+
+    #[test]
     fn quotes_substituted_into_quoted_strings_read_as_in_flux() {
         let object = json!({"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {
             "colon": "k: ${V}", "flow": "[${V}]", "list": ["- ${V}"],
