@@ -1479,6 +1479,178 @@ metadata:
         assert!(split_documents("").is_empty());
     }
 
+    /// `kubectl kustomize` output of a test folder, and what `flux build kustomization
+    /// --dry-run` (flux v2.9.4) printed for it with the inline variables of
+    /// [`flux_vars`]: real Flux as the reference for the whole pipeline.
+    const KUSTOMIZE_OUTPUT: &str = r#"apiVersion: v1
+data:
+  raw: ${TAG} ${
+kind: ConfigMap
+metadata:
+  labels:
+    kustomize.toolkit.fluxcd.io/substitute: disabled
+  name: "off"
+  namespace: default
+---
+apiVersion: v1
+data:
+  bare: $TAG and $$TAG and $${TAG}
+  colon: 'x: ${Q}'
+  dflt: ${MISSING:=dflt}-${MISSING:-d2}-${EMPTY:-e}
+  multi: ${MULTI}
+  plain: ${TAG}
+  script: |
+    echo "${Q}"
+  upper: ${TAG^^}/${#Q}/${Q:0:3}/${Q/hi/HI}
+kind: ConfigMap
+metadata:
+  name: probe
+  namespace: default
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  labels:
+    "yes": ${YESV}
+  name: d
+  namespace: default
+spec:
+  replicas: ${NUM}
+  selector:
+    matchLabels:
+      app: d
+  template:
+    metadata:
+      labels:
+        app: d
+    spec:
+      containers:
+      - env:
+        - name: MODE
+          value: ${MODE}
+        image: img:${TAG}
+        name: c
+"#;
+    const FLUX_BUILD_OUTPUT: &str = r#"apiVersion: v1
+data:
+  bare: $TAG and $TAG and ${TAG}
+  colon: 'x: say "hi" \ o/'
+  dflt: dflt-d2-e
+  multi: ab
+  plain: 1
+  script: |
+    echo "say "hi" \ o/"
+  upper: 1.0/13/say/say "HI" \ o/
+kind: ConfigMap
+metadata:
+  labels:
+    kustomize.toolkit.fluxcd.io/name: app
+    kustomize.toolkit.fluxcd.io/namespace: flux-system
+  name: probe
+  namespace: default
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  labels:
+    kustomize.toolkit.fluxcd.io/name: app
+    kustomize.toolkit.fluxcd.io/namespace: flux-system
+    "yes": true
+  name: d
+  namespace: default
+spec:
+  replicas: 3
+  selector:
+    matchLabels:
+      app: d
+  template:
+    metadata:
+      labels:
+        app: d
+    spec:
+      containers:
+      - env:
+        - name: MODE
+          value: 420
+        image: img:1.0
+        name: c
+---
+apiVersion: v1
+data:
+  raw: ${TAG} ${
+kind: ConfigMap
+metadata:
+  labels:
+    kustomize.toolkit.fluxcd.io/name: app
+    kustomize.toolkit.fluxcd.io/namespace: flux-system
+    kustomize.toolkit.fluxcd.io/substitute: disabled
+  name: "off"
+  namespace: default
+---
+"#;
+
+    fn flux_vars() -> BTreeMap<String, String> {
+        let inline = vars(&[
+            ("NUM", "3"),
+            ("TAG", "1.0"),
+            ("Q", r#"say "hi" \ o/"#),
+            ("MULTI", "a\nb"),
+            ("YESV", "yes"),
+            ("MODE", "0644"),
+            ("EMPTY", ""),
+        ]);
+        variables(&inline, &[])
+    }
+
+    #[test]
+    fn kustomize_output_substitutes_exactly_as_flux_build() {
+        let by_name = |mut objects: Vec<Value>| {
+            objects.sort_by_key(|object| object["metadata"]["name"].to_string());
+            objects
+        };
+        let ours: Vec<Value> = split_documents(KUSTOMIZE_OUTPUT)
+            .into_iter()
+            .map(|document| substitute_document(document, &flux_vars(), true).unwrap())
+            .collect();
+        let flux: Vec<Value> = split_documents(FLUX_BUILD_OUTPUT)
+            .into_iter()
+            .map(|document| {
+                let mut object = read_back(document).unwrap();
+                // flux build adds the owner labels after substituting.
+                let labels = &mut object["metadata"]["labels"];
+                if let Some(map) = labels.as_object_mut() {
+                    map.remove("kustomize.toolkit.fluxcd.io/name");
+                    map.remove("kustomize.toolkit.fluxcd.io/namespace");
+                    if map.is_empty() {
+                        object["metadata"].as_object_mut().unwrap().remove("labels");
+                    }
+                }
+                object
+            })
+            .collect();
+        assert_eq!(flux.len(), 3);
+        assert_eq!(by_name(ours.clone()), by_name(flux.clone()));
+        // The same from the objects as read, for the path without kustomize's text.
+        let from_objects: Vec<Value> = split_documents(KUSTOMIZE_OUTPUT)
+            .into_iter()
+            .map(|document| {
+                substitute_object(&read_back(document).unwrap(), &flux_vars(), true).unwrap()
+            })
+            .collect();
+        assert_eq!(by_name(from_objects), by_name(flux));
+    }
+
+    #[test]
+    fn a_missing_variable_outside_strict_mode_leaves_null_as_in_flux() {
+        // flux build printed `a: null` for `a: ${NOPE}` (and, with --strict-substitute,
+        // `var substitution failed for 's': envsubst error: variable substitution failed:
+        // variable not set (strict mode): "NOPE"`).
+        let object =
+            json!({"kind": "ConfigMap", "metadata": {"name": "s"}, "data": {"a": "${NOPE}"}});
+        let out = substitute_object(&object, &vars(&[("TAG", "1")]), false).unwrap();
+        assert_eq!(out["data"]["a"], Value::Null);
+    }
+
     #[test]
     fn keys_are_substituted_too() {
         let object = json!({"kind": "ConfigMap", "metadata": {"name": "c",
