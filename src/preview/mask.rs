@@ -489,4 +489,120 @@ mod tests {
         fold_string_data(&mut only);
         assert_eq!(only, json!({"kind": "Secret", "data": {"k": b64("v")}}));
     }
+
+    /// `kubectl kustomize` output of three SOPS Secrets (encrypted as a whole, a docker config,
+    /// single values), and what `flux build kustomization --dry-run` (flux v2.9.4) printed.
+    const SOPS_KUSTOMIZE_OUTPUT: &str = r#"apiVersion: v1
+data:
+  .dockerconfigjson: ENC[AES256_GCM,data:abcd,type:str]
+kind: Secret
+metadata:
+  name: docker
+  namespace: default
+sops:
+  mac: ENC[AES256_GCM,data:mac,type:str]
+  version: 3.9.0
+type: kubernetes.io/dockerconfigjson
+---
+apiVersion: v1
+data:
+  enc: c29wcyBFTkNbQUVTMjU2X0dDTSxkYXRhOnhd
+  plain: aGVsbG8=
+kind: Secret
+metadata:
+  name: single
+  namespace: default
+stringData:
+  s-enc: a sops value ENC[x]
+  s-plain: hello
+---
+apiVersion: v1
+data:
+  password: ENC[AES256_GCM,data:abcd,iv:xyz,tag:t==,type:str]
+kind: Secret
+metadata:
+  name: whole
+  namespace: default
+sops:
+  age:
+  - enc: '-----BEGIN AGE ENCRYPTED FILE-----'
+    recipient: age1xyz
+  lastmodified: "2026-01-01T00:00:00Z"
+  mac: ENC[AES256_GCM,data:mac,iv:iv,tag:tag,type:str]
+  version: 3.9.0
+stringData:
+  token: ENC[AES256_GCM,data:efgh,iv:xyz,tag:t==,type:str]
+type: Opaque
+"#;
+    const SOPS_FLUX_BUILD_OUTPUT: &str = r#"apiVersion: v1
+data:
+  password: KipTT1BTKio=
+kind: Secret
+metadata:
+  labels:
+    kustomize.toolkit.fluxcd.io/name: app
+    kustomize.toolkit.fluxcd.io/namespace: flux-system
+  name: whole
+  namespace: default
+stringData:
+  token: '**SOPS**'
+type: Opaque
+---
+apiVersion: v1
+data:
+  .dockerconfigjson: eyJtYXNrIjoiKipTT1BTKioifQ==
+kind: Secret
+metadata:
+  labels:
+    kustomize.toolkit.fluxcd.io/name: app
+    kustomize.toolkit.fluxcd.io/namespace: flux-system
+  name: docker
+  namespace: default
+type: kubernetes.io/dockerconfigjson
+---
+apiVersion: v1
+data:
+  enc: KipTT1BTKio=
+  plain: aGVsbG8=
+kind: Secret
+metadata:
+  labels:
+    kustomize.toolkit.fluxcd.io/name: app
+    kustomize.toolkit.fluxcd.io/namespace: flux-system
+  name: single
+  namespace: default
+stringData:
+  s-enc: KipTT1BTKio=
+  s-plain: hello
+---
+"#;
+
+    #[test]
+    fn sops_masking_matches_flux_build() {
+        use crate::preview::substitute::split_documents;
+        let ours: Vec<Value> = split_documents(SOPS_KUSTOMIZE_OUTPUT)
+            .into_iter()
+            .map(|document| {
+                let mut object: Value = serde_saphyr::from_str(document).unwrap();
+                assert_eq!(mask_sops(&mut object), Ok(true));
+                object
+            })
+            .collect();
+        let flux: Vec<Value> = split_documents(SOPS_FLUX_BUILD_OUTPUT)
+            .into_iter()
+            .map(|document| {
+                let mut object: Value = serde_saphyr::from_str(document).unwrap();
+                // flux build adds the owner labels, the only labels here.
+                object["metadata"].as_object_mut().unwrap().remove("labels");
+                object
+            })
+            .collect();
+        assert_eq!(flux.len(), 3);
+        // kubectl kustomize sorts by kind and name; flux build keeps the files' order.
+        let by_name = |mut objects: Vec<Value>| {
+            objects.sort_by_key(|object| object["metadata"]["name"].to_string());
+            objects
+        };
+        assert_eq!(by_name(ours), by_name(flux));
+    }
 }
