@@ -119,8 +119,12 @@ fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // A closed stdout is the reader's choice (`| head`), not a failure to report.
-            if !matches!(err, crate::Error::StdoutClosed) {
+            // A closed stdout is the reader's choice (`| head`), not a failure to report; the
+            // changes `diff` found were printed, and exit status 1 says so (as kubectl diff).
+            if !matches!(
+                err,
+                crate::Error::StdoutClosed | crate::Error::ChangesFound { .. }
+            ) {
                 ui.error(&err);
             }
             ExitCode::from(err.exit_code())

@@ -13,14 +13,13 @@ use serde_json::{Map, Value};
 use super::error::{Error, Result};
 use super::generate;
 use super::kustomize::Kubectl;
-use super::substitute;
+use super::mask;
+use super::substitute::{self, PostBuild};
 use crate::cluster::connection::Connection;
 use crate::cluster::{Action, qualified_plural};
 use crate::flux::KUSTOMIZATION;
 use crate::flux::discovery::FluxApis;
 
-/// Label and annotation that keep one object out of `postBuild` substitution.
-const SUBSTITUTE_MARKER: &str = "kustomize.toolkit.fluxcd.io/substitute";
 /// The labels kustomize-controller puts on every object it applies, naming its owner.
 pub const OWNER_NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
 pub const OWNER_NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
@@ -150,15 +149,22 @@ pub async fn build(
     .map_err(|err| Error::BuildOutput {
         reason: err.to_string(),
     })??;
-    let mut objects = read_objects(&yaml)?;
-    if let Some(post_build) = kustomization.spec().get("postBuild") {
-        let variables = variables(connection, kustomization, post_build).await?;
-        substitute_all(
-            &mut objects,
-            post_build,
-            &variables,
-            options.strict_substitute,
-        )?;
+    let mut objects = match PostBuild::from_kustomization(&kustomization.object) {
+        Some(post_build) => {
+            let variables = variables(connection, kustomization, &post_build).await?;
+            if post_build.runs(&variables) {
+                substitute_all(&yaml, &variables, options.strict_substitute)?
+            } else {
+                read_objects(&yaml)?
+            }
+        }
+        None => read_objects(&yaml)?,
+    };
+    for object in &mut objects {
+        // As Flux: encrypted values never leave the build, --show-secrets or not.
+        mask::mask_sops(object).map_err(|err| Error::Mask {
+            reason: err.to_string(),
+        })?;
     }
     for object in &mut objects {
         set_owner_labels(object, kustomization);
@@ -181,21 +187,15 @@ fn read_objects(yaml: &str) -> Result<Vec<Value>> {
 }
 
 /// The variables of `postBuild`: every `substituteFrom` ConfigMap and Secret in order, then
-/// the inline `substitute`, which wins.
+/// the inline `substitute`, which wins (see [`substitute::variables`]).
 async fn variables(
     connection: &Connection,
     kustomization: &Kustomization,
-    post_build: &Value,
+    post_build: &PostBuild,
 ) -> crate::Result<BTreeMap<String, String>> {
     let mut sources = Vec::new();
-    for reference in post_build["substituteFrom"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let kind = reference["kind"].as_str().unwrap_or_default();
-        let name = reference["name"].as_str().unwrap_or_default();
-        let optional = reference["optional"].as_bool().unwrap_or(false);
+    for reference in &post_build.substitute_from {
+        let (kind, name) = (reference.kind.as_str(), reference.name.as_str());
         let data = match kind {
             "ConfigMap" => read_config_map(connection, &kustomization.namespace, name).await?,
             "Secret" => read_secret(connection, &kustomization.namespace, name).await?,
@@ -211,7 +211,7 @@ async fn variables(
         };
         match data {
             Some(data) => sources.push(data),
-            None if optional => {}
+            None if reference.optional => {}
             None => {
                 return Err(Error::SubstituteSourceMissing {
                     kind: kind.to_string(),
@@ -223,15 +223,7 @@ async fn variables(
             }
         }
     }
-    let inline: BTreeMap<String, String> = post_build["substitute"]
-        .as_object()
-        .map(|map| {
-            map.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(substitute::merge_variables(&sources, &inline))
+    Ok(substitute::variables(&post_build.substitute, &sources))
 }
 
 async fn read_config_map(
@@ -267,35 +259,24 @@ async fn read_secret(
     }))
 }
 
-/// Substitutes every object not marked `substitute: disabled`.
+/// The objects of kustomize's output, each substituted from its own YAML text (the text
+/// kustomize-controller substitutes); objects marked `substitute: disabled` are read as they are.
 fn substitute_all(
-    objects: &mut [Value],
-    post_build: &Value,
+    yaml: &str,
     variables: &BTreeMap<String, String>,
     strict: bool,
-) -> Result<()> {
-    let always = post_build["substituteStrategy"].as_str() == Some("Always");
-    if variables.is_empty() && !always {
-        return Ok(());
-    }
-    for object in objects.iter_mut() {
-        if marked(object, SUBSTITUTE_MARKER, "disabled") {
-            continue;
-        }
-        let substituted =
-            substitute::substitute_object(object, variables, strict).map_err(|err| {
+) -> Result<Vec<Value>> {
+    substitute::split_documents(yaml)
+        .into_iter()
+        .map(|document| {
+            substitute::substitute_document(document, variables, strict).map_err(|err| {
                 Error::Substitution {
-                    object: object
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
                     reason: err.to_string(),
                 }
-            })?;
-        *object = substituted;
-    }
-    Ok(())
+            })
+        })
+        .filter(|object| !matches!(object, Ok(Value::Null)))
+        .collect()
 }
 
 /// Whether `object` carries `key: value` as a label or an annotation (the value in any case,
@@ -407,15 +388,12 @@ mod tests {
     }
 
     #[test]
-    fn markers_are_read_from_labels_and_annotations() {
-        let labelled = json!({"metadata": {"labels": {SUBSTITUTE_MARKER: "disabled"}}});
-        let annotated = json!({"metadata": {"annotations": {SUBSTITUTE_MARKER: "disabled"}}});
-        assert!(marked(&labelled, SUBSTITUTE_MARKER, "disabled"));
-        assert!(marked(&annotated, SUBSTITUTE_MARKER, "disabled"));
-        assert!(!marked(
-            &json!({"metadata": {}}),
-            SUBSTITUTE_MARKER,
-            "disabled"
-        ));
+    fn markers_are_read_from_labels_and_annotations_in_any_case() {
+        let key = "kustomize.toolkit.fluxcd.io/ssa";
+        let labelled = json!({"metadata": {"labels": {key: "Ignore"}}});
+        let annotated = json!({"metadata": {"annotations": {key: "ignore"}}});
+        assert!(marked(&labelled, key, "ignore"));
+        assert!(marked(&annotated, key, "ignore"));
+        assert!(!marked(&json!({"metadata": {}}), key, "ignore"));
     }
 }

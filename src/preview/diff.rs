@@ -227,7 +227,8 @@ async fn diff_one(
     if let Some(reason) = skip_reason(&desired, live.as_ref()) {
         return identity.change(owner, Outcome::Skipped, Some(reason));
     }
-    let sops_masked = mask::mask_sops(&mut desired);
+    // What Flux does before its dry run (the build already masked SOPS values).
+    mask::fold_string_data(&mut desired);
     let merged = match dry_run(connection, &api, resource, &identity, &desired).await {
         Ok(merged) => merged,
         Err(err) => return failed(&identity, format!("dry-run failed: {err}")),
@@ -246,14 +247,11 @@ async fn diff_one(
             rule.remove_paths(object);
         }
     }
-    if identity.kind == "Secret" && identity.group().is_empty() {
-        if sops_masked {
-            // Encrypted values cannot be compared: only which keys there are.
-            if secret_keys(&live) == secret_keys(&merged) {
-                return identity.change(owner, Outcome::Unchanged, None);
-            }
-        }
-        mask::mask_secret_pair(&mut live, &mut merged);
+    match mask::compare_sops_secret(&desired, &mut live, &mut merged) {
+        // Encrypted values cannot be compared: only which keys there are.
+        Some(false) => return identity.change(owner, Outcome::Unchanged, None),
+        Some(true) => {}
+        None => mask::mask_secret_pair(&mut live, &mut merged),
     }
     if live == merged {
         return identity.change(owner, Outcome::Unchanged, None);
@@ -320,16 +318,6 @@ fn skip_reason(desired: &Value, live: Option<&Value>) -> Option<String> {
         ));
     }
     None
-}
-
-fn secret_keys(secret: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = ["data", "stringData"]
-        .iter()
-        .filter_map(|field| secret[field].as_object())
-        .flat_map(|map| map.keys().cloned())
-        .collect();
-    keys.sort();
-    keys
 }
 
 /// Inventory entries the build no longer has: what the controller would delete.

@@ -69,8 +69,12 @@ pub enum Error {
         kustomization: String,
     },
 
-    #[error("var substitution failed for '{object}': {reason}")]
-    Substitution { object: String, reason: String },
+    /// The reason names the object (`var substitution failed for 'Kind/ns/name': ...`).
+    #[error("{reason}")]
+    Substitution { reason: String },
+
+    #[error("{reason}")]
+    Mask { reason: String },
 
     #[error(
         "{kustomization}'s source is {source_kind} {source_name}, and --ref fetches Git sources only: diff a local folder with --path"

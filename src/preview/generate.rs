@@ -9,13 +9,15 @@
 //! - it then sets the Kustomization's `targetNamespace`, `namePrefix`, `nameSuffix`, and adds
 //!   its `patches`, `images` and `components`.
 //!
-//! Here the same kustomization is written into a temporary folder, with the user's files named
-//! by absolute path; with kubectl's `--load-restrictor LoadRestrictionsNone` it builds the
-//! same objects. When the folder has its own kustomization file and the Kustomization sets
-//! something on top, the temporary kustomization takes the folder as its one resource (an
-//! overlay). That gives Flux's result, except that a `namePrefix`/`nameSuffix` set both in the
-//! folder's kustomization and in the Kustomization is applied twice here where Flux replaces
-//! the folder's (see docs/build-and-diff.md).
+//! Here the same kustomization is written into a temporary folder, naming the user's files
+//! and folders by paths relative to it (kustomize refuses absolute folder resources); with
+//! kubectl's `--load-restrictor LoadRestrictionsNone` it builds the same objects. When the
+//! folder has its own kustomization file, the temporary kustomization takes the folder as its
+//! one resource (an overlay) and adds the Kustomization's settings on top. Either way it asks
+//! for `sortOptions: fifo`: kubectl's kustomize otherwise sorts by kind, while
+//! kustomize-controller keeps the order of the files. The result is Flux's, except that a
+//! `namePrefix`/`nameSuffix` set both in the folder's kustomization and in the Kustomization
+//! is applied twice here where Flux replaces the folder's (see docs/build-and-diff.md).
 
 use std::path::{Path, PathBuf};
 
@@ -33,11 +35,11 @@ pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
 /// Per-folder ignore files, as source-controller reads them.
 const SOURCE_IGNORE_FILE: &str = ".sourceignore";
 
-/// What to hand to `kubectl kustomize`: the user's folder as it is, or a generated
-/// kustomization in a private folder removed on drop.
+/// What to hand to `kubectl kustomize`: a generated kustomization in a private folder,
+/// removed on drop.
 pub struct Prepared {
     folder: PathBuf,
-    _scratch: Option<ScratchDir>,
+    _scratch: ScratchDir,
 }
 
 impl Prepared {
@@ -62,12 +64,6 @@ pub fn prepare(folder: &Path, spec: &Value, ignore_patterns: &[String]) -> Resul
     }
     let has_own = kustomization_file(&folder).is_some();
     let transforms = transforms(&folder, spec)?;
-    if has_own && transforms.is_empty() {
-        return Ok(Prepared {
-            folder,
-            _scratch: None,
-        });
-    }
     let paths: Vec<PathBuf> = if has_own {
         vec![folder.clone()]
     } else {
@@ -91,6 +87,9 @@ pub fn prepare(folder: &Path, spec: &Value, ignore_patterns: &[String]) -> Resul
         json!("kustomize.config.k8s.io/v1beta1"),
     );
     kustomization.insert("kind".into(), json!("Kustomization"));
+    // kubectl's kustomize sorts by kind unless told otherwise; kustomize-controller keeps the
+    // order of the files (what it applies and prunes in, and what build prints).
+    kustomization.insert("sortOptions".into(), json!({"order": "fifo"}));
     kustomization.insert(
         "resources".into(),
         Value::Array(paths.iter().map(|p| relative(p)).collect()),
@@ -121,7 +120,7 @@ pub fn prepare(folder: &Path, spec: &Value, ignore_patterns: &[String]) -> Resul
         })?;
     Ok(Prepared {
         folder: here,
-        _scratch: Some(scratch),
+        _scratch: scratch,
     })
 }
 
@@ -419,6 +418,7 @@ mod tests {
             json!({
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
+                "sortOptions": {"order": "fifo"},
                 "resources": [r("a/z.yml"), r("b.yaml"), r("base")],
             })
         );
@@ -451,6 +451,7 @@ mod tests {
             json!({
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
+                "sortOptions": {"order": "fifo"},
                 "resources": [root.to_string_lossy()],
                 "namespace": "apps", "namePrefix": "p-", "nameSuffix": "-s",
                 "patches": [{"patch": "- op: add", "target": {"kind": "ConfigMap"}}],
@@ -458,15 +459,6 @@ mod tests {
                 "components": [root.join("comp").to_string_lossy()],
             })
         );
-    }
-
-    #[test]
-    fn a_folder_with_its_own_kustomization_and_nothing_on_top_is_built_as_it_is() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = std::fs::canonicalize(dir.path()).unwrap();
-        write(&root, "kustomization.yaml", "resources: []\n");
-        let prepared = prepare(&root, &json!({"prune": true}), &[]).unwrap();
-        assert_eq!(prepared.folder(), root);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod support;
 
 mod bootstrap;
 mod dependencies;
+mod diff;
 mod inspect;
 mod reconcile;
 mod uninstall;
