@@ -268,14 +268,25 @@ async fn diff_reports_what_flux_diff_reports_created_configured_pruned_skipped()
         "changes: exit 1 as kubectl diff"
     );
     assert_eq!(reference.status.code(), ours.status.code());
-    for value in ["old-password", "new-password", "b2xkLXBhc3N3b3Jk", "bmV3LXBhc3N3b3Jk"] {
-        assert!(!stdout(&ours).contains(value), "Secret values never printed");
+    for value in [
+        "old-password",
+        "new-password",
+        "b2xkLXBhc3N3b3Jk",
+        "bmV3LXBhc3N3b3Jk",
+    ] {
+        assert!(
+            !stdout(&ours).contains(value),
+            "Secret values never printed"
+        );
     }
 
     // Text output, whole: each change, a unified diff under each configured object (the
     // Secret's values masked), unchanged objects only with -v, the summary on stderr.
     let text = gitops(&["diff", "ks", "apps", "--path", &folder, "-n", &ns]).await;
-    assert_golden("diff/changes", &replace_value(&transcript(&text), &ns, "<ns>"));
+    assert_golden(
+        "diff/changes",
+        &replace_value(&transcript(&text), &ns, "<ns>"),
+    );
     let verbose = gitops(&["diff", "ks", "apps", "--path", &folder, "-n", &ns, "-v"]).await;
     assert_golden(
         "diff/changes-verbose",
@@ -464,6 +475,36 @@ async fn build_gives_the_objects_flux_build_gives() {
         .expect("raw ConfigMap");
     assert_eq!(raw["data"]["text"], "${greeting}", "substitute: disabled");
     assert!(!root.join("kustomization.yaml.original").exists());
+
+    // The same folder diffed: every object created, as flux diff says.
+    let ours = gitops(&[
+        "diff", "ks", "apps", "--path", &folder, "-n", &ns, "-o", "json",
+    ])
+    .await;
+    let reference = flux(
+        &folder,
+        &[
+            "diff",
+            "ks",
+            "apps",
+            "--path",
+            &folder,
+            "-n",
+            &ns,
+            "--progress-bar=false",
+            "--in-memory-build",
+        ],
+    )
+    .await;
+    let expected = pairs(&[
+        (&format!("Deployment/{ns}/p-web"), "created"),
+        (&format!("ConfigMap/{ns}/p-raw"), "created"),
+        (&format!("ConfigMap/{ns}/p-generated-ftm248d6f7"), "created"),
+    ]);
+    assert_eq!(our_actions(&ours), expected, "{}", stderr(&ours));
+    assert_eq!(flux_actions(&reference), expected, "{}", stderr(&reference));
+    assert_eq!(ours.status.code(), Some(1));
+    assert_eq!(reference.status.code(), Some(1));
 }
 
 #[tokio::test]
@@ -516,4 +557,107 @@ async fn bad_input_is_named_with_the_next_step() {
         stderr(&no_kubectl),
         "error: kubectl was not found on PATH: build and diff run the kustomize inside kubectl; install kubectl (https://kubernetes.io/docs/tasks/tools/) or add it to PATH\n"
     );
+}
+
+/// `-r`: the Kustomizations in the build are diffed too, their spec.path taken from the root of
+/// the Git checkout holding --path; remote ones (spec.kubeConfig) are named and skipped.
+#[tokio::test]
+async fn recursive_diff_follows_child_kustomizations_in_the_same_checkout() {
+    let ns = fresh_namespace("diff-r");
+    let child = |name: &str, extra: Value| {
+        let mut spec = json!({"interval": "10m", "path": format!("./{name}"), "prune": true,
+            "sourceRef": {"kind": "GitRepository", "name": "source"}});
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec})
+    };
+    let remote = child(
+        "remote",
+        json!({"kubeConfig": {"secretRef": {"name": "remote-kubeconfig"}}}),
+    );
+    create(&[
+        git_repository(&ns, "source"),
+        kustomization(&ns, json!({})),
+        child("child", json!({})),
+        remote.clone(),
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    crate::support::run(
+        Command::new("git")
+            .args(["init", "--quiet"])
+            .current_dir(root),
+    );
+    write(
+        root,
+        "apps/settings.yaml",
+        &config_map(&ns, "settings", json!({"k": "v"})),
+    );
+    write(
+        root,
+        "apps/child.yaml",
+        &child("child", json!({})).to_string(),
+    );
+    write(root, "apps/remote.yaml", &remote.to_string());
+    write(
+        root,
+        "child/cm.yaml",
+        &config_map(&ns, "child-cm", json!({"k": "v"})),
+    );
+    let folder = root.join("apps").display().to_string();
+    let out = gitops(&["diff", "ks", "apps", "--path", &folder, "-n", &ns, "-r"]).await;
+    assert_golden(
+        "diff/recursive",
+        &replace_value(&transcript(&out), &ns, "<ns>"),
+    );
+    let flat = gitops(&[
+        "diff", "ks", "apps", "--path", &folder, "-n", &ns, "-o", "json",
+    ])
+    .await;
+    assert!(
+        !our_actions(&flat)
+            .iter()
+            .any(|(object, _)| object.contains("child-cm")),
+        "without -r the children are not diffed: {}",
+        stdout(&flat)
+    );
+}
+
+/// `build` masks Secret values unless --show-secrets, and prints a JSON List with -o json.
+#[tokio::test]
+async fn build_masks_secrets_and_prints_json() {
+    let ns = fresh_namespace("build-mask");
+    create(&[git_repository(&ns, "source"), kustomization(&ns, json!({}))]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "secret.yaml",
+        &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": ns},
+            "stringData": {"token": "t0ken-value"}, "data": {"key": "a2V5LXZhbHVl"}}).to_string(),
+    );
+    let folder = dir.path().display().to_string();
+    let masked = gitops(&["build", "ks", "apps", "--path", &folder, "-n", &ns]).await;
+    assert_golden(
+        "build/masked",
+        &replace_value(&transcript(&masked), &ns, "<ns>"),
+    );
+    let shown = gitops(&[
+        "build",
+        "ks",
+        "apps",
+        "--path",
+        &folder,
+        "-n",
+        &ns,
+        "--show-secrets",
+        "-o",
+        "json",
+    ])
+    .await;
+    let list: Value = serde_json::from_str(&stdout(&shown)).expect("JSON");
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"][0]["stringData"]["token"], "t0ken-value");
+    assert_eq!(list["items"][0]["data"]["key"], "a2V5LXZhbHVl");
 }
