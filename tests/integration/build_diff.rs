@@ -557,6 +557,33 @@ async fn bad_input_is_named_with_the_next_step() {
         stderr(&no_kubectl),
         "error: kubectl was not found on PATH: build and diff run the kustomize inside kubectl; install kubectl (https://kubernetes.io/docs/tasks/tools/) or add it to PATH\n"
     );
+    // A stand-in for a kubectl older than 1.27, reporting kustomize v4 as that kubectl does.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let old = tempfile::tempdir().expect("tempdir");
+        let script = old.path().join("kubectl");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho '{\"clientVersion\":{\"gitVersion\":\"v1.24.0\"},\"kustomizeVersion\":\"v4.5.4\"}'\n",
+        )
+        .expect("write");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut command = plugin_command(
+            control_plane(),
+            &["build", "ks", "apps", "--path", &folder, "-n", &ns],
+        );
+        command.env("PATH", old.path());
+        let too_old = run_async(command).await;
+        assert_eq!(too_old.status.code(), Some(1));
+        assert_eq!(
+            stderr(&too_old),
+            format!(
+                "error: {} ships kustomize v4.5.4, and build needs kustomize v5 or newer (kubectl 1.27 or newer, as Flux's kustomize-controller): upgrade kubectl\n",
+                script.display()
+            )
+        );
+    }
 }
 
 /// `-r`: the Kustomizations in the build are diffed too, their spec.path taken from the root of
