@@ -5,7 +5,7 @@
 //! for kubeconfig, transport and API answers, [`git::Error`], [`manifests::Error`],
 //! [`flux::Error`]), so callers can match on it and the executables print one clear line.
 
-use crate::{cluster, fleet, flux, git, manifests};
+use crate::{cluster, fleet, flux, git, manifests, preview};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -28,6 +28,9 @@ pub enum Error {
 
     #[error(transparent)]
     Manifests(#[from] manifests::Error),
+
+    #[error(transparent)]
+    Preview(#[from] preview::Error),
 
     #[error("invalid value \"{value}\" for {flag}: {reason}")]
     InvalidFlag {
@@ -102,6 +105,18 @@ pub enum Error {
     #[error("{}", if *total == 1 { "the object did not reconcile".to_string() } else { format!("{failed} of {total} objects did not reconcile") })]
     SomeFailed { failed: usize, total: usize },
 
+    /// `diff` found changes (exit status 1, as `kubectl diff`); each was printed already.
+    #[error("{changed} objects would change")]
+    ChangesFound { changed: usize },
+
+    /// `diff`: some objects could not be dry-run; each was printed with its reason.
+    #[error("the dry run failed for {failed} objects; see the lines marked ✗ above")]
+    DryRunFailed { failed: usize },
+
+    /// Any error of `diff`, which exits with 2 or more on errors (1 means "changes").
+    #[error(transparent)]
+    DiffFailed(Box<Error>),
+
     /// `check` found problems; each was printed already.
     #[error("{failed} checks failed; see the lines marked ✗ above")]
     ChecksFailed { failed: usize },
@@ -115,6 +130,9 @@ impl Error {
         match self {
             Error::StdoutClosed => 0,
             Error::NotAllReady { .. } | Error::TreeNotReady { .. } => 3,
+            Error::ChangesFound { .. } => 1,
+            Error::DryRunFailed { .. } => 2,
+            Error::DiffFailed(inner) => inner.exit_code().max(2),
             _ if self.is_usage() => 2,
             _ => 1,
         }
@@ -130,6 +148,7 @@ impl Error {
             Error::Fleet(err) => err.is_usage(),
             Error::Git(err) => err.is_usage(),
             Error::Manifests(err) => err.is_usage(),
+            Error::Preview(err) => err.is_usage(),
             _ => false,
         }
     }

@@ -10,8 +10,8 @@ pub mod commands;
 pub mod complete;
 
 use commands::{
-    bootstrap, check, completion, events, install, reconcile, status, trace, tree, uninstall,
-    version,
+    bootstrap, build, check, completion, diff, events, install, reconcile, status, trace, tree,
+    uninstall, version,
 };
 
 use std::process::ExitCode;
@@ -30,13 +30,15 @@ use crate::ui::Ui;
     disable_version_flag = true
 )]
 pub struct Cli {
-    /// Log verbosity on stderr: 0 warnings, 2 info, 4 debug, 6 and up traces every request
+    /// Log verbosity on stderr: 0 warnings, 2 info, 4 debug, 6 and up traces every request (`-v` alone: 1, which makes diff list unchanged objects too)
     #[arg(
         short = 'v',
         long = "v",
         value_name = "LEVEL",
         global = true,
-        default_value_t = 0
+        default_value_t = 0,
+        num_args = 0..=1,
+        default_missing_value = "1"
     )]
     verbosity: u8,
     #[command(subcommand)]
@@ -69,6 +71,10 @@ enum Command {
     Events(Box<events::EventsArgs>),
     /// Trace any object to the Flux objects that manage it and the source they apply
     Trace(Box<trace::TraceArgs>),
+    /// Build a Kustomization's folder as kustomize-controller would, and print the objects
+    Build(Box<build::BuildArgs>),
+    /// Show what applying a Kustomization's folder (or a Git ref) would change in the cluster
+    Diff(Box<diff::DiffArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     Completion(completion::CompletionArgs),
 }
@@ -107,14 +113,18 @@ fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(dispatch(cli.command, &ui)),
+        Ok(runtime) => runtime.block_on(dispatch(cli.command, cli.verbosity, &ui)),
         Err(err) => Err(crate::Error::Runtime(err)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // A closed stdout is the reader's choice (`| head`), not a failure to report.
-            if !matches!(err, crate::Error::StdoutClosed) {
+            // A closed stdout is the reader's choice (`| head`), not a failure to report; the
+            // changes `diff` found were printed, and exit status 1 says so (as kubectl diff).
+            if !matches!(
+                err,
+                crate::Error::StdoutClosed | crate::Error::ChangesFound { .. }
+            ) {
                 ui.error(&err);
             }
             ExitCode::from(err.exit_code())
@@ -122,7 +132,7 @@ fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
     }
 }
 
-async fn dispatch(command: Command, ui: &Ui) -> Result<()> {
+async fn dispatch(command: Command, verbosity: u8, ui: &Ui) -> Result<()> {
     match command {
         Command::Version(args) => version::run(*args, ui).await,
         Command::Status(args) => status::run(*args, ui).await,
@@ -136,6 +146,8 @@ async fn dispatch(command: Command, ui: &Ui) -> Result<()> {
         Command::Uninstall(args) => uninstall::run(*args, ui).await,
         Command::Events(args) => events::run(*args, ui).await,
         Command::Trace(args) => trace::run(*args, ui).await,
+        Command::Build(args) => build::run(*args, ui).await,
+        Command::Diff(args) => diff::run(*args, ui, verbosity > 0).await,
         Command::Completion(args) => completion::run(args, ui),
     }
 }

@@ -81,6 +81,15 @@ pub enum Error {
         reason: String,
     },
 
+    #[error(
+        "cannot check out \"{reference}\" of {url}: {reason}; check the name with git ls-remote {url}"
+    )]
+    GitRef {
+        url: String,
+        reference: String,
+        reason: String,
+    },
+
     #[error("git {operation} {url} failed: {cause}")]
     GitFailed {
         operation: &'static str,

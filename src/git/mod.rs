@@ -10,6 +10,7 @@
 //! ssh setup with [`Auth::None`]), `http://` without credentials, and `file://` (tests,
 //! mirrors).
 
+mod checkout;
 mod error;
 mod remote;
 mod repo;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use gix::ObjectId;
 use secrecy::SecretString;
 
+pub use checkout::{Checkout, checkout};
 pub use error::{Error, Result};
 pub use remote::git_version;
 pub use ssh::{
@@ -34,7 +36,7 @@ pub use url::{GitUrl, Transport};
 
 use remote::{Operation, RemoteGit};
 use repo::LocalRepo;
-use scratch::ScratchDir;
+pub(crate) use scratch::ScratchDir;
 
 /// Where the repository is and how to authenticate to it.
 #[derive(Debug, Clone)]

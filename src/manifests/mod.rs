@@ -12,7 +12,6 @@ mod flags;
 mod generate;
 mod registry_secret;
 mod release;
-mod yaml;
 
 use std::path::PathBuf;
 
@@ -137,7 +136,7 @@ impl Manifests {
     /// Multi-document YAML, deterministic (same objects, same bytes), that Kubernetes' Go
     /// reader reads back to the same objects.
     pub fn to_yaml(&self) -> Result<String> {
-        yaml::documents(&self.objects)
+        crate::ui::output::yaml_documents(&self.objects).map_err(|source| Error::Yaml { source })
     }
 
     /// The content of `gotk-components.yaml` (and of `install --export`): flux's header

@@ -65,6 +65,14 @@ impl Progress {
         }
     }
 
+    /// Work that takes a moment (building, dry-running): a spinner on a terminal until
+    /// [`Progress::pause`] or the next line, nothing elsewhere (the result says it all).
+    pub fn busy(&self, message: impl AsRef<str>) {
+        if self.terminal {
+            self.waiting(message);
+        }
+    }
+
     fn line(&self, symbol: char, message: &str) {
         self.finish_spinner();
         if let Ok(mut sink) = self.sink.lock() {

@@ -14,6 +14,7 @@ mod support;
 
 mod bootstrap;
 mod dependencies;
+mod diff;
 mod fleet;
 mod inspect;
 mod reconcile;

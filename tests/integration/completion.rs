@@ -338,3 +338,28 @@ fn trace_completes_any_served_kind_and_its_names() {
     let (values, _) = complete(&["deploy/web", ""]);
     assert!(values.is_empty(), "{values:?}");
 }
+
+/// `build` and `diff` take one Kustomization: `ks`/`kustomization`, then its names.
+#[test]
+fn build_and_diff_complete_kustomizations() {
+    let plane = control_plane();
+    plane.kubectl_ok(&["create", "namespace", "diff-completion"]);
+    crate::flux_objects::create(&[
+        crate::flux_objects::kustomization("diff-completion", "apps", serde_json::json!({})),
+        crate::flux_objects::kustomization("diff-completion", "infra", serde_json::json!({})),
+    ]);
+    let dir = plugin_dir();
+    let kubeconfig = plane.kubeconfig.to_string_lossy().into_owned();
+    let conn = ["--kubeconfig", kubeconfig.as_str(), "-n", "diff-completion"];
+    for command in ["build", "diff"] {
+        let complete = |words: &[&str]| {
+            answer(&kubectl_complete(
+                &dir,
+                &[&[command], &conn[..], words].concat(),
+            ))
+        };
+        assert_eq!(complete(&[""]).0, vec!["ks", "kustomization"], "{command}");
+        assert_eq!(complete(&["ks", ""]).0, vec!["apps", "infra"], "{command}");
+        assert_eq!(complete(&["ks/in"]).0, vec!["ks/infra"], "{command}");
+    }
+}

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod build_diff;
 mod completion;
 mod connection_errors;
 mod connection_flags;

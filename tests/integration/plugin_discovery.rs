@@ -162,6 +162,8 @@ fn kubectl_plugin_list_shows_every_executable_without_warnings() {
         "kubectl-gitops-check",
         "kubectl-gitops-events",
         "kubectl-gitops-trace",
+        "kubectl-gitops-build",
+        "kubectl-gitops-diff",
     ];
     let dir = plugin_dir(&names);
     let out = kubectl_with(&dir, &["plugin", "list"]);

@@ -1,8 +1,10 @@
 //! One file per command: its flags, and the call into the library that does the work.
 
 pub mod bootstrap;
+pub mod build;
 pub mod check;
 pub mod completion;
+pub mod diff;
 pub mod events;
 pub mod install;
 pub mod reconcile;

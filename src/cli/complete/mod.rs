@@ -45,6 +45,9 @@ pub mod directive {
 /// Commands whose arguments are Flux objects: `<kind> <name>...` or `<kind>/<name>...`.
 const OBJECT_COMMANDS: &[&str] = &["status", "tree", "reconcile", "suspend", "resume", "events"];
 
+/// Commands whose one argument is a Kustomization: `ks <name>` or `ks/<name>`.
+const KUSTOMIZATION_COMMANDS: &[&str] = &["build", "diff"];
+
 /// How long completion may wait for the cluster before giving up silently.
 const CLUSTER_TIME_LIMIT: Duration = Duration::from_secs(5);
 
@@ -167,6 +170,13 @@ pub fn complete(args: &[String]) -> Completions {
         return complete_subcommands(&root, partial);
     };
     if OBJECT_COMMANDS.contains(&subcommand.get_name()) {
+        return complete_objects(&line, partial);
+    }
+    if KUSTOMIZATION_COMMANDS.contains(&subcommand.get_name()) {
+        if line.positionals.is_empty() && !partial.contains('/') {
+            let kinds = ["ks", "kustomization"].map(|kind| Candidate::new(kind.to_string(), None));
+            return Completions::matching(kinds.to_vec(), partial, directive::NO_FILE_COMP);
+        }
         return complete_objects(&line, partial);
     }
     if subcommand.get_name() == "trace" {
