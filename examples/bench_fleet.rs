@@ -41,8 +41,34 @@ fn mem_available_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// Runs the plugin once; returns (wall time, peak RSS in MiB, exit status).
-fn run_once(args: &[&str]) -> (Duration, f64, i32) {
+/// The machine's busy and total CPU time so far, in clock ticks (/proc/stat).
+fn cpu_ticks() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// One run: wall time, peak RSS (MiB), the plugin's own CPU time (user + system), the share of
+/// the machine's CPUs busy meanwhile (all processes: the API servers too), and the exit status.
+struct Run {
+    wall: Duration,
+    rss: f64,
+    cpu: Duration,
+    busy: f64,
+    code: i32,
+}
+
+fn run_once(args: &[&str]) -> Run {
+    let (busy_before, total_before) = cpu_ticks();
     let started = Instant::now();
     #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports peak RSS
     let child = Command::new(support::plugin_exe("kubectl-gitops"))
@@ -57,26 +83,35 @@ fn run_once(args: &[&str]) -> (Duration, f64, i32) {
     // SAFETY: waiting for our own child, with valid pointers.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert!(pid > 0, "wait4 failed");
+    let wall = started.elapsed();
+    let (busy_after, total_after) = cpu_ticks();
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
         -1
     };
-    (started.elapsed(), usage.ru_maxrss as f64 / 1024.0, code)
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    Run {
+        wall,
+        rss: usage.ru_maxrss as f64 / 1024.0,
+        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        busy: (busy_after - busy_before) as f64 / (total_after - total_before).max(1) as f64,
+        code,
+    }
 }
 
-/// Median wall time and max peak RSS of `runs` runs, which must exit with `expected`.
-fn measure(args: &[&str], runs: usize, expected: i32) -> (Duration, f64) {
-    let mut times = Vec::new();
-    let mut peak: f64 = 0.0;
-    for _ in 0..runs {
-        let (took, rss, code) = run_once(args);
-        assert_eq!(code, expected, "{args:?} exited with {code}");
-        times.push(took);
-        peak = peak.max(rss);
+/// The run of median wall time among `runs` runs (which must exit with `expected`), with the
+/// highest peak RSS of them.
+fn measure(args: &[&str], runs: usize, expected: i32) -> Run {
+    let mut all: Vec<Run> = (0..runs).map(|_| run_once(args)).collect();
+    for run in &all {
+        assert_eq!(run.code, expected, "{args:?} exited with {}", run.code);
     }
-    times.sort();
-    (times[times.len() / 2], peak)
+    let peak = all.iter().map(|r| r.rss).fold(0.0, f64::max);
+    all.sort_by_key(|r| r.wall);
+    let mut median = all.swap_remove(all.len() / 2);
+    median.rss = peak;
+    median
 }
 
 fn object(kind: &FluxKind, namespace: &str, name: &str, suspend: bool) -> DynamicObject {
@@ -237,52 +272,68 @@ async fn main() {
     }
     let single_args = with(&["--context", "c00"]);
     let single: Vec<&str> = single_args.iter().map(String::as_str).collect();
-    let (single_time, single_rss) = measure(&single, runs, 0);
+    let single = measure(&single, runs, 0);
 
     let pattern = "c*".to_string();
     let fleet_args = with(&["--contexts", &pattern]);
     let fleet: Vec<&str> = fleet_args.iter().map(String::as_str).collect();
-    let (fleet_time, fleet_rss) = measure(&fleet, runs, 0);
+    let fleet = measure(&fleet, runs, 0);
 
     let mut sequential = Duration::ZERO;
+    let mut sequential_cpu = Duration::ZERO;
     for name in &names {
         let args = with(&["--context", name]);
-        let (took, _, code) = run_once(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert_eq!(code, 0);
-        sequential += took;
+        let run = run_once(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(run.code, 0);
+        sequential += run.wall;
+        sequential_cpu += run.cpu;
     }
 
-    let hung_args = with(&["--contexts", "c*,hung"]);
+    // The hung cluster first: it holds one of the --max-concurrency slots all along.
+    let hung_args = with(&["--contexts", "hung,c*"]);
     let hung_strs: Vec<&str> = hung_args.iter().map(String::as_str).collect();
-    let (hung_time, hung_rss) = measure(&hung_strs, runs.min(3), 1);
+    let hung_run = measure(&hung_strs, runs.min(3), 1);
     drop(hung);
 
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "fleet benchmark: {clusters} control planes x {objects} Flux objects (release build, median of {runs} runs)\n"
+        "fleet benchmark: {clusters} control planes x {objects} Flux objects, all on this {cores}-core machine (release build, median of {runs} runs)\n"
     );
-    println!("| command | wall time | peak RSS |");
-    println!("|---|---|---|");
-    println!(
-        "| `status -A --context c00` (one cluster) | {:.3}s | {:.1} MiB |",
-        single_time.as_secs_f64(),
-        single_rss
+    println!("| command | wall time | plugin CPU | machine busy | peak RSS |");
+    println!("|---|---|---|---|---|");
+    let row = |what: &str, run: &Run, note: &str| {
+        println!(
+            "| {what} | {:.3}s{note} | {:.3}s | {:.0}% | {:.1} MiB |",
+            run.wall.as_secs_f64(),
+            run.cpu.as_secs_f64(),
+            run.busy * 100.0,
+            run.rss
+        );
+    };
+    row("`status -A --context c00` (one cluster)", &single, "");
+    row(
+        &format!(
+            "`status -A --contexts 'c*'` ({clusters} clusters, {} objects)",
+            clusters * objects
+        ),
+        &fleet,
+        &format!(
+            " ({:.2}x one cluster)",
+            fleet.wall.as_secs_f64() / single.wall.as_secs_f64()
+        ),
     );
     println!(
-        "| `status -A --contexts 'c*'` ({clusters} clusters, {} objects) | {:.3}s ({:.2}x one cluster) | {:.1} MiB |",
-        clusters * objects,
-        fleet_time.as_secs_f64(),
-        fleet_time.as_secs_f64() / single_time.as_secs_f64(),
-        fleet_rss
+        "| {clusters} x `status -A --context cNN`, one after the other | {:.3}s | {:.3}s | - | - |",
+        sequential.as_secs_f64(),
+        sequential_cpu.as_secs_f64()
     );
-    println!(
-        "| {clusters} x `status -A --context cNN`, one after the other | {:.3}s | - |",
-        sequential.as_secs_f64()
-    );
-    println!(
-        "| `status -A --contexts 'c*,hung'` (+1 cluster that never answers, 10s deadline) | {:.3}s (+{:.3}s) | {:.1} MiB |",
-        hung_time.as_secs_f64(),
-        hung_time.as_secs_f64() - fleet_time.as_secs_f64(),
-        hung_rss
+    row(
+        "`status -A --contexts 'hung,c*'` (+1 cluster that accepts and never answers; 10s deadline)",
+        &hung_run,
+        &format!(
+            " (+{:.3}s)",
+            hung_run.wall.as_secs_f64() - fleet.wall.as_secs_f64()
+        ),
     );
     println!(
         "\nmemory: MemAvailable {:.0} MiB before, {:.0} MiB with {clusters} planes up ({:.0} MiB for the planes, {:.0} MiB each)",
