@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::preview::diff::{ObjectChange, Outcome};
 use crate::preview::kustomize::Kubectl;
 use crate::preview::plan::{Checkout, DiffReport, diff_kustomization, repository_root};
-use crate::preview::source::checkout_source;
+use crate::preview::source::{GitAccess, fetch_ref, git_source};
 use crate::ui::output::OutputFormat;
 use crate::ui::{Ui, printable};
 
@@ -77,15 +77,15 @@ async fn diff(args: DiffArgs, ui: &Ui, verbose: bool) -> Result<()> {
     let fetched = match &args.reference {
         Some(reference) => {
             ui.progress().busy(format!("fetching {reference}"));
-            let fetched = checkout_source(
-                &connection,
-                &kustomization,
-                reference,
-                &args.git_username,
-                args.git_password.clone(),
-                args.ca_file.clone(),
-            )
-            .await;
+            let access = GitAccess {
+                username: args.git_username.clone(),
+                password: args.git_password.clone(),
+                ca_file: args.ca_file.clone(),
+            };
+            let fetched = match git_source(&connection, &kustomization, &access).await {
+                Ok(source) => fetch_ref(&source, &kustomization, reference).await,
+                Err(err) => Err(err),
+            };
             ui.progress().pause();
             Some(fetched?)
         }
