@@ -43,6 +43,7 @@ pub mod git;
 pub mod lifecycle;
 pub mod manifests;
 pub mod preview;
+pub mod recovery;
 pub mod ui;
 
 pub use error::{Error, Result};

@@ -197,7 +197,7 @@ fn print_with_inputs(ui: &Ui, report: &Report) -> Result<()> {
 }
 
 /// One report: successes on stdout, failures on stderr (as kubectl prints errors).
-fn print_report(ui: &Ui, report: &Report) -> Result<()> {
+pub(crate) fn print_report(ui: &Ui, report: &Report) -> Result<()> {
     let who = format!(
         "{}/{} in namespace {}",
         report.kind, report.name, report.namespace

@@ -1,0 +1,296 @@
+//! `rollback`: restore a Kustomization's folder to an earlier commit as one new commit on its
+//! branch (Git stays the source of truth: nothing is changed behind its back), push it with
+//! the user's Git setup, then reconcile and wait as `reconcile --with-source` does.
+//!
+//! The default target is the last commit that was applied successfully before the current
+//! one: the applied revision when the branch head is not it (the head failed or is not
+//! applied yet), else the newest older commit that Events say was applied, else the commit
+//! before the head in the folder's history.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::cluster::connection::Connection;
+use crate::flux::discovery::FluxApis;
+use crate::flux::objects::FluxObject;
+use crate::flux::reconcile::{self, Options as ReconcileOptions, Progress, Report};
+use crate::flux::status::is_suspended;
+use crate::git::{PushOutcome, Signature, Workspace};
+use crate::preview::build::Kustomization;
+use crate::preview::source::{GitAccess, GitSource, git_source, repository_path};
+use crate::recovery::error::Error;
+use crate::recovery::history::ClusterRecord;
+
+/// Fresh clones tried when someone else pushes to the branch meanwhile (as bootstrap).
+const PUSH_ATTEMPTS: usize = 3;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct RollbackOptions {
+    /// The commit to restore (any unambiguous abbreviation); None picks the default target.
+    pub to: Option<String>,
+    /// Why, appended to the commit message.
+    pub message: Option<String>,
+    pub author: Signature,
+    pub access: GitAccess,
+    pub timeout: Duration,
+}
+
+/// The commit a rollback would make.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub object: String,
+    pub url: String,
+    pub branch: String,
+    pub path: String,
+    /// The branch head the commit goes on top of.
+    pub head: String,
+    /// The commit whose folder is restored.
+    pub target: String,
+    pub message: String,
+    /// Files under the path that change: (A|M|D, path).
+    pub files: Vec<(char, String)>,
+}
+
+/// What a rollback did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Done {
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// The pushed commit (None when the folder already was the target's).
+    pub commit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconcile: Option<Report>,
+    /// What the restored folder changes in the cluster (the diff before the push).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::preview::plan::DiffReport>,
+}
+
+/// Everything needed to act: the source, a fresh clone, and the plan for it.
+pub struct Prepared {
+    pub source: GitSource,
+    pub workspace: Workspace,
+    pub plan: Plan,
+}
+
+/// Checks the object, clones its branch and works out the commit to make. Changes nothing.
+pub async fn prepare(
+    connection: &Connection,
+    object: &FluxObject,
+    kustomization: &Kustomization,
+    options: &RollbackOptions,
+) -> crate::Result<Prepared> {
+    if is_suspended(&object.object) {
+        return Err(Error::Suspended {
+            object: kustomization.display_name(),
+            short: object.kind.short_names[0],
+            name: object.name().to_string(),
+            namespace: object.namespace().to_string(),
+        }
+        .into());
+    }
+    let source = git_source(connection, kustomization, &options.access).await?;
+    let branch = source.branch.clone().ok_or_else(|| Error::NotABranch {
+        source: source.display_name.clone(),
+    })?;
+    let record = ClusterRecord::read(connection, object, &source).await?;
+    let path = repository_path(kustomization);
+    let remote = source.remote.clone();
+    let object_name = kustomization.display_name();
+    let options = options.clone();
+    let (workspace, plan) = tokio::task::spawn_blocking(move || -> crate::Result<(Workspace, Plan)> {
+        let workspace = crate::git::clone(&remote, &branch)?;
+        let plan = plan_on(&workspace, &object_name, &path, &record, &options)?;
+        Ok((workspace, plan))
+    })
+    .await
+    .map_err(|err| crate::Error::Runtime(std::io::Error::other(err.to_string())))??;
+    Ok(Prepared {
+        source,
+        workspace,
+        plan,
+    })
+}
+
+fn plan_on(
+    workspace: &Workspace,
+    object: &str,
+    path: &str,
+    record: &ClusterRecord,
+    options: &RollbackOptions,
+) -> crate::Result<Plan> {
+    let head = workspace.head().ok_or_else(|| Error::EmptyBranch {
+        branch: workspace.branch().to_string(),
+        url: workspace.url().to_string(),
+    })?;
+    let target = match &options.to {
+        Some(wanted) => {
+            let resolved = workspace.resolve(wanted)?.ok_or_else(|| Error::UnknownCommit {
+                commit: wanted.clone(),
+                branch: workspace.branch().to_string(),
+            })?;
+            if !workspace.is_ancestor(&resolved, &head)? {
+                return Err(Error::NotAnAncestor {
+                    commit: wanted.clone(),
+                    branch: workspace.branch().to_string(),
+                }
+                .into());
+            }
+            resolved
+        }
+        None => default_target(workspace, path, &head, record)?,
+    };
+    if !workspace.contains_path(&target, path)? {
+        return Err(Error::PathMissing {
+            path: display_path(path),
+            commit: short(&target),
+        }
+        .into());
+    }
+    let files = workspace.changed_files(&head, &target, path)?;
+    let mut message = format!("Roll back {} to {}", display_path(path), short(&target));
+    if let Some(reason) = options.message.as_deref().filter(|m| !m.trim().is_empty()) {
+        message.push_str("\n\n");
+        message.push_str(reason.trim());
+    }
+    Ok(Plan {
+        object: object.to_string(),
+        url: workspace.url().to_string(),
+        branch: workspace.branch().to_string(),
+        path: display_path(path),
+        head,
+        target,
+        message,
+        files,
+    })
+}
+
+/// The last commit applied successfully before the current one (see the module doc).
+fn default_target(
+    workspace: &Workspace,
+    path: &str,
+    head: &str,
+    record: &ClusterRecord,
+) -> crate::Result<String> {
+    if let Some(applied) = &record.applied
+        && applied != head
+        && workspace.is_ancestor(applied, head)?
+    {
+        return Ok(applied.clone());
+    }
+    let history = workspace.log(path, 100)?;
+    let current = record.applied.as_deref().unwrap_or(head);
+    for commit in &history {
+        if commit.id == current {
+            continue;
+        }
+        let applied_before = record.events.get(&commit.id).is_some_and(|(ok, _)| *ok);
+        if applied_before && workspace.is_ancestor(&commit.id, current)? {
+            return Ok(commit.id.clone());
+        }
+    }
+    history
+        .iter()
+        .find(|commit| commit.id != current && workspace.is_ancestor(&commit.id, current).unwrap_or(false))
+        .map(|commit| commit.id.clone())
+        .ok_or_else(|| {
+            Error::NothingEarlier {
+                path: display_path(path),
+            }
+            .into()
+        })
+}
+
+/// Makes the commit and pushes it; on a branch that moved meanwhile, starts again from a
+/// fresh clone (the target must still be an ancestor of the new head). Returns the pushed
+/// commit, or None when the folder already is the target's.
+pub async fn commit_and_push(
+    prepared: Prepared,
+    path: &str,
+    author: &Signature,
+    progress: Progress<'_>,
+) -> crate::Result<Option<String>> {
+    let Prepared {
+        source,
+        mut workspace,
+        plan,
+    } = prepared;
+    for attempt in 1..=PUSH_ATTEMPTS {
+        let target = plan.target.clone();
+        let message = plan.message.clone();
+        let author = author.clone();
+        let wanted_path = path.to_string();
+        let remote = source.remote.clone();
+        let branch = plan.branch.clone();
+        let fresh = attempt > 1;
+        let (outcome, commit) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
+            if fresh {
+                workspace = crate::git::clone(&remote, &branch)?;
+                let head = workspace.head().unwrap_or_default();
+                if !workspace.is_ancestor(&target, &head)? {
+                    return Err(Error::NotAnAncestor {
+                        commit: short(&target),
+                        branch,
+                    }
+                    .into());
+                }
+            }
+            let commit = workspace.restore_path(&wanted_path, &target, &message, &author)?;
+            let outcome = match commit {
+                Some(_) => workspace.push()?,
+                None => PushOutcome::UpToDate,
+            };
+            Ok((outcome, commit))
+        })
+        .await
+        .map_err(|err| crate::Error::Runtime(std::io::Error::other(err.to_string())))??;
+        match outcome {
+            PushOutcome::Pushed { commit } => return Ok(Some(commit)),
+            PushOutcome::UpToDate => return Ok(commit),
+            PushOutcome::BranchMoved if attempt < PUSH_ATTEMPTS => {
+                progress("! the branch moved meanwhile; retrying on a fresh clone");
+                workspace = crate::git::clone(&source.remote, &plan.branch)?;
+            }
+            PushOutcome::BranchMoved => {}
+        }
+    }
+    Err(Error::BranchKeptMoving {
+        branch: plan.branch.clone(),
+        url: plan.url.clone(),
+    }
+    .into())
+}
+
+/// Reconciles the Kustomization with its source and waits, as `reconcile --with-source`.
+pub async fn reconcile_after(
+    connection: &Connection,
+    object: &FluxObject,
+    timeout: Duration,
+    progress: Progress<'_>,
+) -> crate::Result<Report> {
+    let apis = FluxApis::discover(connection).await?;
+    let options = ReconcileOptions {
+        with_source: true,
+        force: false,
+        reset: false,
+        with_dependencies: false,
+        wait: true,
+        timeout,
+    };
+    reconcile::reconcile(connection, &apis, object, &options, progress).await
+}
+
+fn short(commit: &str) -> String {
+    commit.chars().take(7).collect()
+}
+
+fn display_path(path: &str) -> String {
+    if path.is_empty() {
+        ".".to_string()
+    } else {
+        path.to_string()
+    }
+}
