@@ -343,3 +343,352 @@ pub(crate) fn normalize_path(path: &str) -> Result<String> {
     validate_path(rest)?;
     Ok(rest.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::test_support::git;
+    use crate::git::{Auth, PushOutcome, Remote, clone};
+    use std::path::{Path, PathBuf};
+
+    /// Writes (`Some`) or deletes (`None`) files in the work tree `work` and commits them;
+    /// returns the commit id.
+    fn commit(work: &Path, files: &[(&str, Option<&str>)], message: &str) -> String {
+        for (path, content) in files {
+            let file = work.join(path);
+            match content {
+                Some(content) => {
+                    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                    std::fs::write(&file, content).unwrap();
+                }
+                None => std::fs::remove_file(&file).unwrap(),
+            }
+        }
+        git(work, &["add", "-A"]);
+        git(work, &["commit", "-q", "-m", message]);
+        git(work, &["rev-parse", "HEAD"]).trim().to_string()
+    }
+
+    /// The commits of the test repository's `main`, oldest first.
+    struct History {
+        c1: String,
+        c2: String,
+        c3: String,
+        c4: String,
+        side: String,
+        c5: String,
+        merge: String,
+        /// A commit on another branch of the remote, never fetched.
+        other: String,
+    }
+
+    /// A bare remote whose `main` has:
+    /// - c1: apps/app/{a,b}.yaml, infra/x.yaml, README.md
+    /// - c2: a.yaml changed, b.yaml deleted
+    /// - c3: apps/app/c.yaml added, infra/x.yaml and README.md changed
+    /// - c4: infra/x.yaml changed
+    /// - c5: README.md changed, then the merge (no fast-forward) of a branch from c4 whose one
+    ///   commit (`side`) adds apps/app/d.yaml.
+    fn remote_with_history(dir: &Path) -> (PathBuf, Remote, History) {
+        let bare = dir.join("remote.git");
+        let work = dir.join("work");
+        std::fs::create_dir(&bare).unwrap();
+        std::fs::create_dir(&work).unwrap();
+        git(&bare, &["init", "-q", "--bare", "-b", "main"]);
+        git(&work, &["init", "-q", "-b", "main"]);
+        let c1 = commit(
+            &work,
+            &[
+                ("apps/app/a.yaml", Some("a1\n")),
+                ("apps/app/b.yaml", Some("b1\n")),
+                ("infra/x.yaml", Some("x1\n")),
+                ("README.md", Some("r1\n")),
+            ],
+            "v1: the app",
+        );
+        let c2 = commit(
+            &work,
+            &[("apps/app/a.yaml", Some("a2\n")), ("apps/app/b.yaml", None)],
+            "v2: a changed, b gone",
+        );
+        let c3 = commit(
+            &work,
+            &[
+                ("apps/app/c.yaml", Some("c\n")),
+                ("infra/x.yaml", Some("x2\n")),
+                ("README.md", Some("r2\n")),
+            ],
+            "v3: c added",
+        );
+        let c4 = commit(&work, &[("infra/x.yaml", Some("x3\n"))], "infra only");
+        git(&work, &["checkout", "-q", "-b", "side"]);
+        let side = commit(&work, &[("apps/app/d.yaml", Some("d\n"))], "side: d");
+        git(&work, &["checkout", "-q", "main"]);
+        let c5 = commit(&work, &[("README.md", Some("r3\n"))], "readme");
+        git(
+            &work,
+            &["merge", "-q", "--no-ff", "-m", "Merge side", "side"],
+        );
+        let merge = git(&work, &["rev-parse", "HEAD"]).trim().to_string();
+        git(&work, &["checkout", "-q", "-b", "other", &c1]);
+        let other = commit(&work, &[("other.yaml", Some("o\n"))], "other branch");
+        git(
+            &work,
+            &["push", "-q", &bare.display().to_string(), "main", "other"],
+        );
+        let remote = Remote {
+            url: format!("file://{}", bare.display()),
+            auth: Auth::None,
+            ca_file: None,
+        };
+        let history = History {
+            c1,
+            c2,
+            c3,
+            c4,
+            side,
+            c5,
+            merge,
+            other,
+        };
+        (bare, remote, history)
+    }
+
+    fn ids(commits: &[CommitInfo]) -> Vec<&str> {
+        commits.iter().map(|commit| commit.id.as_str()).collect()
+    }
+
+    fn signature() -> Signature {
+        Signature {
+            name: "Roll Back".to_string(),
+            email: "rb@example.com".to_string(),
+        }
+    }
+
+    #[test]
+    fn log_follows_the_first_parent_line_filtered_by_path_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bare, remote, h) = remote_with_history(dir.path());
+        let workspace = clone(&remote, "main").unwrap();
+
+        let app = workspace.log("./apps/app/", 20).unwrap();
+        // The merge stands for the side branch's commit, which main never pointed at.
+        assert_eq!(ids(&app), [&h.merge, &h.c3, &h.c2, &h.c1]);
+        assert_eq!(
+            app.iter()
+                .map(|commit| commit.subject.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "Merge side",
+                "v3: c added",
+                "v2: a changed, b gone",
+                "v1: the app"
+            ]
+        );
+        assert!(app.iter().all(|commit| commit.author == "Someone"));
+        let time: i64 = git(&bare, &["log", "-1", "--format=%ct", &h.c1])
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(app[3].time.as_second(), time);
+
+        for path in ["apps/app", "apps/app/", "./apps/app"] {
+            assert_eq!(workspace.log(path, 20).unwrap(), app, "{path}");
+        }
+        assert_eq!(
+            ids(&workspace.log("apps/app", 2).unwrap()),
+            [&h.merge, &h.c3]
+        );
+        assert_eq!(workspace.log("apps/app", 0).unwrap(), []);
+        assert_eq!(
+            ids(&workspace.log("infra/x.yaml", 20).unwrap()),
+            [&h.c4, &h.c3, &h.c1]
+        );
+        for root in ["", ".", "./"] {
+            assert_eq!(
+                ids(&workspace.log(root, 20).unwrap()),
+                [&h.merge, &h.c5, &h.c4, &h.c3, &h.c2, &h.c1],
+                "{root:?}"
+            );
+        }
+        assert_eq!(workspace.log("absent", 20).unwrap(), []);
+        assert!(matches!(
+            workspace.log("../etc", 20),
+            Err(Error::GitPath { .. })
+        ));
+    }
+
+    #[test]
+    fn commits_resolve_by_abbreviated_sha_and_ancestry_is_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_bare, remote, h) = remote_with_history(dir.path());
+        let workspace = clone(&remote, "main").unwrap();
+
+        assert_eq!(workspace.resolve(&h.c2[..7]).unwrap(), Some(h.c2.clone()));
+        assert_eq!(workspace.resolve(&h.c2).unwrap(), Some(h.c2.clone()));
+        assert_eq!(workspace.resolve("main~1").unwrap(), Some(h.c5.clone()));
+        assert_eq!(workspace.resolve("main").unwrap(), Some(h.merge.clone()));
+        // A commit of a branch that was not fetched is unknown, as are made-up names.
+        assert_eq!(workspace.resolve(&h.other).unwrap(), None);
+        assert_eq!(workspace.resolve(&h.other[..8]).unwrap(), None);
+        for unknown in ["", "0000000", "no-such-ref", "--all", "-n"] {
+            assert_eq!(workspace.resolve(unknown).unwrap(), None, "{unknown:?}");
+        }
+
+        assert!(workspace.is_ancestor(&h.c1, &h.merge).unwrap());
+        assert!(workspace.is_ancestor(&h.c1[..7], "main").unwrap());
+        assert!(workspace.is_ancestor(&h.side, &h.merge).unwrap());
+        assert!(workspace.is_ancestor(&h.c3, &h.c3).unwrap());
+        assert!(!workspace.is_ancestor(&h.merge, &h.c1).unwrap());
+        assert!(!workspace.is_ancestor(&h.side, &h.c5).unwrap());
+        let err = workspace.is_ancestor(&h.other, &h.merge).unwrap_err();
+        assert!(matches!(err, Error::GitUnknownCommit { .. }), "{err}");
+        assert!(err.to_string().contains(&h.other), "{err}");
+
+        assert!(workspace.contains_path(&h.c1, "apps/app/b.yaml").unwrap());
+        assert!(!workspace.contains_path(&h.c3, "apps/app/b.yaml").unwrap());
+        assert!(!workspace.contains_path(&h.c1, "apps/app/c.yaml").unwrap());
+        assert!(workspace.contains_path(&h.c1, "./apps/app/").unwrap());
+        assert!(workspace.contains_path(&h.c1, ".").unwrap());
+        assert!(!workspace.contains_path(&h.c1, "apps/other").unwrap());
+    }
+
+    #[test]
+    fn restoring_a_folder_makes_it_the_old_one_and_pushes_end_to_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bare, remote, h) = remote_with_history(dir.path());
+        let mut workspace = clone(&remote, "main").unwrap();
+
+        // What the restore will do: b.yaml back, a.yaml reverted, c.yaml and d.yaml removed.
+        assert_eq!(
+            workspace
+                .changed_files(&h.merge, &h.c1, "./apps/app")
+                .unwrap(),
+            [
+                ('M', "apps/app/a.yaml".to_string()),
+                ('A', "apps/app/b.yaml".to_string()),
+                ('D', "apps/app/c.yaml".to_string()),
+                ('D', "apps/app/d.yaml".to_string()),
+            ]
+        );
+        let restored = workspace
+            .restore_path("./apps/app", &h.c1[..7], "Roll back apps/app", &signature())
+            .unwrap()
+            .expect("a commit");
+        assert_eq!(workspace.head().as_deref(), Some(restored.as_str()));
+        assert_eq!(
+            workspace
+                .changed_files(&restored, &h.c1, "apps/app")
+                .unwrap(),
+            []
+        );
+        // Outside the folder nothing changed.
+        assert_eq!(
+            workspace.changed_files(&h.merge, &restored, "").unwrap(),
+            workspace
+                .changed_files(&h.merge, &h.c1, "apps/app")
+                .unwrap()
+        );
+        // Already restored: nothing to commit.
+        assert_eq!(
+            workspace
+                .restore_path("apps/app", &h.c1, "again", &signature())
+                .unwrap(),
+            None
+        );
+        assert_eq!(workspace.head().as_deref(), Some(restored.as_str()));
+
+        assert_eq!(
+            workspace.push().unwrap(),
+            PushOutcome::Pushed {
+                commit: restored.clone()
+            }
+        );
+        // The remote's branch, read by git itself.
+        let rev = |spec: &str| git(&bare, &["rev-parse", spec]).trim().to_string();
+        assert_eq!(rev("main"), restored);
+        assert_eq!(rev("main^"), h.merge);
+        assert_eq!(rev("main:apps/app"), rev(&format!("{}:apps/app", h.c1)));
+        assert_eq!(rev("main:infra"), rev(&format!("{}:infra", h.merge)));
+        assert_eq!(
+            rev("main:README.md"),
+            rev(&format!("{}:README.md", h.merge))
+        );
+        assert_eq!(
+            git(&bare, &["ls-tree", "-r", "--name-only", "main", "apps"]),
+            "apps/app/a.yaml\napps/app/b.yaml\n"
+        );
+        assert_eq!(git(&bare, &["show", "main:apps/app/b.yaml"]), "b1\n");
+        assert_eq!(
+            git(&bare, &["log", "-1", "--format=%an|%ae|%cn|%s", "main"]).trim(),
+            "Roll Back|rb@example.com|Roll Back|Roll back apps/app"
+        );
+        git(&bare, &["fsck", "--strict"]);
+    }
+
+    #[test]
+    fn restoring_a_file_or_the_root_and_refusing_a_missing_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_bare, remote, h) = remote_with_history(dir.path());
+        let mut workspace = clone(&remote, "main").unwrap();
+
+        assert_eq!(
+            workspace
+                .changed_files("main", &h.c2, "infra/x.yaml")
+                .unwrap(),
+            [('M', "infra/x.yaml".to_string())]
+        );
+        let file = workspace
+            .restore_path("infra/x.yaml", &h.c2, "x back", &signature())
+            .unwrap()
+            .expect("a commit");
+        assert_eq!(
+            workspace.read_file("infra/x.yaml").unwrap().as_deref(),
+            Some(b"x1\n".as_slice())
+        );
+        assert_eq!(
+            workspace.changed_files(&h.merge, &file, "").unwrap(),
+            [('M', "infra/x.yaml".to_string())]
+        );
+
+        for missing in ["apps/app/c.yaml", "apps/other"] {
+            let err = workspace
+                .restore_path(missing, &h.c1, "m", &signature())
+                .unwrap_err();
+            assert!(matches!(err, Error::GitPathNotInCommit { .. }), "{err}");
+            let text = err.to_string();
+            assert!(text.contains(missing) && text.contains(&h.c1), "{text}");
+        }
+        let err = workspace
+            .restore_path("apps/app", &h.other, "m", &signature())
+            .unwrap_err();
+        assert!(matches!(err, Error::GitUnknownCommit { .. }), "{err}");
+        assert_eq!(workspace.head().as_deref(), Some(file.as_str()));
+
+        // The whole tree, for a Kustomization whose path is the repository root.
+        let root = workspace
+            .restore_path("./", &h.c1, "all back", &signature())
+            .unwrap()
+            .expect("a commit");
+        assert_eq!(workspace.changed_files(&root, &h.c1, "").unwrap(), []);
+        assert_eq!(workspace.log("", 1).unwrap()[0].id, root);
+    }
+
+    #[test]
+    fn flux_path_forms_are_normalized() {
+        for (path, expected) in [
+            ("apps", "apps"),
+            ("./apps", "apps"),
+            ("apps/", "apps"),
+            ("./apps/app/", "apps/app"),
+            ("", ""),
+            (".", ""),
+            ("./", ""),
+        ] {
+            assert_eq!(normalize_path(path).unwrap(), expected, "{path:?}");
+        }
+        for bad in ["../x", "/abs", "a//b", ".git", "a/../b"] {
+            assert!(normalize_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}
