@@ -12,6 +12,7 @@
 
 mod checkout;
 mod error;
+mod history;
 mod remote;
 mod repo;
 pub(crate) use repo::validate_path;
@@ -27,6 +28,7 @@ use secrecy::SecretString;
 
 pub use checkout::{Checkout, checkout};
 pub use error::{Error, Result};
+pub use history::CommitInfo;
 pub use remote::git_version;
 pub use ssh::{
     DeployKey, KeyAlgorithm, KnownHosts, RSA_BITS, generate_deploy_key, known_hosts_fingerprints,
