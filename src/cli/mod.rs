@@ -10,8 +10,8 @@ pub mod commands;
 pub mod complete;
 
 use commands::{
-    bootstrap, build, check, completion, diff, events, history, install, reconcile, rollback, status, trace, tree,
-    uninstall, version,
+    bootstrap, build, check, completion, diff, events, history, install, reconcile, rollback,
+    status, trace, tree, uninstall, version,
 };
 
 use std::process::ExitCode;

@@ -13,9 +13,9 @@ pub enum Error {
     },
 
     #[error(
-        "{source} follows a tag, semver range or commit, not a branch: history and rollback need a branch to read and commit to"
+        "{repository} follows a tag, semver range or commit, not a branch: history and rollback need a branch to read and commit to"
     )]
-    NotABranch { source: String },
+    NotABranch { repository: String },
 
     #[error("branch {branch} of {url} has no commits: there is nothing to roll back")]
     EmptyBranch { branch: String, url: String },
@@ -35,7 +35,9 @@ pub enum Error {
     )]
     PathMissing { path: String, commit: String },
 
-    #[error("no earlier commit changed {path}: there is nothing to roll back to; give one with --to")]
+    #[error(
+        "no earlier commit changed {path}: there is nothing to roll back to; give one with --to"
+    )]
     NothingEarlier { path: String },
 
     #[error(

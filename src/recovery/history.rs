@@ -22,7 +22,9 @@ use crate::flux::objects::FluxObject;
 use crate::flux::status::condition;
 use crate::git::{CommitInfo, Workspace};
 use crate::preview::build::Kustomization;
-use crate::preview::source::{GitAccess, GitSource, commit_of_revision, git_source, repository_path};
+use crate::preview::source::{
+    GitAccess, GitSource, commit_of_revision, git_source, repository_path,
+};
 
 /// What the cluster did with one commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,7 +126,10 @@ impl ClusterRecord {
                 continue;
             };
             let succeeded = event.type_.as_deref() != Some("Warning");
-            events.insert(commit, (succeeded, event.message.clone().unwrap_or_default()));
+            events.insert(
+                commit,
+                (succeeded, event.message.clone().unwrap_or_default()),
+            );
         }
         Ok(ClusterRecord {
             applied: revision("lastAppliedRevision"),
@@ -274,7 +279,11 @@ impl History {
             self.source,
             self.url,
             self.branch,
-            if self.path.is_empty() { "." } else { &self.path }
+            if self.path.is_empty() {
+                "."
+            } else {
+                &self.path
+            }
         );
         if rows.is_empty() {
             out.push_str("no commit changed this path\n");

@@ -94,20 +94,21 @@ pub async fn prepare(
     }
     let source = git_source(connection, kustomization, &options.access).await?;
     let branch = source.branch.clone().ok_or_else(|| Error::NotABranch {
-        source: source.display_name.clone(),
+        repository: source.display_name.clone(),
     })?;
     let record = ClusterRecord::read(connection, object, &source).await?;
     let path = repository_path(kustomization);
     let remote = source.remote.clone();
     let object_name = kustomization.display_name();
     let options = options.clone();
-    let (workspace, plan) = tokio::task::spawn_blocking(move || -> crate::Result<(Workspace, Plan)> {
-        let workspace = crate::git::clone(&remote, &branch)?;
-        let plan = plan_on(&workspace, &object_name, &path, &record, &options)?;
-        Ok((workspace, plan))
-    })
-    .await
-    .map_err(|err| crate::Error::Runtime(std::io::Error::other(err.to_string())))??;
+    let (workspace, plan) =
+        tokio::task::spawn_blocking(move || -> crate::Result<(Workspace, Plan)> {
+            let workspace = crate::git::clone(&remote, &branch)?;
+            let plan = plan_on(&workspace, &object_name, &path, &record, &options)?;
+            Ok((workspace, plan))
+        })
+        .await
+        .map_err(|err| crate::Error::Runtime(std::io::Error::other(err.to_string())))??;
     Ok(Prepared {
         source,
         workspace,
@@ -128,10 +129,12 @@ fn plan_on(
     })?;
     let target = match &options.to {
         Some(wanted) => {
-            let resolved = workspace.resolve(wanted)?.ok_or_else(|| Error::UnknownCommit {
-                commit: wanted.clone(),
-                branch: workspace.branch().to_string(),
-            })?;
+            let resolved = workspace
+                .resolve(wanted)?
+                .ok_or_else(|| Error::UnknownCommit {
+                    commit: wanted.clone(),
+                    branch: workspace.branch().to_string(),
+                })?;
             if !workspace.is_ancestor(&resolved, &head)? {
                 return Err(Error::NotAnAncestor {
                     commit: wanted.clone(),
@@ -194,7 +197,9 @@ fn default_target(
     }
     history
         .iter()
-        .find(|commit| commit.id != current && workspace.is_ancestor(&commit.id, current).unwrap_or(false))
+        .find(|commit| {
+            commit.id != current && workspace.is_ancestor(&commit.id, current).unwrap_or(false)
+        })
         .map(|commit| commit.id.clone())
         .ok_or_else(|| {
             Error::NothingEarlier {
@@ -215,29 +220,36 @@ pub async fn commit_and_push(
 ) -> crate::Result<Option<String>> {
     let Prepared {
         source,
-        mut workspace,
+        workspace,
         plan,
     } = prepared;
+    // The first attempt commits on the clone the plan was made on; after a moved branch,
+    // each attempt starts from a fresh clone.
+    let mut workspace = Some(workspace);
     for attempt in 1..=PUSH_ATTEMPTS {
+        let current = workspace.take();
         let target = plan.target.clone();
         let message = plan.message.clone();
         let author = author.clone();
         let wanted_path = path.to_string();
         let remote = source.remote.clone();
         let branch = plan.branch.clone();
-        let fresh = attempt > 1;
         let (outcome, commit) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
-            if fresh {
-                workspace = crate::git::clone(&remote, &branch)?;
-                let head = workspace.head().unwrap_or_default();
-                if !workspace.is_ancestor(&target, &head)? {
-                    return Err(Error::NotAnAncestor {
-                        commit: short(&target),
-                        branch,
+            let mut workspace = match current {
+                Some(workspace) => workspace,
+                None => {
+                    let workspace = crate::git::clone(&remote, &branch)?;
+                    let head = workspace.head().unwrap_or_default();
+                    if !workspace.is_ancestor(&target, &head)? {
+                        return Err(Error::NotAnAncestor {
+                            commit: short(&target),
+                            branch,
+                        }
+                        .into());
                     }
-                    .into());
+                    workspace
                 }
-            }
+            };
             let commit = workspace.restore_path(&wanted_path, &target, &message, &author)?;
             let outcome = match commit {
                 Some(_) => workspace.push()?,
@@ -252,7 +264,6 @@ pub async fn commit_and_push(
             PushOutcome::UpToDate => return Ok(commit),
             PushOutcome::BranchMoved if attempt < PUSH_ATTEMPTS => {
                 progress("! the branch moved meanwhile; retrying on a fresh clone");
-                workspace = crate::git::clone(&source.remote, &plan.branch)?;
             }
             PushOutcome::BranchMoved => {}
         }

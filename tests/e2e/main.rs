@@ -17,6 +17,7 @@ mod dependencies;
 mod diff;
 mod inspect;
 mod reconcile;
+mod rollback;
 mod uninstall;
 
 use std::path::{Path, PathBuf};

@@ -68,7 +68,10 @@ pub async fn run(args: HistoryArgs, ui: &Ui) -> Result<()> {
         namespace: connection.namespace.clone(),
         object: serde_json::to_value(&object.object).unwrap_or_default(),
     };
-    ui.progress().busy(format!("reading the history of {}", kustomization.display_name()));
+    ui.progress().busy(format!(
+        "reading the history of {}",
+        kustomization.display_name()
+    ));
     let history = kustomization_history(
         &connection,
         &object,

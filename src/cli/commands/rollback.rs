@@ -16,7 +16,9 @@ use crate::preview::build::{BuildOptions, Kustomization};
 use crate::preview::kustomize::Kubectl;
 use crate::preview::plan::{Checkout, DiffReport, diff_kustomization};
 use crate::preview::source::{fetch_ref, repository_path};
-use crate::recovery::rollback::{Done, Plan, RollbackOptions, commit_and_push, prepare, reconcile_after};
+use crate::recovery::rollback::{
+    Done, Plan, RollbackOptions, commit_and_push, prepare, reconcile_after,
+};
 use crate::ui::Ui;
 use crate::ui::output::OutputFormat;
 
@@ -91,7 +93,10 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
         access: args.git.access(),
         timeout,
     };
-    ui.progress().busy(format!("reading the branch of {}", kustomization.display_name()));
+    ui.progress().busy(format!(
+        "reading the branch of {}",
+        kustomization.display_name()
+    ));
     let prepared = prepare(&connection, &object, &kustomization, &options).await;
     ui.progress().pause();
     let prepared = prepared?;
@@ -103,10 +108,27 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
             short(&plan.target),
             short(&plan.head)
         ));
-        return report(ui, args.output, Done { plan, commit: None, reconcile: None, changes: None });
+        return report(
+            ui,
+            args.output,
+            Done {
+                plan,
+                commit: None,
+                reconcile: None,
+                changes: None,
+            },
+        );
     }
-    ui.progress().busy(format!("diffing {} at {}", plan.path, short(&plan.target)));
-    let changes = cluster_changes(&connection, &kubectl, &prepared.source, &kustomization, &plan).await;
+    ui.progress()
+        .busy(format!("diffing {} at {}", plan.path, short(&plan.target)));
+    let changes = cluster_changes(
+        &connection,
+        &kubectl,
+        &prepared.source,
+        &kustomization,
+        &plan,
+    )
+    .await;
     ui.progress().pause();
     let changes = changes?;
     if args.dry_run || args.output.is_none() {
@@ -115,7 +137,16 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
     }
     if args.dry_run {
         if args.output.is_some() {
-            return report(ui, args.output, Done { plan, commit: None, reconcile: None, changes: Some(changes) });
+            return report(
+                ui,
+                args.output,
+                Done {
+                    plan,
+                    commit: None,
+                    reconcile: None,
+                    changes: Some(changes),
+                },
+            );
         }
         return Ok(());
     }
@@ -130,18 +161,31 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
     let path = repository_path(&kustomization);
     let commit = commit_and_push(prepared, &path, &author, &progress).await?;
     if let Some(commit) = &commit {
-        ui.progress().success(format!("pushed {commit} to {}", plan.branch));
+        ui.progress()
+            .success(format!("pushed {commit} to {}", plan.branch));
     }
     let reconciled = reconcile_after(&connection, &object, timeout, &progress).await?;
     if args.output.is_none() {
         print_report(ui, &reconciled)?;
     }
     let succeeded = reconciled.outcome.is_success();
-    report(ui, args.output, Done { plan, commit, reconcile: Some(reconciled), changes: Some(changes) })?;
+    report(
+        ui,
+        args.output,
+        Done {
+            plan,
+            commit,
+            reconcile: Some(reconciled),
+            changes: Some(changes),
+        },
+    )?;
     if succeeded {
         Ok(())
     } else {
-        Err(Error::SomeFailed { failed: 1, total: 1 })
+        Err(Error::SomeFailed {
+            failed: 1,
+            total: 1,
+        })
     }
 }
 
@@ -173,7 +217,11 @@ async fn cluster_changes(
 fn print_plan(ui: &Ui, plan: &Plan, dry_run: bool) -> Result<()> {
     let mut out = format!(
         "{} commit on {} of {} (on top of {}):\n",
-        if dry_run { "Would push this" } else { "Pushing this" },
+        if dry_run {
+            "Would push this"
+        } else {
+            "Pushing this"
+        },
         plan.branch,
         plan.url,
         short(&plan.head)
