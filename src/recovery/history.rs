@@ -183,7 +183,11 @@ pub fn judge_all(
     commits: &[CommitInfo],
     record: &ClusterRecord,
 ) -> crate::Result<Vec<Entry>> {
-    let ancestor = |a: &str, b: &str| workspace.is_ancestor(a, b);
+    // Revisions from the cluster may be missing from the branch (force-pushed, or not fetched
+    // here yet): such a commit is no ancestor of anything we read.
+    let ancestor = |a: &str, b: &str| -> crate::Result<bool> {
+        Ok(workspace.is_ancestor(a, b).unwrap_or(false))
+    };
     let known_applied: Vec<&String> = record
         .events
         .iter()

@@ -178,9 +178,11 @@ fn default_target(
     head: &str,
     record: &ClusterRecord,
 ) -> crate::Result<String> {
+    // Revisions from the cluster may be missing from the branch (force-pushed): not ancestors.
+    let ancestor = |a: &str, b: &str| workspace.is_ancestor(a, b).unwrap_or(false);
     if let Some(applied) = &record.applied
         && applied != head
-        && workspace.is_ancestor(applied, head)?
+        && ancestor(applied, head)
     {
         return Ok(applied.clone());
     }
@@ -191,7 +193,7 @@ fn default_target(
             continue;
         }
         let applied_before = record.events.get(&commit.id).is_some_and(|(ok, _)| *ok);
-        if applied_before && workspace.is_ancestor(&commit.id, current)? {
+        if applied_before && ancestor(&commit.id, current) {
             return Ok(commit.id.clone());
         }
     }
