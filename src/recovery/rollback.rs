@@ -211,15 +211,21 @@ fn default_target(
         })
 }
 
+/// The pushed commit (None when the folder already was the target's), and how many times the
+/// branch moved meanwhile (each time the commit was made again on a fresh clone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub commit: Option<String>,
+    pub retries: usize,
+}
+
 /// Makes the commit and pushes it; on a branch that moved meanwhile, starts again from a
-/// fresh clone (the target must still be an ancestor of the new head). Returns the pushed
-/// commit, or None when the folder already is the target's.
+/// fresh clone (the target must still be an ancestor of the new head).
 pub async fn commit_and_push(
     prepared: Prepared,
     path: &str,
     author: &Signature,
-    progress: Progress<'_>,
-) -> crate::Result<Option<String>> {
+) -> crate::Result<Pushed> {
     let Prepared {
         source,
         workspace,
@@ -261,12 +267,15 @@ pub async fn commit_and_push(
         })
         .await
         .map_err(|err| crate::Error::Runtime(std::io::Error::other(err.to_string())))??;
+        let retries = attempt - 1;
         match outcome {
-            PushOutcome::Pushed { commit } => return Ok(Some(commit)),
-            PushOutcome::UpToDate => return Ok(commit),
-            PushOutcome::BranchMoved if attempt < PUSH_ATTEMPTS => {
-                progress("! the branch moved meanwhile; retrying on a fresh clone");
+            PushOutcome::Pushed { commit } => {
+                return Ok(Pushed {
+                    commit: Some(commit),
+                    retries,
+                });
             }
+            PushOutcome::UpToDate => return Ok(Pushed { commit, retries }),
             PushOutcome::BranchMoved => {}
         }
     }

@@ -159,7 +159,14 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
     )?;
     let progress = |line: &str| ui.transient(line);
     let path = repository_path(&kustomization);
-    let commit = commit_and_push(prepared, &path, &author, &progress).await?;
+    let pushed = commit_and_push(prepared, &path, &author).await?;
+    if pushed.retries > 0 {
+        ui.warning(&format!(
+            "branch {} moved while rolling back; the commit was made again on a fresh clone",
+            plan.branch
+        ));
+    }
+    let commit = pushed.commit;
     if let Some(commit) = &commit {
         ui.progress()
             .success(format!("pushed {commit} to {}", plan.branch));
