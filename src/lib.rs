@@ -6,8 +6,8 @@
 //!
 //! # Map
 //!
-//! Dependencies point one way: [`cli`] → [`bootstrap`], [`lifecycle`] and [`preview`] →
-//! [`flux`] → [`cluster`]; [`git`], [`manifests`] and [`ui`] are leaves that know nothing of the others
+//! Dependencies point one way: [`cli`] → [`bootstrap`], [`lifecycle`] and [`recovery`] →
+//! [`preview`] → [`flux`] → [`cluster`]; [`git`], [`manifests`] and [`ui`] are leaves that know nothing of the others
 //! ([`error`] gathers every area's error at the top).
 //!
 //! | To change…                                                   | start in |
@@ -29,6 +29,7 @@
 //! | `dependsOn`: the Blocked state, `reconcile --with-dependencies` order | [`flux::dependencies`] |
 //! | `events`: which Events, merging repeats; `trace`: the chain of managers | [`flux::events`], [`flux::trace`] |
 //! | `build`/`diff`: building a Kustomization's folder, dry-run diffs, `--ref` | [`preview`] (docs/build-and-diff.md) |
+//! | `history`/`rollback`: what the cluster did with each commit, restore commits | [`recovery`] (docs/history-and-rollback.md) |
 //! | install, uninstall, check, version, controller rollouts      | [`lifecycle`] |
 //! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
 //! | Git: clone, commit, push, URLs, SSH keys, host keys          | [`git`] (docs/yaml-and-git.md) |

@@ -171,6 +171,41 @@ async fn history_tells_what_the_cluster_did_and_rollback_restores_through_git() 
         stdout(&text)
     );
 
+    // rollback --to <TAB>: the folder's commits but the running one, newest first.
+    let ca_file = b.server.ca_file.display().to_string();
+    let kubeconfig = b.flux.plane.kubeconfig.display().to_string();
+    let mut complete = std::process::Command::new(crate::support::plugin_exe("kubectl-gitops"));
+    complete
+        .args([
+            "__complete",
+            "rollback",
+            "ks/apps",
+            "-n",
+            NS,
+            "--kubeconfig",
+            &kubeconfig,
+        ])
+        .args([
+            "--git-username",
+            &b.server.username,
+            "--ca-file",
+            &ca_file,
+            "--to",
+            "",
+        ])
+        .env("GIT_PASSWORD", &b.server.password);
+    let completed = run_async(complete).await;
+    assert_eq!(
+        stdout(&completed),
+        format!(
+            "{}\tapps v3 (failed)\n{}\tapps v1 (applied)\n:36\n",
+            &v3[..7],
+            &v1[..7]
+        ),
+        "{}",
+        stderr(&completed)
+    );
+
     // --dry-run: the commit it would make (v3 -> v2: the broken file removed), nothing pushed.
     let out = as_user(&b, &["rollback", "ks/apps", "--dry-run"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
