@@ -80,6 +80,36 @@ impl Workspace {
             .collect()
     }
 
+    /// Every file under `path` (repository paths, sorted) in the branch's tree: where a
+    /// manifest is looked for (a HelmRelease's file in its Kustomization's folder).
+    pub fn files(&self, path: &str) -> Result<Vec<String>> {
+        let path = normalize_path(path)?;
+        let Some(tip) = self.tip else {
+            return Ok(Vec::new());
+        };
+        let mut args: Vec<OsString> = ["ls-tree", "-r", "-z", "--name-only"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        args.push(tip.to_string().into());
+        args.push("--".into());
+        if !path.is_empty() {
+            args.push(path.into());
+        }
+        let output = run_local(&self.git_dir, &args)?;
+        if !output.success {
+            return Err(self.local_failed("ls-tree", &output.stderr));
+        }
+        let mut files: Vec<String> = output
+            .stdout
+            .split('\0')
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// The full id of the commit `rev` names (a full or abbreviated SHA, or any revision git
     /// accepts, e.g. `main~2`) when it is in the fetched history; None when it is unknown.
     /// An abbreviated SHA that fits several objects is an error.
@@ -516,6 +546,24 @@ mod tests {
             workspace.log("../etc", 20),
             Err(Error::GitPath { .. })
         ));
+    }
+
+    #[test]
+    fn files_lists_the_tree_under_a_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_bare, remote, _h) = remote_with_history(dir.path());
+        let workspace = clone(&remote, "main").unwrap();
+        assert_eq!(
+            workspace.files("./apps/app").unwrap(),
+            ["apps/app/a.yaml", "apps/app/c.yaml", "apps/app/d.yaml"]
+        );
+        assert_eq!(workspace.files("absent").unwrap(), Vec::<String>::new());
+        assert!(
+            workspace
+                .files("")
+                .unwrap()
+                .contains(&"README.md".to_string())
+        );
     }
 
     #[test]

@@ -36,6 +36,20 @@ pub enum Error {
     PathMissing { path: String, commit: String },
 
     #[error(
+        "{object} is not applied by a Kustomization (no kustomize.toolkit.fluxcd.io/name label), so its manifest has no Git history here"
+    )]
+    NotFromGit { object: String },
+
+    #[error(
+        "no manifest of {object} was found in {folder} on branch {branch}; history and rollback read the file that defines it"
+    )]
+    ManifestNotFound {
+        object: String,
+        folder: String,
+        branch: String,
+    },
+
+    #[error(
         "no earlier commit changed {path}: there is nothing to roll back to; give one with --to"
     )]
     NothingEarlier { path: String },

@@ -1,5 +1,6 @@
-//! `history`: the commits that changed a Kustomization's folder on its branch, each with what
-//! the cluster did with it. Git gives the commits (read with the user's own Git setup, see
+//! `history`: the commits that changed a Kustomization's folder (or a HelmRelease's manifest
+//! file) on its branch, each with what the cluster did with it, and a HelmRelease's Helm
+//! releases. Git gives the commits (read with the user's own Git setup, see
 //! [`crate::preview::source`]); the cluster gives the rest:
 //! - `status.lastAppliedRevision`: the commit running now (`applied`, marked current);
 //! - `status.lastAttemptedRevision` with Ready not True: the commit that `failed`, with the
@@ -21,10 +22,8 @@ use crate::cluster::connection::Connection;
 use crate::flux::objects::FluxObject;
 use crate::flux::status::condition;
 use crate::git::{CommitInfo, Workspace};
-use crate::preview::build::Kustomization;
-use crate::preview::source::{
-    GitAccess, GitSource, commit_of_revision, git_source, repository_path,
-};
+use crate::preview::source::{GitSource, commit_of_revision};
+use crate::recovery::subject::{Release, Subject};
 
 /// What the cluster did with one commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,6 +79,9 @@ pub struct History {
     /// The folder (repository path; "" is the root).
     pub path: String,
     pub entries: Vec<Entry>,
+    /// For a HelmRelease: its Helm releases (`status.history`), newest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub releases: Vec<Release>,
 }
 
 /// What the cluster says about the object's revisions.
@@ -141,39 +143,30 @@ impl ClusterRecord {
     }
 }
 
-/// Reads the history of `kustomization` (`object` is the same, as the cluster holds it).
-pub async fn kustomization_history(
-    connection: &Connection,
-    object: &FluxObject,
-    kustomization: &Kustomization,
-    access: &GitAccess,
-    limit: usize,
-) -> crate::Result<History> {
-    let source = git_source(connection, kustomization, access).await?;
-    let branch = source.branch.clone().ok_or_else(|| {
-        crate::Error::InvalidUsage(format!(
-            "{} follows a tag, semver range or commit, not a branch: history and rollback need a branch",
-            source.display_name
-        ))
-    })?;
-    let record = ClusterRecord::read(connection, object, &source).await?;
-    let path = repository_path(kustomization);
-    let remote = source.remote.clone();
-    let (wanted_branch, wanted_path) = (branch.clone(), path.clone());
-    let entries = tokio::task::spawn_blocking(move || -> crate::Result<Vec<Entry>> {
-        let workspace = crate::git::clone(&remote, &wanted_branch)?;
-        let commits = workspace.log(&wanted_path, limit)?;
-        judge_all(&workspace, &commits, &record)
+/// Reads the history of `subject`: the commits that changed its folder (or manifest file),
+/// judged by what the cluster says, and for a HelmRelease its Helm releases.
+pub async fn read_history(subject: &Subject, limit: usize) -> crate::Result<History> {
+    let remote = subject.source.remote.clone();
+    let branch = subject.branch.clone();
+    let record = subject.record.clone();
+    // Blocking Git work (clone, find the path, log, ancestry) off the async runtime.
+    let owned = subject.clone();
+    let (path, entries) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
+        let workspace = crate::git::clone(&remote, &branch)?;
+        let path = owned.path_in(&workspace)?;
+        let commits = workspace.log(&path, limit)?;
+        Ok((path, judge_all(&workspace, &commits, &record)?))
     })
     .await
     .map_err(|err| crate::Error::Runtime(std::io::Error::other(err.to_string())))??;
     Ok(History {
-        object: kustomization.display_name(),
-        source: source.display_name.clone(),
-        url: source.remote.url.clone(),
-        branch,
+        object: subject.display_name(),
+        source: subject.source.display_name.clone(),
+        url: subject.source.remote.url.clone(),
+        branch: subject.branch.clone(),
         path,
         entries,
+        releases: subject.releases(),
     })
 }
 
@@ -294,6 +287,26 @@ impl History {
         } else {
             out.push_str(&crate::ui::output::table(
                 &["", "commit", "age", "author", "subject", "cluster"],
+                &rows,
+            ));
+        }
+        if !self.releases.is_empty() {
+            let rows: Vec<Vec<String>> = self
+                .releases
+                .iter()
+                .map(|release| {
+                    vec![
+                        release.version.to_string(),
+                        format!("{}@{}", release.chart_name, release.chart_version),
+                        release.app_version.clone(),
+                        release.status.clone(),
+                        crate::ui::duration::age(release.deployed, now).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            out.push_str("Helm releases:\n");
+            out.push_str(&crate::ui::output::table(
+                &["release", "chart", "app version", "status", "age"],
                 &rows,
             ));
         }

@@ -5,5 +5,6 @@
 pub mod error;
 pub mod history;
 pub mod rollback;
+pub mod subject;
 
 pub use error::Error;

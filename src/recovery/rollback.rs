@@ -1,5 +1,5 @@
-//! `rollback`: restore a Kustomization's folder to an earlier commit as one new commit on its
-//! branch (Git stays the source of truth: nothing is changed behind its back), push it with
+//! `rollback`: restore a Kustomization's folder (or a HelmRelease's manifest file) to an
+//! earlier commit as one new commit on its branch (Git stays the source of truth: nothing is changed behind its back), push it with
 //! the user's Git setup, then reconcile and wait as `reconcile --with-source` does.
 //!
 //! The default target is the last commit that was applied successfully before the current
@@ -11,16 +11,21 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use std::path::Path;
+
 use crate::cluster::connection::Connection;
+use crate::cluster::discovery::Resources;
 use crate::flux::discovery::FluxApis;
-use crate::flux::objects::FluxObject;
 use crate::flux::reconcile::{self, Options as ReconcileOptions, Progress, Report};
 use crate::flux::status::is_suspended;
 use crate::git::{PushOutcome, Signature, Workspace};
-use crate::preview::build::Kustomization;
-use crate::preview::source::{GitAccess, GitSource, git_source, repository_path};
+use crate::preview::build::BuildOptions;
+use crate::preview::kustomize::Kubectl;
+use crate::preview::plan::{Checkout as DiffCheckout, DiffReport, diff_kustomization};
+use crate::preview::source::{GitAccess, GitSource, repository_path};
 use crate::recovery::error::Error;
 use crate::recovery::history::ClusterRecord;
+use crate::recovery::subject::Subject;
 
 /// Fresh clones tried when someone else pushes to the branch meanwhile (as bootstrap).
 const PUSH_ATTEMPTS: usize = 3;
@@ -62,58 +67,146 @@ pub struct Done {
     pub plan: Plan,
     /// The pushed commit (None when the folder already was the target's).
     pub commit: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reconcile: Option<Report>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reconciled: Vec<Report>,
     /// What the restored folder changes in the cluster (the diff before the push).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<crate::preview::plan::DiffReport>,
 }
 
-/// Everything needed to act: the source, a fresh clone, and the plan for it.
+/// Everything needed to act: the source, a fresh clone, the path, and the plan for it.
 pub struct Prepared {
     pub source: GitSource,
     pub workspace: Workspace,
+    /// The repository path restored (folder or file), as Git names it.
+    pub path: String,
     pub plan: Plan,
 }
 
-/// Checks the object, clones its branch and works out the commit to make. Changes nothing.
-pub async fn prepare(
-    connection: &Connection,
-    object: &FluxObject,
-    kustomization: &Kustomization,
-    options: &RollbackOptions,
-) -> crate::Result<Prepared> {
-    if is_suspended(&object.object) {
-        return Err(Error::Suspended {
-            object: kustomization.display_name(),
-            short: object.kind.short_names[0],
-            name: object.name().to_string(),
-            namespace: object.namespace().to_string(),
+impl Done {
+    /// A plan that was not carried out (--dry-run, or nothing to do).
+    pub fn planned(plan: Plan, changes: Option<DiffReport>) -> Done {
+        Done {
+            plan,
+            commit: None,
+            reconciled: Vec::new(),
+            changes,
         }
-        .into());
     }
-    let source = git_source(connection, kustomization, &options.access).await?;
-    let branch = source.branch.clone().ok_or_else(|| Error::NotABranch {
-        repository: source.display_name.clone(),
-    })?;
-    let record = ClusterRecord::read(connection, object, &source).await?;
-    let path = repository_path(kustomization);
-    let remote = source.remote.clone();
-    let object_name = kustomization.display_name();
+}
+
+/// Checks the objects, clones the branch and works out the commit to make. Changes nothing.
+pub async fn prepare(subject: &Subject, options: &RollbackOptions) -> crate::Result<Prepared> {
+    for object in [&subject.object, &subject.manager] {
+        if is_suspended(&object.object) {
+            return Err(Error::Suspended {
+                object: format!(
+                    "{}/{}/{}",
+                    object.kind.kind,
+                    object.namespace(),
+                    object.name()
+                ),
+                short: object.kind.short_names[0],
+                name: object.name().to_string(),
+                namespace: object.namespace().to_string(),
+            }
+            .into());
+        }
+    }
+    let owned = subject.clone();
     let options = options.clone();
-    let (workspace, plan) =
-        tokio::task::spawn_blocking(move || -> crate::Result<(Workspace, Plan)> {
-            let workspace = crate::git::clone(&remote, &branch)?;
-            let plan = plan_on(&workspace, &object_name, &path, &record, &options)?;
-            Ok((workspace, plan))
+    let (workspace, path, plan) =
+        tokio::task::spawn_blocking(move || -> crate::Result<(Workspace, String, Plan)> {
+            let workspace = crate::git::clone(&owned.source.remote, &owned.branch)?;
+            let path = owned.path_in(&workspace)?;
+            let plan = plan_on(
+                &workspace,
+                &owned.display_name(),
+                &path,
+                &owned.record,
+                &options,
+            )?;
+            Ok((workspace, path, plan))
         })
         .await
         .map_err(|err| crate::Error::Runtime(std::io::Error::other(err.to_string())))??;
     Ok(Prepared {
-        source,
+        source: subject.source.clone(),
         workspace,
+        path,
         plan,
     })
+}
+
+/// What the restore commit would change in the cluster: the branch head with the path
+/// restored from the target (both checked out in private temporary folders), built and
+/// diffed as the Kustomization that applies it.
+pub async fn cluster_changes(
+    connection: &Connection,
+    kubectl: &Kubectl,
+    subject: &Subject,
+    prepared: &Prepared,
+) -> crate::Result<DiffReport> {
+    let (remote, plan, path) = (
+        prepared.source.remote.clone(),
+        prepared.plan.clone(),
+        prepared.path.clone(),
+    );
+    let head = tokio::task::spawn_blocking(move || -> crate::Result<crate::git::Checkout> {
+        let head = crate::git::checkout(&remote, &plan.head)?;
+        let target = crate::git::checkout(&remote, &plan.target)?;
+        replace_path(head.root(), target.root(), &path)?;
+        Ok(head)
+    })
+    .await
+    .map_err(|err| crate::Error::Runtime(std::io::Error::other(err.to_string())))??;
+    let resources = Resources::discover(connection).await?;
+    diff_kustomization(
+        connection,
+        &resources,
+        kubectl,
+        &subject.kustomization,
+        &DiffCheckout {
+            folder: head.root().join(repository_path(&subject.kustomization)),
+            root: Some(head.root()),
+        },
+        &BuildOptions::default(),
+        false,
+    )
+    .await
+}
+
+/// Puts `from_root/path` (a file or folder) in place of `into_root/path`.
+fn replace_path(into_root: &Path, from_root: &Path, path: &str) -> crate::Result<()> {
+    let io = |err: std::io::Error| crate::Error::Runtime(err);
+    let (into, from) = (into_root.join(path), from_root.join(path));
+    if path.is_empty() {
+        return Err(crate::Error::InvalidUsage(
+            "restoring the whole repository cannot be previewed".to_string(),
+        ));
+    }
+    if into.is_dir() {
+        std::fs::remove_dir_all(&into).map_err(io)?;
+    } else if into.exists() {
+        std::fs::remove_file(&into).map_err(io)?;
+    }
+    copy_recursively(&from, &into).map_err(io)
+}
+
+fn copy_recursively(from: &Path, into: &Path) -> std::io::Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(into)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_recursively(&entry.path(), &into.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        if let Some(parent) = into.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(from, into).map(drop)
+    }
 }
 
 fn plan_on(
@@ -221,14 +314,11 @@ pub struct Pushed {
 
 /// Makes the commit and pushes it; on a branch that moved meanwhile, starts again from a
 /// fresh clone (the target must still be an ancestor of the new head).
-pub async fn commit_and_push(
-    prepared: Prepared,
-    path: &str,
-    author: &Signature,
-) -> crate::Result<Pushed> {
+pub async fn commit_and_push(prepared: Prepared, author: &Signature) -> crate::Result<Pushed> {
     let Prepared {
         source,
         workspace,
+        path,
         plan,
     } = prepared;
     // The first attempt commits on the clone the plan was made on; after a moved branch,
@@ -239,7 +329,7 @@ pub async fn commit_and_push(
         let target = plan.target.clone();
         let message = plan.message.clone();
         let author = author.clone();
-        let wanted_path = path.to_string();
+        let wanted_path = path.clone();
         let remote = source.remote.clone();
         let branch = plan.branch.clone();
         let (outcome, commit) = tokio::task::spawn_blocking(move || -> crate::Result<_> {
@@ -286,13 +376,14 @@ pub async fn commit_and_push(
     .into())
 }
 
-/// Reconciles the Kustomization with its source and waits, as `reconcile --with-source`.
+/// Reconciles the Kustomization with its source and waits, as `reconcile --with-source`;
+/// for a HelmRelease then the release with its chart. Stops at the first failure.
 pub async fn reconcile_after(
     connection: &Connection,
-    object: &FluxObject,
+    subject: &Subject,
     timeout: Duration,
     progress: Progress<'_>,
-) -> crate::Result<Report> {
+) -> crate::Result<Vec<Report>> {
     let apis = FluxApis::discover(connection).await?;
     let options = ReconcileOptions {
         with_source: true,
@@ -302,7 +393,14 @@ pub async fn reconcile_after(
         wait: true,
         timeout,
     };
-    reconcile::reconcile(connection, &apis, object, &options, progress).await
+    let mut reports =
+        vec![reconcile::reconcile(connection, &apis, &subject.manager, &options, progress).await?];
+    if subject.is_helm_release() && reports[0].outcome.is_success() {
+        reports.push(
+            reconcile::reconcile(connection, &apis, &subject.object, &options, progress).await?,
+        );
+    }
+    Ok(reports)
 }
 
 fn short(commit: &str) -> String {

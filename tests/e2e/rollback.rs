@@ -281,3 +281,153 @@ async fn history_tells_what_the_cluster_did_and_rollback_restores_through_git() 
     apps_ready_at(&b, &again).await;
     assert_eq!(settings_value(&b), "a");
 }
+
+fn helm_manifest(repository_url: &str, version: &str) -> String {
+    format!(
+        "apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: charts
+  namespace: flux-system
+spec:
+  interval: 10m
+  url: {repository_url}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: demo
+  namespace: flux-system
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: demo
+      version: {version}
+      sourceRef:
+        kind: HelmRepository
+        name: charts
+"
+    )
+}
+
+fn chart_of_release(b: &Bootstrapped) -> String {
+    b.flux
+        .get("configmap", NS, "demo-settings")
+        .and_then(|cm| cm["data"]["chart"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Pushes, reconciles the root, `apps` and the release, and waits for the chart's ConfigMap.
+async fn release_at(b: &Bootstrapped, commit: &str, chart: &str) {
+    b.flux.gitops_ok(&RECONCILE_ROOT).await;
+    b.flux
+        .gitops_ok(&["reconcile", "ks", "apps", "-n", NS, "--timeout", TIMEOUT])
+        .await;
+    apps_ready_at(b, commit).await;
+    b.flux
+        .gitops_ok(&[
+            "reconcile",
+            "hr",
+            "demo",
+            "-n",
+            NS,
+            "--with-source",
+            "--timeout",
+            TIMEOUT,
+        ])
+        .await;
+    eventually(
+        &b.flux,
+        "the release runs the chart version",
+        Duration::from_secs(120),
+        || chart_of_release(b) == chart,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helm_release_is_rolled_back_through_its_manifest_file() {
+    let repository = crate::support::helm_repository::HelmRepository::start_versions(
+        "demo",
+        &["0.1.0", "0.2.0"],
+    );
+    let b = bootstrapped().await;
+    let env = b.git_env();
+    let v1 = push(
+        &b.url,
+        &env,
+        "demo 0.1.0",
+        &[
+            ("clusters/dev/apps.yaml", Some(APPS)),
+            ("apps/settings.yaml", Some(&settings("a"))),
+            (
+                "apps/helm.yaml",
+                Some(&helm_manifest(&repository.url, "0.1.0")),
+            ),
+        ],
+    );
+    release_at(&b, &v1, "0.1.0").await;
+    let v2 = push(
+        &b.url,
+        &env,
+        "demo 0.2.0",
+        &[(
+            "apps/helm.yaml",
+            Some(&helm_manifest(&repository.url, "0.2.0")),
+        )],
+    );
+    release_at(&b, &v2, "0.2.0").await;
+
+    let out = as_user(&b, &["history", "hr/demo", "-o", "json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let history: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        history["path"], "apps/helm.yaml",
+        "the HelmRelease's own file"
+    );
+    let commits: Vec<(String, String)> = history["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["commit"].as_str().unwrap_or_default().to_string(),
+                e["state"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        commits,
+        vec![
+            (v2.clone(), "applied".to_string()),
+            (v1.clone(), "applied".to_string())
+        ]
+    );
+    let charts: Vec<&str> = history["releases"]
+        .as_array()
+        .expect("releases")
+        .iter()
+        .filter_map(|r| r["chartVersion"].as_str())
+        .collect();
+    assert_eq!(charts, vec!["0.2.0", "0.1.0"], "{}", stdout(&out));
+
+    let out = as_user(&b, &["rollback", "hr/demo", "--yes"]).await;
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let rolled = head(&b.bare);
+    assert_eq!(
+        tree_of(&b, &rolled, "apps/helm.yaml"),
+        tree_of(&b, &v1, "apps/helm.yaml")
+    );
+    assert_eq!(
+        tree_of(&b, &rolled, "apps/settings.yaml"),
+        tree_of(&b, &v2, "apps/settings.yaml")
+    );
+    assert_eq!(
+        chart_of_release(&b),
+        "0.1.0",
+        "helm-controller rolled the release back"
+    );
+    let release = b.flux.get("helmrelease", NS, "demo").expect("demo");
+    assert_eq!(release["status"]["history"][0]["chartVersion"], "0.1.0");
+}

@@ -3,21 +3,14 @@
 
 use crate::cli::args::{json_or_yaml, parse_duration};
 use crate::cli::commands::diff::{GitAccessFlags, print_report as print_changes};
-use crate::cli::commands::history::kustomization_name;
+use crate::cli::commands::history::{recovery_target, resolve_subject};
 use crate::cli::commands::reconcile::print_report;
 use crate::cluster::connection::ConnectionFlags;
-use crate::cluster::discovery::Resources;
 use crate::error::{Error, Result};
-use crate::flux::KUSTOMIZATION;
-use crate::flux::discovery::FluxApis;
-use crate::flux::objects::get;
 use crate::git::Signature;
-use crate::preview::build::{BuildOptions, Kustomization};
 use crate::preview::kustomize::Kubectl;
-use crate::preview::plan::{Checkout, DiffReport, diff_kustomization};
-use crate::preview::source::{fetch_ref, repository_path};
 use crate::recovery::rollback::{
-    Done, Plan, RollbackOptions, commit_and_push, prepare, reconcile_after,
+    Done, Plan, RollbackOptions, cluster_changes, commit_and_push, prepare, reconcile_after,
 };
 use crate::ui::Ui;
 use crate::ui::output::OutputFormat;
@@ -31,7 +24,7 @@ use crate::ui::output::OutputFormat;
 /// cluster, and changes nothing. Asks before pushing unless --yes.
 #[derive(clap::Args)]
 pub struct RollbackArgs {
-    /// `ks <name>` or `ks/<name>`
+    /// `ks <name>`, `hr <name>`, `ks/<name>` or `hr/<name>`
     #[arg(value_name = "OBJECT", num_args = 1..=2, required = true)]
     pub(crate) target: Vec<String>,
     /// The commit to restore the folder to (a full or abbreviated SHA from the history)
@@ -65,23 +58,10 @@ pub struct RollbackArgs {
 }
 
 pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
-    let name = kustomization_name(&args.target, "rollback")?;
+    let (kind, name) = recovery_target(&args.target, "rollback")?;
     let timeout = parse_duration("--timeout", &args.timeout)?;
     let kubectl = Kubectl::find()?;
     let connection = args.connection.connect().await?;
-    let apis = FluxApis::discover(&connection).await?;
-    let object = get(
-        &connection,
-        apis.require(&KUSTOMIZATION)?,
-        &connection.namespace,
-        &name,
-    )
-    .await?;
-    let kustomization = Kustomization {
-        name: name.clone(),
-        namespace: connection.namespace.clone(),
-        object: serde_json::to_value(&object.object).unwrap_or_default(),
-    };
     let author = Signature {
         name: args.author_name.clone(),
         email: args.author_email.clone(),
@@ -93,13 +73,16 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
         access: args.git.access(),
         timeout,
     };
-    ui.progress().busy(format!(
-        "reading the branch of {}",
-        kustomization.display_name()
-    ));
-    let prepared = prepare(&connection, &object, &kustomization, &options).await;
+    ui.progress()
+        .busy(format!("reading the branch behind {}/{name}", kind.kind));
+    let prepared = async {
+        let subject = resolve_subject(&connection, kind, &name, &options.access).await?;
+        let prepared = prepare(&subject, &options).await?;
+        Ok::<_, Error>((subject, prepared))
+    }
+    .await;
     ui.progress().pause();
-    let prepared = prepared?;
+    let (subject, prepared) = prepared?;
     let plan = prepared.plan.clone();
     if plan.files.is_empty() {
         ui.line(&format!(
@@ -108,47 +91,19 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
             short(&plan.target),
             short(&plan.head)
         ));
-        return report(
-            ui,
-            args.output,
-            Done {
-                plan,
-                commit: None,
-                reconcile: None,
-                changes: None,
-            },
-        );
+        return report(ui, args.output, Done::planned(plan, None));
     }
     ui.progress()
         .busy(format!("diffing {} at {}", plan.path, short(&plan.target)));
-    let changes = cluster_changes(
-        &connection,
-        &kubectl,
-        &prepared.source,
-        &kustomization,
-        &plan,
-    )
-    .await;
+    let changes = cluster_changes(&connection, &kubectl, &subject, &prepared).await;
     ui.progress().pause();
     let changes = changes?;
-    if args.dry_run || args.output.is_none() {
+    if args.output.is_none() {
         print_plan(ui, &plan, args.dry_run)?;
         print_changes(ui, &changes, false)?;
     }
     if args.dry_run {
-        if args.output.is_some() {
-            return report(
-                ui,
-                args.output,
-                Done {
-                    plan,
-                    commit: None,
-                    reconcile: None,
-                    changes: Some(changes),
-                },
-            );
-        }
-        return Ok(());
+        return report(ui, args.output, Done::planned(plan, Some(changes)));
     }
     ui.confirm(
         &format!(
@@ -157,32 +112,32 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
         ),
         args.yes,
     )?;
-    let progress = |line: &str| ui.transient(line);
-    let path = repository_path(&kustomization);
-    let pushed = commit_and_push(prepared, &path, &author).await?;
+    let pushed = commit_and_push(prepared, &author).await?;
     if pushed.retries > 0 {
         ui.warning(&format!(
             "branch {} moved while rolling back; the commit was made again on a fresh clone",
             plan.branch
         ));
     }
-    let commit = pushed.commit;
-    if let Some(commit) = &commit {
+    if let Some(commit) = &pushed.commit {
         ui.progress()
             .success(format!("pushed {commit} to {}", plan.branch));
     }
-    let reconciled = reconcile_after(&connection, &object, timeout, &progress).await?;
+    let progress = |line: &str| ui.transient(line);
+    let reconciled = reconcile_after(&connection, &subject, timeout, &progress).await?;
     if args.output.is_none() {
-        print_report(ui, &reconciled)?;
+        for one in &reconciled {
+            print_report(ui, one)?;
+        }
     }
-    let succeeded = reconciled.outcome.is_success();
+    let succeeded = reconciled.iter().all(|r| r.outcome.is_success());
     report(
         ui,
         args.output,
         Done {
             plan,
-            commit,
-            reconcile: Some(reconciled),
+            commit: pushed.commit,
+            reconciled,
             changes: Some(changes),
         },
     )?;
@@ -194,31 +149,6 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
             total: 1,
         })
     }
-}
-
-/// What restoring the folder would change in the cluster: the folder at the target, diffed.
-async fn cluster_changes(
-    connection: &crate::cluster::connection::Connection,
-    kubectl: &Kubectl,
-    source: &crate::preview::source::GitSource,
-    kustomization: &Kustomization,
-    plan: &Plan,
-) -> Result<DiffReport> {
-    let fetched = fetch_ref(source, kustomization, &plan.target).await?;
-    let resources = Resources::discover(connection).await?;
-    diff_kustomization(
-        connection,
-        &resources,
-        kubectl,
-        kustomization,
-        &Checkout {
-            folder: fetched.folder.clone(),
-            root: Some(fetched.checkout.root()),
-        },
-        &BuildOptions::default(),
-        false,
-    )
-    .await
 }
 
 fn print_plan(ui: &Ui, plan: &Plan, dry_run: bool) -> Result<()> {

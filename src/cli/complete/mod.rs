@@ -524,7 +524,8 @@ fn object_names(line: &Line<'_>, kind: &'static FluxKind) -> Vec<String> {
 /// subject and what the cluster did with them (read as `history` reads them; the Git access
 /// flags on the line and GIT_PASSWORD apply).
 fn rollback_targets(line: &Line<'_>) -> Vec<Candidate> {
-    let Ok(name) = crate::cli::commands::history::kustomization_name(&line.positionals, "rollback")
+    let Ok((kind, name)) =
+        crate::cli::commands::history::recovery_target(&line.positionals, "rollback")
     else {
         return Vec::new();
     };
@@ -553,24 +554,10 @@ fn rollback_targets(line: &Line<'_>) -> Vec<Candidate> {
     let history = runtime.block_on(async {
         tokio::time::timeout(CLUSTER_TIME_LIMIT, async {
             let connection = flags.connect().await?;
-            let apis = FluxApis::discover(&connection).await?;
-            let served = apis.require(&crate::flux::KUSTOMIZATION)?;
-            let object =
-                crate::flux::objects::get(&connection, served, &connection.namespace, &name)
+            let subject =
+                crate::cli::commands::history::resolve_subject(&connection, kind, &name, &access)
                     .await?;
-            let kustomization = crate::preview::build::Kustomization {
-                name: name.clone(),
-                namespace: connection.namespace.clone(),
-                object: serde_json::to_value(&object.object).unwrap_or_default(),
-            };
-            crate::recovery::history::kustomization_history(
-                &connection,
-                &object,
-                &kustomization,
-                &access,
-                20,
-            )
-            .await
+            crate::recovery::history::read_history(&subject, 20).await
         })
         .await
     });
