@@ -422,7 +422,10 @@ fn run_once(command: &mut Command, ok: &[i32]) -> RunFigures {
     #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports peak RSS
     let child = command.spawn().expect("spawn");
     let pid = child.id();
-    let (done, tree_peak) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (done, tree_peak) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let sampler = {
         let (done, tree_peak) = (done.clone(), tree_peak.clone());
         // SAFETY: sysconf has no preconditions.
@@ -571,11 +574,8 @@ async fn seed_diff(client: &kube::Client) {
         .for_each_concurrent(32, |(gvk, object)| {
             let client = client.clone();
             async move {
-                let api: Api<DynamicObject> = Api::namespaced_with(
-                    client,
-                    DIFF_NAMESPACE,
-                    &ApiResource::from_gvk(&gvk),
-                );
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client, DIFF_NAMESPACE, &ApiResource::from_gvk(&gvk));
                 let name = object["metadata"]["name"].as_str().unwrap_or_default();
                 api.patch(
                     name,
@@ -629,17 +629,10 @@ async fn seed_diff(client: &kube::Client) {
 /// The Git side: one file per object (`<kind>/<name>.yaml`, no kustomization.yaml, so both tools
 /// generate one), with the changes, removals and additions. Returns the expected
 /// `(object, action)` pairs.
-fn write_diff_folder(
-    root: &std::path::Path,
-) -> std::collections::BTreeSet<(String, &'static str)> {
+fn write_diff_folder(root: &std::path::Path) -> std::collections::BTreeSet<(String, &'static str)> {
     let mut expected = std::collections::BTreeSet::new();
-    let mut write = |object: &serde_json::Value| {
-        let folder = root.join(
-            object["kind"]
-                .as_str()
-                .unwrap_or_default()
-                .to_lowercase(),
-        );
+    let write = |object: &serde_json::Value| {
+        let folder = root.join(object["kind"].as_str().unwrap_or_default().to_lowercase());
         std::fs::create_dir_all(&folder).expect("mkdir");
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         std::fs::write(
