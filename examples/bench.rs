@@ -14,6 +14,14 @@
 //! Kustomization whose inventory lists 5,000 objects in 50 namespaces (ConfigMaps, Services and
 //! Deployments with status), `kubectl gitops tree -o json` and its table against
 //! `kubectl get configmaps,services,deployments -A -o json`.
+//!
+//! With `diff` (`tests/bench_diff.sh`) it measures `diff ks` against `flux diff kustomization`
+//! in the same run: 1,000 objects (ConfigMaps, Secrets, headless Services, Deployments) applied
+//! as kustomize-controller applies them, the Kustomization `apps` (prune on) with their
+//! inventory, and a folder of the same objects where 5% change, 10 are removed and 10 added.
+//! Both tools must first report the same set of changed objects; then they run alternately
+//! (BENCH_RUNS, default 5): median wall time, peak RSS of the largest process (wait4) and of
+//! the whole process tree (sampled from /proc: our build runs `kubectl kustomize`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -377,14 +385,460 @@ async fn bench_tree(runs: usize) {
     }
 }
 
+// ---- `diff` mode (tests/bench_diff.sh) ----
+
+const DIFF_NAMESPACE: &str = "bench-diff";
+const DIFF_OBJECTS: usize = 1_000;
+
+/// One run of a command: wall time, the peak RSS wait4 reports (the largest single process of
+/// its tree, waited-for children included) and the peak of the whole tree's summed RSS, sampled
+/// from /proc every few milliseconds (0 where there is no /proc).
+struct RunFigures {
+    wall: Duration,
+    peak_kib: i64,
+    tree_peak_kib: u64,
+}
+
+/// Resident KiB of `pid` and all its descendants, from /proc (Linux).
+fn tree_rss_kib(pid: u32, page_kib: u64) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let mut total = statm.split_whitespace().nth(1)?.parse::<u64>().ok()? * page_kib;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            total += tree_rss_kib(child, page_kib).unwrap_or(0);
+        }
+    }
+    Some(total)
+}
+
+/// Runs `command` once (output discarded) and checks its exit code is one of `ok`.
+fn run_once(command: &mut Command, ok: &[i32]) -> RunFigures {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let started = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports peak RSS
+    let child = command.spawn().expect("spawn");
+    let pid = child.id();
+    let (done, tree_peak) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let sampler = {
+        let (done, tree_peak) = (done.clone(), tree_peak.clone());
+        // SAFETY: sysconf has no preconditions.
+        let page_kib = (unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) / 1024) as u64;
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if let Some(kib) = tree_rss_kib(pid, page_kib) {
+                    tree_peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting for our own child, with valid pointers.
+    let waited = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    done.store(true, Ordering::Relaxed);
+    sampler.join().expect("sampler");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    assert!(
+        waited > 0 && ok.contains(&code),
+        "{:?} {:?} exited {code}, expected one of {ok:?}",
+        command.get_program(),
+        command.get_args().collect::<Vec<_>>()
+    );
+    RunFigures {
+        wall,
+        peak_kib: usage.ru_maxrss,
+        tree_peak_kib: tree_peak.load(Ordering::Relaxed),
+    }
+}
+
+fn base64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// Object `i` of the live set as Git holds it: before the change, or after it (`changed`).
+/// 50% ConfigMaps, 25% Secrets, 24% headless Services (the test cluster's Service IP range is
+/// small), 1% Deployments.
+fn diff_object(i: usize, changed: bool) -> serde_json::Value {
+    use serde_json::json;
+    let ns = DIFF_NAMESPACE;
+    match i % 100 {
+        0..=49 => json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("config-{i:04}"), "namespace": ns},
+            "data": {"index": i.to_string(), "level": if changed { "debug" } else { "info" },
+                "settings.yaml": format!("replicas: 3\ntimeout: 30s\nendpoint: http://svc-{i:04}.{ns}:80\n")}}),
+        50..=74 => json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": format!("secret-{i:04}"), "namespace": ns},
+            "data": {"username": base64("app"),
+                "password": base64(&format!("{}-{i}", if changed { "rotated" } else { "initial" }))}}),
+        75..=98 => {
+            let name = format!("svc-{i:04}");
+            json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+                    "selector": {"app": name, "tier": if changed { "api" } else { "web" }}}})
+        }
+        _ => {
+            let name = format!("deploy-{i:04}");
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}},
+                        "spec": {"containers": [{"name": "app",
+                            "image": format!("registry.invalid/app:{}", if changed { "2" } else { "1" }),
+                            "ports": [{"containerPort": 8080}]}]}}}})
+        }
+    }
+}
+
+/// ~5% of the objects change in Git: every 20th (ConfigMaps, Secrets, Services, and all
+/// Deployments).
+fn diff_changed(i: usize) -> bool {
+    i % 20 == 19
+}
+
+/// 10 objects are removed from Git (5 ConfigMaps, 5 Secrets): pruned, as prune is on.
+fn diff_removed(i: usize) -> bool {
+    matches!(i % 200, 5 | 60)
+}
+
+/// 10 objects are new in Git (5 ConfigMaps, 5 Services): created.
+fn diff_added() -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let ns = DIFF_NAMESPACE;
+    (0..5)
+        .flat_map(|k| {
+            [
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("new-config-{k}"), "namespace": ns},
+                    "data": {"feature": "on"}}),
+                json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": format!("new-svc-{k}"), "namespace": ns},
+                    "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+                        "selector": {"app": format!("new-{k}")}}}),
+            ]
+        })
+        .collect()
+}
+
+fn display(object: &serde_json::Value) -> String {
+    format!(
+        "{}/{}/{}",
+        object["kind"].as_str().unwrap_or_default(),
+        object["metadata"]["namespace"].as_str().unwrap_or_default(),
+        object["metadata"]["name"].as_str().unwrap_or_default()
+    )
+}
+
+/// The live side: the objects applied as kustomize-controller applies them (server-side, field
+/// manager kustomize-controller, owner labels), the Kustomization `apps` (prune on) and its
+/// inventory listing them. No controller runs: nothing changes them afterwards.
+async fn seed_diff(client: &kube::Client) {
+    use kube::core::GroupVersionKind;
+    use kube::discovery::ApiResource;
+    let plane = support::control_plane();
+    plane.kubectl_ok(&["create", "namespace", DIFF_NAMESPACE]);
+    let started = Instant::now();
+    let mut entries = Vec::new();
+    let mut live = Vec::new();
+    for i in 0..DIFF_OBJECTS {
+        let mut object = diff_object(i, false);
+        object["metadata"]["labels"] = serde_json::json!({
+            "kustomize.toolkit.fluxcd.io/name": "apps",
+            "kustomize.toolkit.fluxcd.io/namespace": DIFF_NAMESPACE});
+        let kind = object["kind"].as_str().unwrap_or_default().to_string();
+        let (group, version) = match object["apiVersion"].as_str().unwrap_or_default() {
+            "apps/v1" => ("apps", "v1"),
+            _ => ("", "v1"),
+        };
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        entries.push(serde_json::json!({
+            "id": format!("{DIFF_NAMESPACE}_{name}_{group}_{kind}"), "v": version}));
+        live.push((GroupVersionKind::gvk(group, version, &kind), object));
+    }
+    stream::iter(live)
+        .for_each_concurrent(32, |(gvk, object)| {
+            let client = client.clone();
+            async move {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(client, DIFF_NAMESPACE, &ApiResource::from_gvk(&gvk));
+                let name = object["metadata"]["name"].as_str().unwrap_or_default();
+                api.patch(
+                    name,
+                    &PatchParams::apply("kustomize-controller").force(),
+                    &Patch::Apply(&object),
+                )
+                .await
+                .unwrap_or_else(|err| panic!("apply {}: {err}", display(&object)));
+            }
+        })
+        .await;
+    let git = serde_json::json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "source", "namespace": DIFF_NAMESPACE},
+        "spec": {"interval": "1m", "url": "https://example.invalid/repo.git", "ref": {"branch": "main"}}});
+    let ks = serde_json::json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "apps", "namespace": DIFF_NAMESPACE},
+        "spec": {"interval": "10m", "path": "./apps", "prune": true,
+            "sourceRef": {"kind": "GitRepository", "name": "source"}}});
+    for (kind, object) in [("gitrepo", git), ("ks", ks)] {
+        let kind = FluxKind::lookup(kind).expect("kind");
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), DIFF_NAMESPACE, &kind.api_resource());
+        api.create(
+            &PostParams::default(),
+            &serde_json::from_value(object).expect("object"),
+        )
+        .await
+        .expect("create");
+    }
+    let ks = FluxKind::lookup("ks").expect("ks");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), DIFF_NAMESPACE, &ks.api_resource());
+    let mut patch = status_patch(
+        ks,
+        1,
+        None,
+        &Behaviour::Succeed {
+            revision: "main@sha1:0123456789abcdef0123456789abcdef01234567".into(),
+        },
+    );
+    patch["status"]["inventory"] = serde_json::json!({ "entries": entries });
+    api.patch_status("apps", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("inventory");
+    eprintln!(
+        "applied {DIFF_OBJECTS} objects as kustomize-controller in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The Git side: one file per object (`<kind>/<name>.yaml`, no kustomization.yaml, so both tools
+/// generate one), with the changes, removals and additions. Returns the expected
+/// `(object, action)` pairs.
+fn write_diff_folder(root: &std::path::Path) -> std::collections::BTreeSet<(String, &'static str)> {
+    let mut expected = std::collections::BTreeSet::new();
+    let write = |object: &serde_json::Value| {
+        let folder = root.join(object["kind"].as_str().unwrap_or_default().to_lowercase());
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        std::fs::write(
+            folder.join(format!("{name}.yaml")),
+            serde_json::to_string_pretty(object).expect("json"),
+        )
+        .expect("write");
+    };
+    for i in 0..DIFF_OBJECTS {
+        let object = diff_object(i, diff_changed(i));
+        if diff_removed(i) {
+            expected.insert((display(&object), "pruned"));
+        } else {
+            write(&object);
+            if diff_changed(i) {
+                expected.insert((display(&object), "configured"));
+            }
+        }
+    }
+    for object in diff_added() {
+        write(&object);
+        expected.insert((display(&object), "created"));
+    }
+    expected
+}
+
+/// `(object, action)` of flux diff's `► Kind/ns/name <action>` lines, in our words.
+fn flux_diff_actions(stdout: &str) -> std::collections::BTreeSet<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("► "))
+        .filter_map(|line| line.rsplit_once(' '))
+        .map(|(object, action)| {
+            let action = match action {
+                "drifted" => "configured",
+                "deleted" => "pruned",
+                other => other,
+            };
+            (object.to_string(), action.to_string())
+        })
+        .collect()
+}
+
+/// `(object, action)` of our `diff -o json`, unchanged objects left out as flux does.
+fn our_diff_actions(stdout: &str) -> std::collections::BTreeSet<(String, String)> {
+    let report: serde_json::Value = serde_json::from_str(stdout).expect("diff -o json");
+    report["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter(|c| c["action"] != "unchanged")
+        .map(|c| {
+            (
+                c["object"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn bench_diff(runs: usize) {
+    let plane = support::control_plane();
+    plane.install_flux_crds();
+    let client = support::admin_client().await;
+    seed_diff(&client).await;
+    let folder = tempfile::tempdir().expect("tempdir");
+    let expected = write_diff_folder(folder.path());
+    let dir = folder.path().display().to_string();
+    let kubeconfig = plane.kubeconfig.display().to_string();
+    // The test environment's kubectl first: its kustomize is the one our build runs.
+    let mut path = vec![plane.assets.bin_dir.clone()];
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(path).expect("PATH");
+    let common = ["diff", "ks", "apps", "--path", &dir, "-n", DIFF_NAMESPACE];
+    let gitops = |extra: &[&str]| {
+        let mut command = Command::new(support::plugin_exe("kubectl-gitops"));
+        command
+            .current_dir(folder.path())
+            .args(common)
+            .args(extra)
+            .args(["--kubeconfig", &kubeconfig])
+            .env("PATH", &path)
+            .stdin(Stdio::null());
+        command
+    };
+    // flux refuses a --path outside its working directory with --in-memory-build.
+    let flux = || {
+        let mut command = Command::new(&plane.assets.flux_cli);
+        command
+            .current_dir(folder.path())
+            .args(common)
+            .args(["--progress-bar=false", "--in-memory-build"])
+            .args(["--kubeconfig", &kubeconfig])
+            .env("PATH", &path)
+            .stdin(Stdio::null());
+        command
+    };
+
+    // Honesty first: both report the same changed objects, the ones the folder changes; this
+    // also warms the API server's caches for both.
+    let ours = gitops(&["-o", "json"]).output().expect("kubectl-gitops");
+    let reference = flux().output().expect("flux");
+    let ours_set = our_diff_actions(&String::from_utf8_lossy(&ours.stdout));
+    let flux_set = flux_diff_actions(&String::from_utf8_lossy(&reference.stdout));
+    let expected: std::collections::BTreeSet<(String, String)> = expected
+        .into_iter()
+        .map(|(o, a)| (o, a.to_string()))
+        .collect();
+    assert_eq!(
+        ours_set,
+        expected,
+        "kubectl-gitops diff: {}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    assert_eq!(
+        flux_set,
+        expected,
+        "flux diff: {}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    assert_eq!(ours.status.code(), Some(1));
+    assert_eq!(reference.status.code(), Some(1));
+    let count = |action: &str| expected.iter().filter(|(_, a)| a == action).count();
+    eprintln!(
+        "both report the same {} changes ({} configured, {} created, {} pruned)",
+        expected.len(),
+        count("configured"),
+        count("created"),
+        count("pruned")
+    );
+
+    // Alternating, so that load from elsewhere on the machine falls on both alike.
+    let (mut ours_runs, mut flux_runs) = (Vec::new(), Vec::new());
+    for run in 0..runs {
+        ours_runs.push(run_once(&mut gitops(&[]), &[1]));
+        flux_runs.push(run_once(&mut flux(), &[1]));
+        eprintln!(
+            "run {}: kubectl-gitops {:.0} ms, flux {:.0} ms",
+            run + 1,
+            ours_runs[run].wall.as_secs_f64() * 1000.0,
+            flux_runs[run].wall.as_secs_f64() * 1000.0
+        );
+    }
+    let summary = |runs: &mut Vec<RunFigures>| {
+        runs.sort_by_key(|r| r.wall);
+        let median = runs[runs.len() / 2].wall;
+        let peak = runs.iter().map(|r| r.peak_kib).max().unwrap_or(0) as f64 / 1024.0;
+        let tree = runs.iter().map(|r| r.tree_peak_kib).max().unwrap_or(0) as f64 / 1024.0;
+        let (min, max) = (runs[0].wall, runs[runs.len() - 1].wall);
+        (median, min, max, peak, tree)
+    };
+    let rows = [
+        (
+            "kubectl gitops diff ks apps --path <dir>".to_string(),
+            summary(&mut ours_runs),
+        ),
+        (
+            format!(
+                "flux diff ks apps --path <dir> --in-memory-build (flux {})",
+                plane.assets.flux_version
+            ),
+            summary(&mut flux_runs),
+        ),
+    ];
+    let in_git = DIFF_OBJECTS - count("pruned") + count("created");
+    println!(
+        "\ndiff of a folder of {in_git} objects against a cluster holding {DIFF_OBJECTS} ({} configured, {} created, {} pruned), median of {runs} alternating runs\n",
+        count("configured"),
+        count("created"),
+        count("pruned")
+    );
+    println!(
+        "| command | wall time (median) | min - max | peak RSS (largest process) | peak RSS (process tree, sampled) |\n|---|---|---|---|---|"
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for (name, (median, min, max, peak, tree)) in &rows {
+        println!(
+            "| {name} | {:.0} ms | {:.0} - {:.0} ms | {peak:.0} MiB | {tree:.0} MiB |",
+            ms(*median),
+            ms(*min),
+            ms(*max)
+        );
+    }
+    let (ours, theirs) = (&rows[0].1, &rows[1].1);
+    println!(
+        "\ngitops/flux: wall time {:.2}, peak RSS (largest process) {:.2}, peak RSS (tree) {:.2}",
+        ours.0.as_secs_f64() / theirs.0.as_secs_f64(),
+        ours.3 / theirs.3,
+        ours.4 / theirs.4
+    );
+}
+
 #[tokio::main]
 async fn main() {
-    if std::env::args().nth(1).as_deref() == Some("tree") {
+    let mode = std::env::args().nth(1);
+    if matches!(mode.as_deref(), Some("tree" | "diff")) {
         let runs = std::env::var("BENCH_RUNS")
             .ok()
             .and_then(|r| r.parse().ok())
             .unwrap_or(5);
-        return bench_tree(runs).await;
+        return match mode.as_deref() {
+            Some("diff") => bench_diff(runs).await,
+            _ => bench_tree(runs).await,
+        };
     }
     let total: usize = std::env::args()
         .nth(1)

@@ -32,6 +32,9 @@ pub enum Error {
     #[error(transparent)]
     Preview(#[from] preview::Error),
 
+    #[error(transparent)]
+    Recovery(#[from] crate::recovery::Error),
+
     #[error("invalid value \"{value}\" for {flag}: {reason}")]
     InvalidFlag {
         flag: &'static str,

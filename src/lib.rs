@@ -6,10 +6,10 @@
 //!
 //! # Map
 //!
-//! Dependencies point one way: [`cli`] → [`bootstrap`], [`lifecycle`] and [`preview`] →
-//! [`flux`] → [`cluster`], and [`cli`] → [`fleet`] → [`cluster`]; [`git`], [`manifests`] and
-//! [`ui`] are leaves that know nothing of the others ([`error`] gathers every area's error at
-//! the top).
+//! Dependencies point one way: [`cli`] → [`bootstrap`], [`lifecycle`] and [`recovery`] →
+//! [`preview`] → [`flux`] → [`cluster`], and [`cli`] → [`fleet`] → [`cluster`]; [`git`],
+//! [`manifests`] and [`ui`] are leaves that know nothing of the others ([`error`] gathers every
+//! area's error at the top).
 //!
 //! | To change…                                                   | start in |
 //! |--------------------------------------------------------------|----------|
@@ -30,6 +30,7 @@
 //! | `dependsOn`: the Blocked state, `reconcile --with-dependencies` order | [`flux::dependencies`] |
 //! | `events`: which Events, merging repeats; `trace`: the chain of managers | [`flux::events`], [`flux::trace`] |
 //! | `build`/`diff`: building a Kustomization's folder, dry-run diffs, `--ref` | [`preview`] (docs/build-and-diff.md) |
+//! | `history`/`rollback`: what the cluster did with each commit, restore commits | [`recovery`] (docs/history-and-rollback.md) |
 //! | install, uninstall, check, version, controller rollouts      | [`lifecycle`] |
 //! | fleet mode: `--contexts`/`--all-contexts`/`--fleet`, many clusters at once | [`fleet`] (docs/fleet.md) |
 //! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
@@ -46,6 +47,7 @@ pub mod git;
 pub mod lifecycle;
 pub mod manifests;
 pub mod preview;
+pub mod recovery;
 pub mod ui;
 
 pub use error::{Error, Result};

@@ -10,8 +10,8 @@ pub mod commands;
 pub mod complete;
 
 use commands::{
-    bootstrap, build, check, completion, diff, events, install, reconcile, status, trace, tree,
-    uninstall, version,
+    bootstrap, build, check, completion, diff, events, history, install, reconcile, rollback,
+    status, trace, tree, uninstall, version,
 };
 
 use std::process::ExitCode;
@@ -75,6 +75,10 @@ enum Command {
     Build(Box<build::BuildArgs>),
     /// Show what applying a Kustomization's folder (or a Git ref) would change in the cluster
     Diff(Box<diff::DiffArgs>),
+    /// Show the commits that changed a Kustomization's folder and what the cluster did with each
+    History(Box<history::HistoryArgs>),
+    /// Restore a Kustomization's folder to an earlier commit, as a new commit, and reconcile
+    Rollback(Box<rollback::RollbackArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     Completion(completion::CompletionArgs),
 }
@@ -148,6 +152,8 @@ async fn dispatch(command: Command, verbosity: u8, ui: &Ui) -> Result<()> {
         Command::Trace(args) => trace::run(*args, ui).await,
         Command::Build(args) => build::run(*args, ui).await,
         Command::Diff(args) => diff::run(*args, ui, verbosity > 0).await,
+        Command::History(args) => history::run(*args, ui).await,
+        Command::Rollback(args) => rollback::run(*args, ui).await,
         Command::Completion(args) => completion::run(args, ui),
     }
 }

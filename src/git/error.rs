@@ -90,6 +90,24 @@ pub enum Error {
         reason: String,
     },
 
+    #[error(
+        "commit \"{reference}\" is not in the history of branch \"{branch}\" of {url}; name a commit of that branch (full or abbreviated SHA), as git log {branch} lists them"
+    )]
+    GitUnknownCommit {
+        url: String,
+        branch: String,
+        reference: String,
+    },
+
+    #[error(
+        "commit {commit} of {url} has no file or folder \"{path}\"; pick a commit that has it (the path did not exist yet, or was moved), or check the path"
+    )]
+    GitPathNotInCommit {
+        url: String,
+        commit: String,
+        path: String,
+    },
+
     #[error("git {operation} {url} failed: {cause}")]
     GitFailed {
         operation: &'static str,

@@ -1,5 +1,7 @@
-//! Git for bootstrap: clone a branch, write files into it, commit only when something changed,
-//! push, and tell a moved branch (retry on a fresh clone) from every other failure.
+//! Git for bootstrap, history and rollback: clone a branch, write files into it, commit only
+//! when something changed, push, and tell a moved branch (retry on a fresh clone) from every
+//! other failure; read the branch's history and restore a path to an older commit's content as
+//! a new commit (`history.rs`).
 //!
 //! gix does the repository's objects (no network features); the system `git` does fetch and
 //! push, so HTTPS tokens and SSH keys share one network path (see docs/yaml-and-git.md). The
@@ -12,6 +14,7 @@
 
 mod checkout;
 mod error;
+mod history;
 mod remote;
 mod repo;
 pub(crate) use repo::validate_path;
@@ -27,6 +30,7 @@ use secrecy::SecretString;
 
 pub use checkout::{Checkout, checkout};
 pub use error::{Error, Result};
+pub use history::CommitInfo;
 pub use remote::git_version;
 pub use ssh::{
     DeployKey, KeyAlgorithm, KnownHosts, RSA_BITS, generate_deploy_key, known_hosts_fingerprints,

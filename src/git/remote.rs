@@ -159,27 +159,9 @@ impl RemoteGit<'_> {
         })
     }
 
-    /// `git --git-dir <repo> <args>` that never prompts, speaks English (its messages are
-    /// classified), gives up on stalled transfers and ignores variables of an enclosing Git
-    /// process.
+    /// [`git_command`] with the remote's certificate authorities.
     fn isolated_command(&self, args: &[OsString]) -> Command {
-        let mut command = Command::new("git");
-        command
-            .arg("--git-dir")
-            .arg(self.git_dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GCM_INTERACTIVE", "never")
-            .env("LC_ALL", "C")
-            // Give up on a stalled transfer instead of hanging forever.
-            .env("GIT_HTTP_LOW_SPEED_LIMIT", "1")
-            .env("GIT_HTTP_LOW_SPEED_TIME", "60");
-        for name in REMOVED_ENV {
-            command.env_remove(name);
-        }
+        let mut command = git_command(self.git_dir, args);
         if let Some(ca_file) = &self.remote.ca_file {
             // An inherited GIT_SSL_CAINFO would override http.sslCAInfo, so set the variable.
             command.env("GIT_SSL_CAINFO", ca_file);
@@ -269,6 +251,56 @@ impl RemoteGit<'_> {
     pub(crate) fn error(&self, operation: Operation, stderr: &str) -> Error {
         classify(operation, self.url, &self.remote.auth, stderr)
     }
+}
+
+/// `git --git-dir <repo> <args>` that never prompts, speaks English (its messages are
+/// classified), gives up on stalled transfers and ignores variables of an enclosing Git process.
+fn git_command(git_dir: &Path, args: &[OsString]) -> Command {
+    let mut command = Command::new("git");
+    command
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GCM_INTERACTIVE", "never")
+        .env("LC_ALL", "C")
+        // Give up on a stalled transfer instead of hanging forever.
+        .env("GIT_HTTP_LOW_SPEED_LIMIT", "1")
+        .env("GIT_HTTP_LOW_SPEED_TIME", "60");
+    for name in REMOVED_ENV {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// Runs `git --git-dir <repo> <args>` on the local repository only (no remote, no
+/// credentials), for the reads gix does not offer in this build (`log` with git's path
+/// limiting, `rev-parse`'s full revision syntax). The user's and the system's Git
+/// configuration are left out, so settings such as `log.follow` or `log.showSignature` cannot
+/// change what is parsed; replacement objects (`git replace`) are ignored.
+pub(crate) fn run_local(git_dir: &Path, args: &[OsString]) -> Result<GitOutput> {
+    let mut command = git_command(git_dir, args);
+    command
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
+        .env("GIT_LITERAL_PATHSPECS", "1");
+    let mut config = isolating_config();
+    // GIT_CONFIG_GLOBAL is Git 2.32+; on 2.31 these override the user's settings instead.
+    config.push(("log.follow", "false".to_string()));
+    config.push(("log.showSignature", "false".to_string()));
+    pass_config(&mut command, &config);
+    let output = command.output().map_err(|err| Error::GitMissing {
+        cause: format!("cannot run git: {err}"),
+    })?;
+    Ok(GitOutput {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
 }
 
 /// Configuration that keeps the user's own settings out of our fetch and push.

@@ -25,7 +25,7 @@ impl LocalRepo<'_> {
     }
 
     /// Opens the repository without reading the user's or system's Git configuration.
-    fn open(&self) -> Result<gix::Repository> {
+    pub(super) fn open(&self) -> Result<gix::Repository> {
         gix::open_opts(self.git_dir, gix::open::Options::isolated())
             .map_err(|err| self.failed("open the local repository", err))
     }
@@ -125,6 +125,21 @@ impl LocalRepo<'_> {
         if tree == base_tree {
             return Ok(None);
         }
+        self.commit_tree(&repo, branch, parent, tree, message, author)
+            .map(Some)
+    }
+
+    /// Commits `tree` on `branch` with `parent` (None: a root commit), `author` as author and
+    /// committer, and moves the branch to it.
+    pub(super) fn commit_tree(
+        &self,
+        repo: &gix::Repository,
+        branch: &str,
+        parent: Option<ObjectId>,
+        tree: ObjectId,
+        message: &str,
+        author: &Signature,
+    ) -> Result<ObjectId> {
         let signature = gix::actor::Signature {
             name: author.name.as_str().into(),
             email: author.email.as_str().into(),
@@ -148,10 +163,10 @@ impl LocalRepo<'_> {
                 parent,
             )
             .map_err(|err| self.failed("commit", err))?;
-        Ok(Some(id.detach()))
+        Ok(id.detach())
     }
 
-    fn failed(
+    pub(super) fn failed(
         &self,
         operation: &'static str,
         err: impl std::error::Error + Send + Sync + 'static,

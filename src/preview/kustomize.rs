@@ -33,15 +33,13 @@ impl Kubectl {
     /// Runs `kubectl kustomize --load-restrictor LoadRestrictionsNone <folder>` (plugins and
     /// Helm stay off, as in kustomize-controller) and returns the YAML stream it prints.
     pub fn kustomize(&self, folder: &Path) -> Result<String> {
-        let output = Command::new(&self.path)
-            .args(["kustomize", "--load-restrictor", "LoadRestrictionsNone"])
-            .arg(folder)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| Error::KubectlUnusable {
-                kubectl: self.path.clone(),
-                source,
-            })?;
+        let mut args: Vec<&std::ffi::OsStr> =
+            ["kustomize", "--load-restrictor", "LoadRestrictionsNone"]
+                .iter()
+                .map(std::ffi::OsStr::new)
+                .collect();
+        args.push(folder.as_os_str());
+        let output = self.run(&args)?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let message = stderr.trim().trim_start_matches("error: ").to_string();
@@ -55,15 +53,21 @@ impl Kubectl {
         })
     }
 
-    fn check_version(&self) -> Result<()> {
-        let output = Command::new(&self.path)
-            .args(["version", "--client", "-o", "json"])
+    /// Runs kubectl with `args`, stdin closed, and returns what it printed.
+    fn run(&self, args: &[&std::ffi::OsStr]) -> Result<std::process::Output> {
+        Command::new(&self.path)
+            .args(args)
             .stdin(Stdio::null())
             .output()
             .map_err(|source| Error::KubectlUnusable {
                 kubectl: self.path.clone(),
                 source,
-            })?;
+            })
+    }
+
+    fn check_version(&self) -> Result<()> {
+        let args = ["version", "--client", "-o", "json"].map(std::ffi::OsStr::new);
+        let output = self.run(&args)?;
         let version: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
         let found = version["kustomizeVersion"].as_str().unwrap_or_default();
         match major_version(found) {

@@ -24,7 +24,7 @@ pub struct Checkout<'a> {
 
 /// What the diff found: every object's result, in build order (children after their
 /// parent's objects), then the notes about what was not diffed.
-#[derive(Debug, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DiffReport {
     pub changes: Vec<ObjectChange>,
     #[serde(skip_serializing_if = "Vec::is_empty")]

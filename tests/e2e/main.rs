@@ -18,6 +18,7 @@ mod diff;
 mod fleet;
 mod inspect;
 mod reconcile;
+mod rollback;
 mod uninstall;
 
 use std::path::{Path, PathBuf};

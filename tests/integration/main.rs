@@ -21,6 +21,7 @@ mod install_manifests;
 mod krew;
 mod plugin_discovery;
 mod reconcile;
+mod rollback;
 mod status;
 mod trace;
 mod tree;

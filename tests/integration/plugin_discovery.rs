@@ -164,6 +164,8 @@ fn kubectl_plugin_list_shows_every_executable_without_warnings() {
         "kubectl-gitops-trace",
         "kubectl-gitops-build",
         "kubectl-gitops-diff",
+        "kubectl-gitops-history",
+        "kubectl-gitops-rollback",
     ];
     let dir = plugin_dir(&names);
     let out = kubectl_with(&dir, &["plugin", "list"]);

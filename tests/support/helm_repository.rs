@@ -27,11 +27,20 @@ impl HelmRepository {
     /// Serves chart `name` at `version`, whose only template is a ConfigMap named
     /// `<release name>-settings` in the release's namespace.
     pub fn start(name: &str, version: &str) -> HelmRepository {
+        Self::start_versions(name, &[version])
+    }
+
+    /// Serves chart `name` at each of `versions` (the ConfigMap records the chart version it
+    /// came from, as `data.chart`).
+    pub fn start_versions(name: &str, versions: &[&str]) -> HelmRepository {
         let dir = temp_dir("helm-repository-");
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
-        let archive = write_chart(&dir, name, version);
-        std::fs::write(dir.join("index.yaml"), index(name, version, &url, &archive))
+        let archives: Vec<(String, String)> = versions
+            .iter()
+            .map(|version| (version.to_string(), write_chart(&dir, name, version)))
+            .collect();
+        std::fs::write(dir.join("index.yaml"), index(name, &archives, &url))
             .expect("write index.yaml");
         let log = dir.join("http-server.log");
         let mut command = Command::new("python3");
@@ -75,7 +84,7 @@ fn write_chart(dir: &Path, name: &str, version: &str) -> String {
     .expect("write Chart.yaml");
     std::fs::write(
         chart.join("templates").join("configmap.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\n  namespace: {{ .Release.Namespace }}\ndata:\n  greeting: hello from helm\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\n  namespace: {{ .Release.Namespace }}\ndata:\n  greeting: hello from helm\n  chart: \"{{ .Chart.Version }}\"\n",
     )
     .expect("write the template");
     let archive = format!("{name}-{version}.tgz");
@@ -95,8 +104,13 @@ fn write_chart(dir: &Path, name: &str, version: &str) -> String {
     archive
 }
 
-fn index(name: &str, version: &str, url: &str, archive: &str) -> String {
-    format!(
-        "apiVersion: v1\nentries:\n  {name}:\n  - apiVersion: v2\n    appVersion: \"1.0.0\"\n    created: \"2026-12-01T00:00:00Z\"\n    name: {name}\n    type: application\n    urls:\n    - {url}/{archive}\n    version: {version}\ngenerated: \"2026-12-01T00:00:00Z\"\n"
-    )
+fn index(name: &str, archives: &[(String, String)], url: &str) -> String {
+    let mut text = format!("apiVersion: v1\nentries:\n  {name}:\n");
+    for (version, archive) in archives {
+        text.push_str(&format!(
+            "  - apiVersion: v2\n    appVersion: \"1.0.0\"\n    created: \"2026-12-01T00:00:00Z\"\n    name: {name}\n    type: application\n    urls:\n    - {url}/{archive}\n    version: {version}\n"
+        ));
+    }
+    text.push_str("generated: \"2026-12-01T00:00:00Z\"\n");
+    text
 }

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::preview::diff::{ObjectChange, Outcome};
 use crate::preview::kustomize::Kubectl;
 use crate::preview::plan::{Checkout, DiffReport, diff_kustomization, repository_root};
-use crate::preview::source::checkout_source;
+use crate::preview::source::{GitAccess, fetch_ref, git_source};
 use crate::ui::output::OutputFormat;
 use crate::ui::{Ui, printable};
 
@@ -36,20 +36,39 @@ pub struct DiffArgs {
     /// Diff the Kustomizations found in the build too (their spec.path in the same checkout)
     #[arg(short = 'r', long)]
     recursive: bool,
-    /// User name for an HTTPS Git source with --ref (with GIT_PASSWORD)
-    #[arg(long, value_name = "NAME", default_value = "git")]
-    git_username: String,
-    /// Password or token for an HTTPS Git source with --ref; from GIT_PASSWORD (a flag would show in the process list)
-    #[arg(long, env = "GIT_PASSWORD", hide_env_values = true, hide = true, value_parser = parse_secret)]
-    git_password: Option<SecretString>,
-    /// PEM file of the certificate authorities of a Git server with a private CA (--ref)
-    #[arg(long, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    git: GitAccessFlags,
     /// Print the list of changes as JSON or YAML (for CI bots)
     #[arg(short = 'o', long, value_name = "FORMAT", value_parser = json_or_yaml())]
     output: Option<OutputFormat>,
     #[command(flatten)]
     connection: ConnectionFlags,
+}
+
+/// How the user's Git is reached (diff --ref, history, rollback): their own setup, or
+/// HTTPS basic auth with the password from GIT_PASSWORD.
+#[derive(clap::Args)]
+#[command(next_help_heading = "Git access (your own setup by default)")]
+pub struct GitAccessFlags {
+    /// User name for an HTTPS Git source (with GIT_PASSWORD)
+    #[arg(long, value_name = "NAME", default_value = "git")]
+    git_username: String,
+    /// Password or token for an HTTPS Git source; from GIT_PASSWORD (a flag would show in the process list)
+    #[arg(long, env = "GIT_PASSWORD", hide_env_values = true, hide = true, value_parser = parse_secret)]
+    git_password: Option<SecretString>,
+    /// PEM file of the certificate authorities of a Git server with a private CA
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    ca_file: Option<PathBuf>,
+}
+
+impl GitAccessFlags {
+    pub fn access(&self) -> GitAccess {
+        GitAccess {
+            username: self.git_username.clone(),
+            password: self.git_password.clone(),
+            ca_file: self.ca_file.clone(),
+        }
+    }
 }
 
 fn parse_secret(value: &str) -> std::result::Result<SecretString, std::convert::Infallible> {
@@ -77,15 +96,11 @@ async fn diff(args: DiffArgs, ui: &Ui, verbose: bool) -> Result<()> {
     let fetched = match &args.reference {
         Some(reference) => {
             ui.progress().busy(format!("fetching {reference}"));
-            let fetched = checkout_source(
-                &connection,
-                &kustomization,
-                reference,
-                &args.git_username,
-                args.git_password.clone(),
-                args.ca_file.clone(),
-            )
-            .await;
+            let access = args.git.access();
+            let fetched = match git_source(&connection, &kustomization, &access).await {
+                Ok(source) => fetch_ref(&source, &kustomization, reference).await,
+                Err(err) => Err(err),
+            };
             ui.progress().pause();
             Some(fetched?)
         }
@@ -145,7 +160,7 @@ async fn diff(args: DiffArgs, ui: &Ui, verbose: bool) -> Result<()> {
 
 /// One line per object that matters (and unchanged ones when verbose), a unified diff under
 /// each configured object, coloured on a terminal.
-fn print_report(ui: &Ui, report: &DiffReport, verbose: bool) -> Result<()> {
+pub(crate) fn print_report(ui: &Ui, report: &DiffReport, verbose: bool) -> Result<()> {
     let colour = ui.stdout_is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let several = report
         .changes

@@ -218,13 +218,18 @@ fn print_with_inputs(ui: &Ui, report: &Report, prefix: &str) -> Result<()> {
         print_with_inputs(ui, dependency, prefix)?;
     }
     if let Some(source) = &report.source {
-        print_report(ui, source, prefix)?;
+        print_prefixed(ui, source, prefix)?;
     }
-    print_report(ui, report, prefix)
+    print_prefixed(ui, report, prefix)
 }
 
 /// One report: successes on stdout, failures on stderr (as kubectl prints errors).
-fn print_report(ui: &Ui, report: &Report, prefix: &str) -> Result<()> {
+pub(crate) fn print_report(ui: &Ui, report: &Report) -> Result<()> {
+    print_prefixed(ui, report, "")
+}
+
+/// One report; `prefix` starts each line (a cluster's name in fleet mode).
+fn print_prefixed(ui: &Ui, report: &Report, prefix: &str) -> Result<()> {
     let who = format!(
         "{}/{} in namespace {}",
         report.kind, report.name, report.namespace

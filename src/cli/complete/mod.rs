@@ -40,13 +40,15 @@ pub mod directive {
     pub const NO_SPACE: u32 = 2;
     /// No file names.
     pub const NO_FILE_COMP: u32 = 4;
+    /// Keep the candidates in the order given (newest commit first).
+    pub const KEEP_ORDER: u32 = 32;
 }
 
 /// Commands whose arguments are Flux objects: `<kind> <name>...` or `<kind>/<name>...`.
 const OBJECT_COMMANDS: &[&str] = &["status", "tree", "reconcile", "suspend", "resume", "events"];
 
 /// Commands whose one argument is a Kustomization: `ks <name>` or `ks/<name>`.
-const KUSTOMIZATION_COMMANDS: &[&str] = &["build", "diff"];
+const KUSTOMIZATION_COMMANDS: &[&str] = &["build", "diff", "history", "rollback"];
 
 /// How long completion may wait for the cluster before giving up silently.
 const CLUSTER_TIME_LIMIT: Duration = Duration::from_secs(5);
@@ -396,6 +398,13 @@ fn complete_value(line: &Line<'_>, arg: &Arg, prefix: &str, partial: &str) -> Co
             .collect();
         return Completions::matching(with_prefix(candidates), &full, directive::NO_FILE_COMP);
     }
+    if arg.get_long() == Some("to") && line.subcommand.is_some_and(|c| c.get_name() == "rollback") {
+        return Completions::matching(
+            with_prefix(rollback_targets(line)),
+            &full,
+            directive::NO_FILE_COMP | directive::KEEP_ORDER,
+        );
+    }
     if arg.get_long() == Some("kind") {
         // `status --kind <TAB>`: the Flux kinds.
         let kinds = complete_kinds("").candidates;
@@ -528,6 +537,61 @@ fn object_names(line: &Line<'_>, kind: &'static FluxKind) -> Vec<String> {
 
 /// Runs a cluster query for completion: with the line's connection flags, bounded in time, and
 /// silent on every failure (no candidates).
+/// `rollback --to <TAB>`: the commits of the Kustomization's folder, newest first, with their
+/// subject and what the cluster did with them (read as `history` reads them; the Git access
+/// flags on the line and GIT_PASSWORD apply).
+fn rollback_targets(line: &Line<'_>) -> Vec<Candidate> {
+    let Ok((kind, name)) =
+        crate::cli::commands::history::recovery_target(&line.positionals, "rollback")
+    else {
+        return Vec::new();
+    };
+    let Some(flags) = line.connection_flags() else {
+        return Vec::new();
+    };
+    let flag = |long: &str| {
+        line.flags
+            .iter()
+            .find(|(arg, _)| arg.get_long() == Some(long))
+            .and_then(|(_, value)| value.clone())
+    };
+    let access = crate::preview::source::GitAccess {
+        username: flag("git-username").unwrap_or_else(|| "git".to_string()),
+        password: std::env::var("GIT_PASSWORD")
+            .ok()
+            .map(secrecy::SecretString::from),
+        ca_file: flag("ca-file").map(std::path::PathBuf::from),
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    let history = runtime.block_on(async {
+        tokio::time::timeout(CLUSTER_TIME_LIMIT, async {
+            let connection = flags.connect().await?;
+            let subject =
+                crate::cli::commands::history::resolve_subject(&connection, kind, &name, &access)
+                    .await?;
+            crate::recovery::history::read_history(&subject, 20).await
+        })
+        .await
+    });
+    match history {
+        Ok(Ok(history)) => history
+            .entries
+            .into_iter()
+            .filter(|entry| !entry.current)
+            .map(|entry| {
+                let description = format!("{} ({})", entry.subject, entry.state.as_str());
+                Candidate::new(entry.short, Some(description))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn from_cluster<F, Fut>(line: &Line<'_>, query: F) -> Vec<String>
 where
     F: FnOnce(ConnectionFlags) -> Fut,
