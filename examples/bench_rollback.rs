@@ -36,8 +36,7 @@ spec:
     name: flux-system
 ";
 
-const GOOD: &str =
-    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  value: good\n";
+const GOOD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  value: good\n";
 
 /// A manifest kustomize cannot build: a ConfigMap without a name (the run number makes each
 /// broken commit's content its own).
@@ -94,7 +93,10 @@ impl GitUser {
             .encode(format!("{}:{}", server.username, server.password));
         GitUser {
             env: vec![
-                ("GIT_SSL_CAINFO".into(), server.ca_file.display().to_string()),
+                (
+                    "GIT_SSL_CAINFO".into(),
+                    server.ca_file.display().to_string(),
+                ),
                 ("GIT_CONFIG_COUNT".into(), "1".into()),
                 ("GIT_CONFIG_KEY_0".into(), "http.extraHeader".into()),
                 (
@@ -187,7 +189,9 @@ impl Bench {
     }
 
     fn apps(&self) -> serde_json::Value {
-        let json = self.plane.kubectl_ok(&["get", "kustomization", "apps", "-n", NS, "-o", "json"]);
+        let json = self
+            .plane
+            .kubectl_ok(&["get", "kustomization", "apps", "-n", NS, "-o", "json"]);
         serde_json::from_str(&json).expect("kubectl prints JSON")
     }
 
@@ -353,7 +357,10 @@ fn main() {
     let first = bench.user.push(
         &setup,
         "apps",
-        &[("clusters/bench/apps.yaml", APPS), ("apps/settings.yaml", GOOD)],
+        &[
+            ("clusters/bench/apps.yaml", APPS),
+            ("apps/settings.yaml", GOOD),
+        ],
     );
     succeed(
         &mut bench.ours(&[
@@ -430,9 +437,16 @@ fn main() {
                 bench.user.run(&hand, &["checkout", &good, "--", "apps"]);
                 bench.user.run(
                     &hand,
-                    &["commit", "--quiet", "-m", &format!("Roll back apps to {good}")],
+                    &[
+                        "commit",
+                        "--quiet",
+                        "-m",
+                        &format!("Roll back apps to {good}"),
+                    ],
                 );
-                bench.user.run(&hand, &["push", "--quiet", "origin", "main"]);
+                bench
+                    .user
+                    .run(&hand, &["push", "--quiet", "origin", "main"]);
                 let git_done = started.elapsed();
                 succeed(
                     Command::new(&bench.plane.assets.flux_cli)
@@ -479,10 +493,7 @@ fn main() {
     );
     println!("| failed `apps` back to Ready, start to exit | median | min | max |");
     println!("|---|---|---|---|");
-    row(
-        "`kubectl gitops rollback ks apps --yes`",
-        &times.rollback,
-    );
+    row("`kubectl gitops rollback ks apps --yes`", &times.rollback);
     row(
         "by hand: look up, git pull/checkout/commit/push, `flux reconcile ks apps --with-source`",
         &times.by_hand,
@@ -495,7 +506,10 @@ fn main() {
         "… of which `flux reconcile ks apps --with-source`",
         &times.by_hand_flux,
     );
-    let (ours, hand) = (median(times.rollback.clone()), median(times.by_hand.clone()));
+    let (ours, hand) = (
+        median(times.rollback.clone()),
+        median(times.by_hand.clone()),
+    );
     println!(
         "\nRatio of the medians, by hand / rollback: {:.2}",
         hand.as_secs_f64() / ours.as_secs_f64()
