@@ -410,7 +410,9 @@ fn main() {
                     "kubectl gitops rollback",
                     &|| bench.logs(),
                 );
-                times.rollback.push(started.elapsed());
+                let took = started.elapsed();
+                eprintln!("run {run}: kubectl gitops rollback {}", secs(took));
+                times.rollback.push(took);
                 if !bench.confirm_ready_at_head("kubectl gitops rollback", &bad) {
                     times.not_ready_at_exit.push(format!("rollback, run {run}"));
                 }
@@ -466,6 +468,12 @@ fn main() {
                     &|| bench.logs(),
                 );
                 let took = started.elapsed();
+                eprintln!(
+                    "run {run}: by hand {} (look-up and git {}, flux reconcile {})",
+                    secs(took),
+                    secs(git_done),
+                    secs(took - git_done)
+                );
                 times.by_hand.push(took);
                 times.by_hand_git.push(git_done);
                 times.by_hand_flux.push(took - git_done);
