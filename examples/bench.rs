@@ -703,11 +703,7 @@ async fn bench_diff(runs: usize) {
     let dir = folder.path().display().to_string();
     let kubeconfig = plane.kubeconfig.display().to_string();
     // The test environment's kubectl first: its kustomize is the one our build runs.
-    let mut path = vec![plane.assets.bin_dir.clone()];
-    path.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    let path = std::env::join_paths(path).expect("PATH");
+    let path = plane.assets.path_with_kubectl();
     let common = ["diff", "ks", "apps", "--path", &dir, "-n", DIFF_NAMESPACE];
     let gitops = |extra: &[&str]| {
         let mut command = Command::new(support::plugin_exe("kubectl-gitops"));

@@ -166,12 +166,8 @@ impl Bench {
     /// `kubectl-gitops <args>` as the user of the Git server, test kubectl first on PATH.
     fn ours(&self, args: &[&str]) -> Command {
         let mut command = support::plugin_command(&self.plane.kubeconfig, args);
-        let mut path = vec![self.plane.assets.bin_dir.clone()];
-        path.extend(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        ));
         command
-            .env("PATH", std::env::join_paths(path).expect("PATH"))
+            .env("PATH", self.plane.assets.path_with_kubectl())
             .env("XDG_CACHE_HOME", &self.cache)
             .env("GIT_PASSWORD", &self.server.password);
         command

@@ -173,7 +173,8 @@ impl Identity {
     }
 }
 
-fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
+/// The string at `pointer` in `object`, or "" (a missing field reads as empty).
+pub(super) fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
     object
         .pointer(pointer)
         .and_then(Value::as_str)

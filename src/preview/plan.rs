@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::build::{BuildOptions, Kustomization, build};
-use super::diff::{ObjectChange, Outcome, diff};
+use super::diff::{ObjectChange, Outcome, diff, text};
 use super::kustomize::Kubectl;
 use crate::cluster::connection::Connection;
 use crate::cluster::discovery::Resources;
@@ -139,13 +139,6 @@ pub async fn diff_kustomization(
         report.changes.extend(changes);
     }
     Ok(report)
-}
-
-fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
 }
 
 fn is_kustomization(object: &Value) -> bool {

@@ -69,6 +69,26 @@ impl Bootstrapped {
     pub fn git_env(&self) -> Vec<(String, String)> {
         https_git_env(&self.server)
     }
+
+    /// `kubectl gitops <args> -n flux-system` as the Git server's user would run it (their
+    /// password in GIT_PASSWORD, the server's CA), the test environment's kubectl first on PATH.
+    pub async fn as_git_user(&self, args: &[&str]) -> std::process::Output {
+        let ca_file = self.server.ca_file.display().to_string();
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend([
+            "-n",
+            NS,
+            "--git-username",
+            &self.server.username,
+            "--ca-file",
+            &ca_file,
+        ]);
+        let mut command = crate::support::plugin_command(&self.flux.plane.kubeconfig, &full);
+        command
+            .env("PATH", self.flux.plane.assets.path_with_kubectl())
+            .env("GIT_PASSWORD", &self.server.password);
+        crate::support::run_async(command).await
+    }
 }
 
 /// Scenario 1's first half, shared by the others: an empty repository, bootstrapped.

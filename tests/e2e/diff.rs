@@ -2,28 +2,12 @@
 //! fetched from the loopback HTTPS Git server with the user's credentials (GIT_PASSWORD), and
 //! nothing left to do once the branch is merged and reconciled.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::bootstrap::{Bootstrapped, bootstrapped};
 use crate::support::processes::temp_dir;
-use crate::support::{plugin_command, run_async, stderr, stdout};
-use crate::{NS, RECONCILE_ROOT, TIMEOUT, eventually, git, push, ready};
-
-const APPS: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: apps
-  namespace: flux-system
-spec:
-  interval: 10m
-  path: ./apps
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-";
+use crate::support::{stderr, stdout};
+use crate::{APPS_KUSTOMIZATION as APPS, NS, RECONCILE_ROOT, TIMEOUT, apps_ready_at, git, push};
 
 const SETTINGS_V1: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  level: info\n";
 const SETTINGS_V2: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  level: debug\n";
@@ -48,36 +32,10 @@ spec:
           image: registry.invalid/worker:1
 ";
 
-/// `kubectl gitops diff ks apps --ref <reference> -o json` as the user: GIT_PASSWORD and the
-/// server's CA, the test environment's kubectl first on PATH.
+/// `kubectl gitops diff ks apps --ref <reference> -o json` as the Git server's user.
 async fn diff_ref(b: &Bootstrapped, reference: &str) -> std::process::Output {
-    let ca_file = b.server.ca_file.display().to_string();
-    let mut command = plugin_command(
-        &b.flux.plane.kubeconfig,
-        &[
-            "diff",
-            "ks",
-            "apps",
-            "-n",
-            NS,
-            "--ref",
-            reference,
-            "--git-username",
-            &b.server.username,
-            "--ca-file",
-            &ca_file,
-            "-o",
-            "json",
-        ],
-    );
-    let mut path = vec![b.flux.plane.assets.bin_dir.clone()];
-    path.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    command
-        .env("PATH", std::env::join_paths(path).expect("PATH"))
-        .env("GIT_PASSWORD", &b.server.password);
-    run_async(command).await
+    b.as_git_user(&["diff", "ks", "apps", "--ref", reference, "-o", "json"])
+        .await
 }
 
 fn actions(output: &std::process::Output) -> Vec<(String, String)> {
@@ -97,21 +55,6 @@ fn actions(output: &std::process::Output) -> Vec<(String, String)> {
         .collect();
     actions.sort();
     actions
-}
-
-async fn apps_ready_at(b: &Bootstrapped, commit: &str) {
-    let revision = format!("main@sha1:{commit}");
-    eventually(
-        &b.flux,
-        "Kustomization apps is Ready at the pushed commit",
-        Duration::from_secs(120),
-        || {
-            b.flux.get("kustomization", NS, "apps").is_some_and(|ks| {
-                ready(&ks).0 == "True" && ks["status"]["lastAppliedRevision"] == revision.as_str()
-            })
-        },
-    )
-    .await;
 }
 
 #[tokio::test]

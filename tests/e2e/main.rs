@@ -46,6 +46,21 @@ const RECONCILE_ROOT: [&str; 8] = [
     TIMEOUT,
 ];
 
+/// A Kustomization `apps` on `./apps` of the bootstrapped repository (diff, history, rollback).
+pub const APPS_KUSTOMIZATION: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./apps
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+";
+
 /// A private cluster with the real Flux controllers playing the Pods of a Flux install.
 pub struct LiveFlux {
     pub plane: Arc<ControlPlane>,
@@ -243,4 +258,20 @@ pub async fn eventually(
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// Waits until Kustomization `apps` is Ready with `commit` applied.
+pub async fn apps_ready_at(b: &bootstrap::Bootstrapped, commit: &str) {
+    let revision = format!("main@sha1:{commit}");
+    eventually(
+        &b.flux,
+        "Kustomization apps is Ready at the pushed commit",
+        Duration::from_secs(120),
+        || {
+            b.flux.get("kustomization", NS, "apps").is_some_and(|ks| {
+                ready(&ks).0 == "True" && ks["status"]["lastAppliedRevision"] == revision.as_str()
+            })
+        },
+    )
+    .await;
 }

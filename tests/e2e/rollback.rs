@@ -7,22 +7,11 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::bootstrap::{Bootstrapped, bootstrapped};
-use crate::support::{plugin_command, run_async, stderr, stdout};
-use crate::{NS, RECONCILE_ROOT, TIMEOUT, eventually, git, head, push, ready};
-
-const APPS: &str = "apiVersion: kustomize.toolkit.fluxcd.io/v1
-kind: Kustomization
-metadata:
-  name: apps
-  namespace: flux-system
-spec:
-  interval: 10m
-  path: ./apps
-  prune: true
-  sourceRef:
-    kind: GitRepository
-    name: flux-system
-";
+use crate::support::{run_async, stderr, stdout};
+use crate::{
+    APPS_KUSTOMIZATION as APPS, NS, RECONCILE_ROOT, TIMEOUT, apps_ready_at, eventually, git, head,
+    push, ready,
+};
 
 fn settings(value: &str) -> String {
     format!(
@@ -33,45 +22,6 @@ fn settings(value: &str) -> String {
 /// A manifest kustomize cannot build: a ConfigMap without a name.
 const INVALID: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: default\ndata:\n  value: broken\n";
-
-/// `kubectl gitops <args>` as the user of the Git server (GIT_PASSWORD, its CA), with the test
-/// environment's kubectl first on PATH.
-async fn as_user(b: &Bootstrapped, args: &[&str]) -> std::process::Output {
-    let ca_file = b.server.ca_file.display().to_string();
-    let mut full: Vec<&str> = args.to_vec();
-    full.extend([
-        "-n",
-        NS,
-        "--git-username",
-        &b.server.username,
-        "--ca-file",
-        &ca_file,
-    ]);
-    let mut command = plugin_command(&b.flux.plane.kubeconfig, &full);
-    let mut path = vec![b.flux.plane.assets.bin_dir.clone()];
-    path.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    command
-        .env("PATH", std::env::join_paths(path).expect("PATH"))
-        .env("GIT_PASSWORD", &b.server.password);
-    run_async(command).await
-}
-
-async fn apps_ready_at(b: &Bootstrapped, commit: &str) {
-    let revision = format!("main@sha1:{commit}");
-    eventually(
-        &b.flux,
-        "apps is Ready at the commit",
-        Duration::from_secs(120),
-        || {
-            b.flux.get("kustomization", NS, "apps").is_some_and(|ks| {
-                ready(&ks).0 == "True" && ks["status"]["lastAppliedRevision"] == revision.as_str()
-            })
-        },
-    )
-    .await;
-}
 
 fn settings_value(b: &Bootstrapped) -> String {
     b.flux
@@ -139,7 +89,7 @@ async fn history_tells_what_the_cluster_did_and_rollback_restores_through_git() 
     );
 
     // history: v3 failed with the controller's message, v2 applied and running, v1 applied.
-    let out = as_user(&b, &["history", "ks/apps", "-o", "json"]).await;
+    let out = b.as_git_user(&["history", "ks/apps", "-o", "json"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let history: Value = serde_json::from_str(&stdout(&out)).expect("json");
     let entries = history["entries"].as_array().expect("entries");
@@ -164,7 +114,7 @@ async fn history_tells_what_the_cluster_did_and_rollback_restores_through_git() 
     let live_message = ready(&b.flux.get("kustomization", NS, "apps").expect("apps")).2;
     assert_eq!(message, live_message, "kustomize-controller's own message");
     assert!(!message.is_empty());
-    let text = as_user(&b, &["history", "ks", "apps"]).await;
+    let text = b.as_git_user(&["history", "ks", "apps"]).await;
     assert!(
         stdout(&text).contains(&format!("*   {}", &v2[..7])),
         "{}",
@@ -207,7 +157,7 @@ async fn history_tells_what_the_cluster_did_and_rollback_restores_through_git() 
     );
 
     // --dry-run: the commit it would make (v3 -> v2: the broken file removed), nothing pushed.
-    let out = as_user(&b, &["rollback", "ks/apps", "--dry-run"]).await;
+    let out = b.as_git_user(&["rollback", "ks/apps", "--dry-run"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).starts_with(&format!(
@@ -221,17 +171,15 @@ async fn history_tells_what_the_cluster_did_and_rollback_restores_through_git() 
     );
     assert_eq!(head(&b.bare), v3, "dry run pushes nothing");
     // Without a terminal and without --yes: refused, nothing pushed.
-    let out = as_user(&b, &["rollback", "ks/apps"]).await;
+    let out = b.as_git_user(&["rollback", "ks/apps"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
     assert_eq!(head(&b.bare), v3);
 
     // rollback: one commit whose apps/ is v2's, other paths untouched; Ready at it.
-    let out = as_user(
-        &b,
-        &["rollback", "ks/apps", "--yes", "-m", "v3 breaks the build"],
-    )
-    .await;
+    let out = b
+        .as_git_user(&["rollback", "ks/apps", "--yes", "-m", "v3 breaks the build"])
+        .await;
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let rolled = head(&b.bare);
     assert_ne!(rolled, v3);
@@ -274,7 +222,9 @@ async fn history_tells_what_the_cluster_did_and_rollback_restores_through_git() 
     assert_eq!(settings_value(&b), "b");
 
     // rollback --to v1: the value goes back to a.
-    let out = as_user(&b, &["rollback", "ks/apps", "--to", &v1[..8], "--yes"]).await;
+    let out = b
+        .as_git_user(&["rollback", "ks/apps", "--to", &v1[..8], "--yes"])
+        .await;
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let again = head(&b.bare);
     assert_eq!(tree_of(&b, &again, "apps"), tree_of(&b, &v1, "apps"));
@@ -368,7 +318,7 @@ async fn a_helm_release_is_rolled_back_through_its_manifest_file() {
     );
     release_at(&b, &v2, "0.2.0").await;
 
-    let out = as_user(&b, &["history", "hr/demo", "-o", "json"]).await;
+    let out = b.as_git_user(&["history", "hr/demo", "-o", "json"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let history: Value = serde_json::from_str(&stdout(&out)).expect("json");
     assert_eq!(
@@ -401,7 +351,7 @@ async fn a_helm_release_is_rolled_back_through_its_manifest_file() {
         .collect();
     assert_eq!(charts, vec!["0.2.0", "0.1.0"], "{}", stdout(&out));
 
-    let out = as_user(&b, &["rollback", "hr/demo", "--yes"]).await;
+    let out = b.as_git_user(&["rollback", "hr/demo", "--yes"]).await;
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let rolled = head(&b.bare);
     assert_eq!(

@@ -21,16 +21,8 @@ use crate::support::{control_plane, fresh_namespace, plugin_command, run_async, 
 /// one `build` uses), so the result does not depend on the machine's own kubectl.
 async fn gitops(args: &[&str]) -> Output {
     let mut command = plugin_command(control_plane(), args);
-    command.env("PATH", path_with_test_kubectl());
+    command.env("PATH", control_plane().assets.path_with_kubectl());
     run_async(command).await
-}
-
-fn path_with_test_kubectl() -> std::ffi::OsString {
-    let mut folders = vec![control_plane().assets.bin_dir.clone()];
-    folders.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
-    std::env::join_paths(folders).expect("PATH")
 }
 
 /// The real flux CLI, run from `folder` (with --in-memory-build it refuses paths outside its
@@ -43,7 +35,7 @@ async fn flux(folder: &str, args: &[&str]) -> Output {
         .args(args)
         .arg("--kubeconfig")
         .arg(&plane.kubeconfig)
-        .env("PATH", path_with_test_kubectl());
+        .env("PATH", control_plane().assets.path_with_kubectl());
     run_async(command).await
 }
 

@@ -68,7 +68,7 @@ fn git_ok(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> String {
 }
 
 /// The environment a test's own git needs for the HTTPS server.
-fn https_env(server: &GitHttpServer) -> Vec<(&'static str, String)> {
+pub(crate) fn https_env(server: &GitHttpServer) -> Vec<(&'static str, String)> {
     let token = base64::engine::general_purpose::STANDARD
         .encode(format!("{}:{}", server.username, server.password));
     vec![

@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine;
 use kubectl_gitops::flux::KUSTOMIZATION;
 
 use crate::flux_objects::{create, kind, set_status};
+use crate::git_remote::https_env;
 use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
 use crate::support::git_servers::GitHttpServer;
 use crate::support::processes::temp_dir;
@@ -23,20 +23,6 @@ fn git(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> String {
     let out = run(&mut command);
     assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
     stdout(&out).trim().to_string()
-}
-
-fn https_env(server: &GitHttpServer) -> Vec<(&'static str, String)> {
-    let token = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", server.username, server.password));
-    vec![
-        ("GIT_CONFIG_COUNT", "1".to_string()),
-        ("GIT_CONFIG_KEY_0", "http.extraHeader".to_string()),
-        (
-            "GIT_CONFIG_VALUE_0",
-            format!("Authorization: Basic {token}"),
-        ),
-        ("GIT_SSL_CAINFO", server.ca_file.display().to_string()),
-    ]
 }
 
 /// A repository with two commits changing apps/ (values a, then b) and a GitRepository and
@@ -112,12 +98,8 @@ impl Fixture {
         full.extend_from_slice(&["--git-username", &self.server.username]);
         full.extend_from_slice(args);
         let mut command = plugin_command(control_plane(), &full);
-        let mut path = vec![control_plane().assets.bin_dir.clone()];
-        path.extend(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        ));
         command
-            .env("PATH", std::env::join_paths(path).expect("PATH"))
+            .env("PATH", control_plane().assets.path_with_kubectl())
             .env("GIT_PASSWORD", &self.server.password);
         run_async(command).await
     }

@@ -87,6 +87,17 @@ impl Assets {
     pub fn kubectl(&self) -> PathBuf {
         self.bin_dir.join("kubectl")
     }
+
+    /// `PATH` with this environment's kubectl first, for running the plugin: `build`, `diff`
+    /// and `rollback` use the kustomize of the kubectl they find there, so results do not
+    /// depend on the machine's own kubectl.
+    pub fn path_with_kubectl(&self) -> std::ffi::OsString {
+        let mut folders = vec![self.bin_dir.clone()];
+        folders.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        std::env::join_paths(folders).expect("PATH")
+    }
 }
 
 pub struct ControlPlane {
