@@ -12,7 +12,9 @@
 //! - [`Fleet::run`]: everywhere at once; [`Fleet::run_in_waves`]: `--rollout`'s cautious order.
 
 pub mod error;
+pub mod reconcile;
 pub mod select;
+pub mod status;
 
 use std::future::Future;
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod kinds;
 pub mod labels;
 pub mod objects;
+pub mod overview;
 pub mod reconcile;
 pub mod refs;
 pub mod status;

@@ -529,6 +529,21 @@ pub async fn select(
     })
 }
 
+/// Discovers the Flux APIs and resolves the (already checked) selection to objects in one
+/// cluster; `reconcilable_only` keeps `--all` to kinds that reconcile.
+pub async fn discover_and_select(
+    connection: &Connection,
+    selection: &SelectionArgs,
+    reconcilable_only: bool,
+) -> Result<(FluxApis, Selection)> {
+    let apis = FluxApis::discover(connection).await?;
+    let selected = select(connection, &apis, selection, |k| {
+        !reconcilable_only || k.reconcilable
+    })
+    .await?;
+    Ok((apis, selected))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

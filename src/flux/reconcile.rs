@@ -26,7 +26,9 @@ use crate::flux::FluxKind;
 use crate::flux::dependencies::{Key, depends_on, reconcile_order};
 use crate::flux::discovery::FluxApis;
 use crate::flux::discovery::ServedKind;
-use crate::flux::objects::{FluxObject, Selection, get, kind_named};
+use crate::flux::objects::{
+    FluxObject, Selection, SelectionArgs, discover_and_select, get, kind_named,
+};
 use crate::flux::refs::{SourceReference, reconciled_source};
 use crate::flux::status::{Condition, condition, is_suspended, revision};
 
@@ -405,6 +407,36 @@ pub async fn reconcile_all(
         }
     }))
     .await)
+}
+
+/// One cluster's reconcile: the objects selected there and what happened to each.
+pub struct ClusterRun {
+    pub warnings: Vec<String>,
+    pub results: Vec<Result<Report>>,
+}
+
+impl ClusterRun {
+    pub fn tally(&self) -> Tally {
+        Tally::of_reports(&self.results)
+    }
+}
+
+/// The per-cluster function: the single-cluster path's selection and reconcile, on one
+/// connection.
+pub async fn reconcile_cluster(
+    connection: Connection,
+    selection: &SelectionArgs,
+    options: &Options,
+) -> Result<ClusterRun> {
+    let (apis, selected) = discover_and_select(&connection, selection, true).await?;
+    // Progress lines of many clusters at once would only interleave; each cluster's result is
+    // printed whole.
+    let quiet = |_: &str| {};
+    let results = reconcile_all(&connection, &apis, &selected, options, &quiet).await?;
+    Ok(ClusterRun {
+        warnings: selected.warnings,
+        results,
+    })
 }
 
 /// Receives one line per step (`annotating ...`, `waiting ...`) for a progress display.

@@ -317,6 +317,19 @@ pub fn overview(sections: &[Section]) -> Overview {
     }
 }
 
+/// The per-cluster function of `check` (single cluster and fleet mode): every check of one cluster, in sections.
+pub async fn check_cluster(
+    connection: &Connection,
+    namespace: &str,
+    pre: bool,
+) -> Result<Vec<Section>> {
+    let mut sections = vec![prerequisites(connection, namespace).await?];
+    if !pre {
+        sections.extend(installation(connection, namespace).await?);
+    }
+    Ok(sections)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

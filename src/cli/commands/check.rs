@@ -6,9 +6,7 @@ use crate::cli::args::{flux_namespace, json_or_yaml};
 use crate::cluster::connection::{Connection, ConnectionFlags};
 use crate::error::{Error, Result};
 use crate::fleet::{self, Fleet, FleetFlags, Member};
-use crate::lifecycle::check::{
-    Overview, Section, all_passed, installation, overview, prerequisites,
-};
+use crate::lifecycle::check::{Overview, Section, all_passed, check_cluster, overview};
 use crate::ui::Ui;
 use crate::ui::output::{self, OutputFormat};
 
@@ -28,19 +26,6 @@ pub struct CheckArgs {
     connection: ConnectionFlags,
     #[command(flatten)]
     fleet: FleetFlags,
-}
-
-/// The per-cluster function: every check of one cluster, in sections.
-async fn check_cluster(
-    connection: &Connection,
-    namespace: &str,
-    pre: bool,
-) -> Result<Vec<Section>> {
-    let mut sections = vec![prerequisites(connection, namespace).await?];
-    if !pre {
-        sections.extend(installation(connection, namespace).await?);
-    }
-    Ok(sections)
 }
 
 pub async fn run(args: CheckArgs, ui: &Ui) -> Result<()> {

@@ -3,10 +3,13 @@
 use crate::cli::args::{SelectionFlags, WaitFlags};
 use crate::cluster::connection::{Connection, ConnectionFlags};
 use crate::error::{Error, Result};
+use crate::fleet::reconcile::{self as fleet_reconcile, ClusterOutcome, ClusterReport};
 use crate::fleet::{self, Fleet, FleetFlags, Member, Reached};
 use crate::flux::discovery::FluxApis;
-use crate::flux::objects::{Selection, SelectionArgs, select};
-use crate::flux::reconcile::{Options, Outcome, Report, Tally, reconcile_all};
+use crate::flux::objects::{Selection, SelectionArgs, discover_and_select};
+use crate::flux::reconcile::{
+    ClusterRun, Options, Outcome, Report, Tally, reconcile_all, reconcile_cluster,
+};
 use crate::flux::status::short_revision;
 use crate::flux::suspend::{resume_all, suspend_all};
 use crate::ui::Ui;
@@ -65,20 +68,6 @@ pub struct ResumeArgs {
     connection: ConnectionFlags,
 }
 
-/// Resolves the (already checked) selection to objects in one cluster.
-async fn select_in(
-    connection: &Connection,
-    selection: &SelectionArgs,
-    reconcilable_only: bool,
-) -> Result<(FluxApis, Selection)> {
-    let apis = FluxApis::discover(connection).await?;
-    let selected = select(connection, &apis, selection, |k| {
-        !reconcilable_only || k.reconcilable
-    })
-    .await?;
-    Ok((apis, selected))
-}
-
 /// Connects and resolves the (already checked) selection to objects.
 async fn resolve(
     ui: &Ui,
@@ -87,7 +76,7 @@ async fn resolve(
     reconcilable_only: bool,
 ) -> Result<(Connection, FluxApis, Selection)> {
     let connection = connection.connect().await?;
-    let (apis, selected) = select_in(&connection, selection, reconcilable_only).await?;
+    let (apis, selected) = discover_and_select(&connection, selection, reconcilable_only).await?;
     for warning in &selected.warnings {
         ui.warning(warning);
     }
@@ -279,50 +268,6 @@ fn print_prefixed(ui: &Ui, report: &Report, prefix: &str) -> Result<()> {
 
 // Fleet mode: the same selection reconciled in every cluster.
 
-/// One cluster's reconcile: the objects selected there and what happened to each.
-struct ClusterRun {
-    warnings: Vec<String>,
-    results: Vec<Result<Report>>,
-}
-
-impl ClusterRun {
-    fn tally(&self) -> Tally {
-        Tally::of_reports(&self.results)
-    }
-}
-
-/// The per-cluster function: the single-cluster path's selection and reconcile, on one
-/// connection.
-async fn reconcile_cluster(
-    connection: Connection,
-    selection: &SelectionArgs,
-    options: &Options,
-) -> Result<ClusterRun> {
-    let (apis, selected) = select_in(&connection, selection, true).await?;
-    // Progress lines of many clusters at once would only interleave; each cluster's result is
-    // printed whole.
-    let quiet = |_: &str| {};
-    let results = reconcile_all(&connection, &apis, &selected, options, &quiet).await?;
-    Ok(ClusterRun {
-        warnings: selected.warnings,
-        results,
-    })
-}
-
-/// One cluster in `-o json|yaml`.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ClusterReport {
-    cluster: String,
-    /// Reconciled, Failed (an object or the cluster's selection), Unreachable, or NotStarted
-    /// (`--rollout` stopped before it).
-    outcome: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    reports: Vec<Report>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    errors: Vec<String>,
-}
-
 async fn run_fleet(
     fleet: Fleet,
     selection: SelectionArgs,
@@ -350,8 +295,7 @@ async fn run_fleet(
     };
 
     let mut summary = Vec::new();
-    let mut reports = Vec::new();
-    let mut failed = Vec::new();
+    let mut clusters = Vec::new();
     for reached in results {
         let name = reached.member.name;
         match reached.result {
@@ -360,24 +304,9 @@ async fn run_fleet(
                     ui.warning(&format!("{name}: {warning}"));
                 }
                 let tally = run.tally();
-                let mut cluster = ClusterReport {
-                    cluster: name.clone(),
-                    outcome: if tally.failed == 0 {
-                        "Reconciled"
-                    } else {
-                        "Failed"
-                    },
-                    reports: Vec::new(),
-                    errors: Vec::new(),
-                };
-                for result in run.results {
-                    match result {
-                        Ok(report) => cluster.reports.push(report),
-                        Err(err) => {
-                            ui.line(&format!("{name}: ✗ {err}"));
-                            cluster.errors.push(err.to_string());
-                        }
-                    }
+                let cluster = ClusterReport::ran(&name, run);
+                for err in &cluster.errors {
+                    ui.line(&format!("{name}: ✗ {err}"));
                 }
                 if args.wait.output.is_none() {
                     for report in &cluster.reports {
@@ -392,70 +321,58 @@ async fn run_fleet(
                         tally.failed
                     ),
                 });
-                if tally.failed > 0 {
-                    failed.push(name);
-                }
-                reports.push(cluster);
+                clusters.push(cluster);
             }
             Err(err) => {
                 ui.line(&format!("{name}: ✗ {err}"));
-                let (what, outcome) = if fleet::is_unreachable(&err) {
-                    ("unreachable", "Unreachable")
-                } else {
-                    ("not reconciled", "Failed")
+                let cluster = ClusterReport::not_reached(&name, &err);
+                let what = match cluster.outcome {
+                    ClusterOutcome::Unreachable => "unreachable",
+                    _ => "not reconciled",
                 };
                 summary.push(format!("{name}: {what}: {}", fleet::brief(&err)));
-                reports.push(ClusterReport {
-                    cluster: name.clone(),
-                    outcome,
-                    reports: Vec::new(),
-                    errors: vec![err.to_string()],
-                });
-                failed.push(name);
+                clusters.push(cluster);
             }
         }
     }
-    let stopper = failed.first().cloned().unwrap_or_default();
+    let stopper = clusters
+        .iter()
+        .find(|c| c.outcome != ClusterOutcome::Reconciled)
+        .map(|c| c.cluster.clone())
+        .unwrap_or_default();
     for member in &not_started {
         summary.push(format!(
             "{}: not started (--rollout stopped after {stopper} failed)",
             member.name
         ));
-        reports.push(ClusterReport {
-            cluster: member.name.clone(),
-            outcome: "NotStarted",
-            reports: Vec::new(),
-            errors: Vec::new(),
-        });
+        clusters.push(ClusterReport::not_started(member));
     }
     match args.wait.output {
-        Some(OutputFormat::Yaml) => ui.out_raw(output::to_yaml(&reports)?.as_bytes())?,
-        Some(_) => ui.out_json(&reports)?,
+        Some(OutputFormat::Yaml) => ui.out_raw(output::to_yaml(&clusters)?.as_bytes())?,
+        Some(_) => ui.out_json(&clusters)?,
         None => {
-            let total = reports.len();
-            let done = total - failed.len() - not_started.len();
+            let count = |outcomes: &[ClusterOutcome]| {
+                clusters
+                    .iter()
+                    .filter(|c| outcomes.contains(&c.outcome))
+                    .count()
+            };
+            let total = clusters.len();
+            let failed = count(&[ClusterOutcome::Failed, ClusterOutcome::Unreachable]);
+            let waiting = count(&[ClusterOutcome::NotStarted]);
             let mut text = format!(
-                "{total} {}: {done} reconciled",
-                if total == 1 { "cluster" } else { "clusters" }
+                "{total} {}: {} reconciled",
+                if total == 1 { "cluster" } else { "clusters" },
+                count(&[ClusterOutcome::Reconciled])
             );
-            if !failed.is_empty() {
-                text += &format!(", {} failed", failed.len());
+            if failed > 0 {
+                text += &format!(", {failed} failed");
             }
-            if !not_started.is_empty() {
-                text += &format!(", {} not started", not_started.len());
+            if waiting > 0 {
+                text += &format!(", {waiting} not started");
             }
             ui.out(&format!("{text}\n{}\n", summary.join("\n")))?;
         }
     }
-    if failed.is_empty() && not_started.is_empty() {
-        return Ok(());
-    }
-    let mut names = failed;
-    names.extend(not_started.iter().map(|m| m.name.clone()));
-    Err(fleet::Error::ClustersNotReconciled {
-        failed: names.len(),
-        total: reports.len(),
-        names: names.join(", "),
-    }
-    .into())
+    fleet_reconcile::exit_status(&clusters)
 }

@@ -9,46 +9,21 @@ use serde::Serialize;
 
 use crate::cluster::connection::{Connection, ConnectionFlags};
 use crate::error::{Error, Result};
+use crate::fleet::status::{ClusterSummary, FleetItem, Unchecked, exit_status, merged_items};
 use crate::fleet::{self, Fleet, FleetFlags, Reached};
+use crate::flux::FluxKind;
 use crate::flux::discovery::FluxApis;
-use crate::flux::objects::{self, FluxObject, Scope, kind_named, parse_targets};
-use crate::flux::status::{State, Summary, explain_blocked, short_revision, summarize};
+use crate::flux::objects::Scope;
+use crate::flux::overview::{
+    Item, Query, Request, Snapshot, StatusFilter, all_ready, install, keeps, snapshot,
+};
+use crate::flux::status::{State, short_revision};
 use crate::flux::watch::{ObjectKey, Shown, Tracker, Update, changes};
-use crate::flux::{self, ControllersReady, FluxInstall, FluxKind};
 use crate::ui::Ui;
 use crate::ui::output::{self, OutputFormat};
 
 /// Messages longer than this are cut in the table (`-o wide` shows them whole).
 const TABLE_MESSAGE_WIDTH: usize = 72;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatusFilter {
-    Ready,
-    Failed,
-    /// Waiting for a dependsOn object that is not Ready.
-    Blocked,
-    Stalled,
-    Reconciling,
-    Suspended,
-    Unknown,
-    /// Anything but Ready.
-    NotReady,
-}
-
-impl StatusFilter {
-    fn matches(self, state: State) -> bool {
-        match self {
-            StatusFilter::Ready => state == State::Ready,
-            StatusFilter::Failed => state == State::Failed,
-            StatusFilter::Blocked => state == State::Blocked,
-            StatusFilter::Stalled => state == State::Stalled,
-            StatusFilter::Reconciling => state == State::Reconciling,
-            StatusFilter::Suspended => state == State::Suspended,
-            StatusFilter::Unknown => state == State::Unknown,
-            StatusFilter::NotReady => state != State::Ready,
-        }
-    }
-}
 
 /// Show what every Flux object is doing: ready, failing, suspended or reconciling, at which
 /// revision, since when, and why.
@@ -97,185 +72,24 @@ pub struct StatusArgs {
     fleet: FleetFlags,
 }
 
-/// One row of the status view: the object's identity plus its computed status.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Item {
-    api_version: String,
-    kind: &'static str,
-    metadata: ItemMeta,
-    status: Summary,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ItemMeta {
-    name: String,
-    namespace: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    creation_timestamp: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    generation: Option<i64>,
-}
-
-impl Item {
-    fn new(object: &FluxObject) -> Item {
-        Item {
-            api_version: object
-                .object
-                .types
-                .as_ref()
-                .map(|t| t.api_version.clone())
-                .unwrap_or_default(),
-            kind: object.kind.kind,
-            metadata: ItemMeta {
-                name: object.name().to_string(),
-                namespace: object.namespace().to_string(),
-                creation_timestamp: object
-                    .object
-                    .metadata
-                    .creation_timestamp
-                    .as_ref()
-                    .map(|t| t.0),
-                generation: object.object.metadata.generation,
-            },
-            status: summarize(object.kind, &object.object),
-        }
-    }
-
-    fn sort_key(&self) -> (State, String, &'static str, String) {
-        (
-            self.status.state,
-            self.metadata.namespace.clone(),
-            self.kind,
-            self.metadata.name.clone(),
-        )
-    }
-
-    fn key(&self) -> ObjectKey {
-        ObjectKey {
-            kind: self.kind,
-            namespace: self.metadata.namespace.clone(),
-            name: self.metadata.name.clone(),
-        }
-    }
-
-    /// kubectl's `-o name` form: `kustomization.kustomize.toolkit.fluxcd.io/apps`.
-    fn resource_name(&self) -> String {
-        let group = self.api_version.split('/').next().unwrap_or_default();
-        format!(
-            "{}.{}/{}",
-            self.kind.to_lowercase(),
-            group,
-            self.metadata.name
-        )
-    }
-}
-
-/// What to ask each cluster, checked before any cluster is contacted.
-#[derive(Clone)]
-struct Query {
-    targets: Vec<objects::Target>,
-    kinds: Vec<&'static FluxKind>,
-    all_namespaces: bool,
-    selector: Option<String>,
-    states: Vec<StatusFilter>,
-    /// Read what the header (or the fleet summary) says: Flux's version and controllers.
-    install: bool,
-    /// Fleet summary: also read the root Kustomization.
-    root: bool,
-}
-
-impl Query {
-    fn new(args: &StatusArgs) -> Result<Query> {
-        let (kind, targets) = parse_targets(&args.targets)?;
-        if args.all_namespaces && !targets.is_empty() {
-            return Err(Error::InvalidUsage(
-                "named objects are looked up in one namespace (-n); drop -A, or give only a kind"
-                    .to_string(),
-            ));
-        }
-        let kinds = selected_kinds(&args.kinds, kind, &targets)?;
-        let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
-        // The fleet table has no per-cluster header: only its summary reads Flux's install.
-        let header = table && !args.fleet.is_fleet();
-        Ok(Query {
-            targets,
-            kinds,
-            all_namespaces: args.all_namespaces,
-            selector: args.selector.clone(),
-            states: args.states.clone(),
-            install: header || args.summary,
-            root: args.summary,
-        })
-    }
-}
-
-/// What one cluster answered: the objects (filtered, sorted failing first), and what the
-/// header says.
-struct Snapshot {
-    connection: Connection,
-    apis: FluxApis,
-    scope: Scope,
-    items: Vec<Item>,
-    install: Option<Install>,
-    /// The root Kustomization (`<flux namespace>/<flux namespace>`) when asked for and found.
-    root: Option<Summary>,
-    /// RBAC warnings of the listing.
-    warnings: Vec<String>,
-}
-
-/// The one per-cluster function: the single-cluster path and fleet mode both call it.
-async fn snapshot(connection: Connection, query: &Query) -> Result<Snapshot> {
-    let apis = FluxApis::discover(&connection).await?;
-    let scope = Scope::new(&connection.namespace, query.all_namespaces);
-    // The header's two requests run while the objects are listed.
-    let install = async {
-        if query.install {
-            Some(install(&connection, &apis).await)
-        } else {
-            None
-        }
-    };
-    let (found, install) = tokio::join!(find(&connection, &apis, &scope, query), install);
-    let (mut items, warnings) = found?;
-    explain_blocked(items.iter_mut().map(|item| {
-        let Item {
-            kind,
-            metadata,
-            status,
-            ..
-        } = item;
-        (
-            *kind,
-            metadata.namespace.as_str(),
-            metadata.name.as_str(),
-            status,
-        )
-    }));
-    items.retain(|item| {
-        query.states.is_empty() || query.states.iter().any(|f| f.matches(item.status.state))
-    });
-    items.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    let root = match (&install, query.root) {
-        (Some(Install::Found { namespace, .. }), true) => {
-            root_kustomization(&connection, &apis, namespace).await
-        }
-        _ => None,
-    };
-    Ok(Snapshot {
-        connection,
-        apis,
-        scope,
-        items,
-        install,
-        root,
-        warnings,
+/// The command line's query, checked before any cluster is contacted.
+fn query(args: &StatusArgs) -> Result<Query> {
+    let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
+    // The fleet table has no per-cluster header: only its summary reads Flux's install.
+    let header = table && !args.fleet.is_fleet();
+    Query::new(Request {
+        targets: &args.targets,
+        kinds: &args.kinds,
+        all_namespaces: args.all_namespaces,
+        selector: args.selector.clone(),
+        states: args.states.clone(),
+        install: header || args.summary,
+        root: args.summary,
     })
 }
 
 pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
-    let query = Query::new(&args)?;
+    let query = query(&args)?;
     if let Some(fleet) = Fleet::from_flags(&args.fleet, &args.connection)? {
         return run_fleet(args, query, fleet, ui).await;
     }
@@ -328,37 +142,6 @@ pub async fn run(args: StatusArgs, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
-/// The kinds to list: `--kind` values, plus the kind of the arguments (`status ks`, `ks/a`).
-fn selected_kinds(
-    flags: &[String],
-    kind: Option<&'static FluxKind>,
-    targets: &[objects::Target],
-) -> Result<Vec<&'static FluxKind>> {
-    let mut kinds: Vec<&'static FluxKind> =
-        flags.iter().map(|k| kind_named(k)).collect::<Result<_>>()?;
-    for extra in kind.into_iter().chain(targets.iter().map(|t| t.kind)) {
-        if !kinds.contains(&extra) {
-            kinds.push(extra);
-        }
-    }
-    Ok(kinds)
-}
-
-/// `--fail-if-not-ready`: exit status 3 when any shown object is not Ready.
-fn all_ready(items: &[Item]) -> Result<()> {
-    let not_ready = items
-        .iter()
-        .filter(|i| i.status.state != State::Ready)
-        .count();
-    if not_ready > 0 {
-        return Err(Error::NotAllReady {
-            not_ready,
-            total: items.len(),
-        });
-    }
-    Ok(())
-}
-
 /// Tables and names are for people (control characters made visible); YAML is escaped by its
 /// encoder.
 fn print(ui: &Ui, text: &str, format: OutputFormat) -> Result<()> {
@@ -367,133 +150,12 @@ fn print(ui: &Ui, text: &str, format: OutputFormat) -> Result<()> {
         _ => ui.out(text),
     }
 }
-
-/// The named objects, or the listing of the selected kinds, with the listing's RBAC warnings.
-async fn find(
-    connection: &Connection,
-    apis: &FluxApis,
-    scope: &Scope,
-    query: &Query,
-) -> Result<(Vec<Item>, Vec<String>)> {
-    if !query.targets.is_empty() {
-        let found =
-            objects::get_all(connection, apis, &connection.namespace, &query.targets).await?;
-        return Ok((found.iter().map(Item::new).collect(), Vec::new()));
-    }
-    let listing = objects::list_map(
-        connection,
-        apis,
-        &query.kinds,
-        scope,
-        query.selector.as_deref(),
-        |object| Item::new(&object),
-    )
-    .await?;
-    Ok((listing.objects, listing.warnings))
-}
-
 fn scope_words(scope: &Scope) -> String {
     match scope {
         Scope::Namespace(ns) => format!(" in namespace {ns}"),
         Scope::AllNamespaces => " in any namespace".to_string(),
     }
 }
-
-/// What the header says about Flux in the cluster.
-#[derive(Debug, Clone)]
-enum Install {
-    /// No Flux CRD at all.
-    Missing,
-    /// Flux CRDs, but not the one that carries the version.
-    WithoutVersionCrd,
-    /// The version could not be read.
-    Unknown(String),
-    Found {
-        version: Option<String>,
-        namespace: String,
-        controllers: Controllers,
-    },
-}
-
-#[derive(Debug, Clone)]
-enum Controllers {
-    Counted(ControllersReady),
-    Forbidden,
-    Failed(String),
-}
-
-/// Reads Flux's version and its controllers' readiness.
-async fn install(connection: &Connection, apis: &FluxApis) -> Install {
-    let install: FluxInstall = match flux::installed(connection).await {
-        Ok(Some(install)) => install,
-        Ok(None) if apis.served.is_empty() => return Install::Missing,
-        Ok(None) => return Install::WithoutVersionCrd,
-        Err(err) => return Install::Unknown(err.to_string()),
-    };
-    let namespace = install
-        .namespace
-        .unwrap_or_else(|| "flux-system".to_string());
-    let controllers = match flux::controllers_ready(connection, &namespace).await {
-        Ok(counted) => Controllers::Counted(counted),
-        Err(Error::Cluster(crate::cluster::Error::Forbidden { .. })) => Controllers::Forbidden,
-        Err(err) => Controllers::Failed(err.to_string()),
-    };
-    Install::Found {
-        version: install.version,
-        namespace,
-        controllers,
-    }
-}
-
-impl Install {
-    /// "Flux v2.9.4 in flux-system, controllers ready 4/4", or why not.
-    fn header(&self) -> String {
-        match self {
-            Install::Missing => "Flux is not installed in this cluster.\n".to_string(),
-            Install::WithoutVersionCrd => {
-                "Flux CRDs are present, but not the GitRepository CRD that carries the version.\n"
-                    .to_string()
-            }
-            Install::Unknown(err) => format!("Flux version unknown: {err}\n"),
-            Install::Found {
-                version,
-                namespace,
-                controllers,
-            } => {
-                let version = version.as_deref().unwrap_or("(unknown version)");
-                let controllers = match controllers {
-                    Controllers::Counted(c) if c.total == 0 => {
-                        "no controller Deployments found".to_string()
-                    }
-                    Controllers::Counted(c) => format!("controllers ready {}/{}", c.ready, c.total),
-                    Controllers::Forbidden => {
-                        "controllers: not allowed to list Deployments".to_string()
-                    }
-                    Controllers::Failed(err) => format!("controllers: {err}"),
-                };
-                format!("Flux {version} in {namespace}, {controllers}\n")
-            }
-        }
-    }
-}
-
-/// The root Kustomization bootstrap creates: named as Flux's namespace, in it.
-async fn root_kustomization(
-    connection: &Connection,
-    apis: &FluxApis,
-    namespace: &str,
-) -> Option<Summary> {
-    let kind = kind_named("ks").ok()?;
-    let target = objects::Target {
-        kind,
-        name: namespace.to_string(),
-    };
-    let found = objects::get_all(connection, apis, namespace, std::slice::from_ref(&target))
-        .await
-        .ok()?;
-    found.first().map(|o| summarize(o.kind, &o.object))
-}
-
 fn age(since: Option<Timestamp>) -> String {
     crate::ui::duration::age(since, Timestamp::now()).unwrap_or_else(|| "-".to_string())
 }
@@ -607,7 +269,7 @@ async fn watch(
         (i.key(), shown)
     });
     let states = args.states.clone();
-    let keep = move |state| states.is_empty() || states.iter().any(|f| f.matches(state));
+    let keep = move |state| keeps(&states, state);
     let tracker = Tracker::new(shown, keep);
     let updates = changes(
         connection,
@@ -683,23 +345,6 @@ fn change_text(item: &Item, deleted: bool, args: &StatusArgs) -> Result<String> 
 
 // Fleet mode: the same snapshot from every cluster, shown as one table or one line each.
 
-/// An object of the fleet view: its cluster first.
-#[derive(Debug, Clone, Serialize)]
-struct FleetItem {
-    cluster: String,
-    #[serde(flatten)]
-    item: Item,
-}
-
-/// A cluster that could not be checked, in JSON and YAML.
-#[derive(Debug, Serialize)]
-struct Unchecked {
-    cluster: String,
-    /// The cause in a few words ("connection refused").
-    reason: String,
-    error: String,
-}
-
 /// kubectl's `List` with the clusters that could not be checked beside the items.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -721,98 +366,30 @@ impl<'a, T: Serialize> FleetList<'a, T> {
     }
 }
 
-/// `--summary`: one cluster in one line.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ClusterSummary {
-    cluster: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    flux_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    flux_namespace: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    controllers: Option<ControllersReady>,
-    objects: usize,
-    ready: usize,
-    /// Failed or Stalled.
-    failing: usize,
-    suspended: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    root_revision: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    root_state: Option<State>,
-    /// What keeps the line from saying everything (Flux not installed, controllers not listed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-}
-
-impl ClusterSummary {
-    fn new(cluster: &str, snapshot: &Snapshot) -> ClusterSummary {
-        let count = |wanted: &[State]| {
-            snapshot
-                .items
-                .iter()
-                .filter(|i| wanted.contains(&i.status.state))
-                .count()
-        };
-        let mut summary = ClusterSummary {
-            cluster: cluster.to_string(),
-            flux_version: None,
-            flux_namespace: None,
-            controllers: None,
-            objects: snapshot.items.len(),
-            ready: count(&[State::Ready]),
-            failing: count(&[State::Failed, State::Stalled]),
-            suspended: count(&[State::Suspended]),
-            root_revision: snapshot.root.as_ref().and_then(|r| r.revision.clone()),
-            root_state: snapshot.root.as_ref().map(|r| r.state),
-            note: None,
-        };
-        match &snapshot.install {
-            Some(Install::Found {
-                version,
-                namespace,
-                controllers,
-            }) => {
-                summary.flux_version = version.clone();
-                summary.flux_namespace = Some(namespace.clone());
-                match controllers {
-                    Controllers::Counted(c) => summary.controllers = Some(*c),
-                    Controllers::Forbidden => {
-                        summary.note = Some("not allowed to list Deployments".to_string())
-                    }
-                    Controllers::Failed(err) => summary.note = Some(err.clone()),
-                }
-            }
-            Some(other) => summary.note = Some(other.header().trim_end().to_string()),
-            None => {}
-        }
-        summary
-    }
-
-    fn row(&self) -> Vec<String> {
-        let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_string());
-        let root = match (&self.root_revision, self.root_state) {
-            (Some(revision), Some(State::Ready) | None) => short_revision(revision),
-            (Some(revision), Some(state)) => format!("{} ({state})", short_revision(revision)),
-            (None, Some(state)) => format!("- ({state})"),
-            (None, None) => "-".to_string(),
-        };
-        vec![
-            self.cluster.clone(),
-            or_dash(self.flux_version.clone()),
-            or_dash(
-                self.controllers
-                    .as_ref()
-                    .map(|c| format!("{}/{}", c.ready, c.total)),
-            ),
-            format!("{}/{}", self.ready, self.objects),
-            self.failing.to_string(),
-            self.suspended.to_string(),
-            root,
-            self.note.clone().unwrap_or_default(),
-        ]
-    }
+/// One `--summary` row.
+fn summary_row(summary: &ClusterSummary) -> Vec<String> {
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_string());
+    let root = match (&summary.root_revision, summary.root_state) {
+        (Some(revision), Some(State::Ready) | None) => short_revision(revision),
+        (Some(revision), Some(state)) => format!("{} ({state})", short_revision(revision)),
+        (None, Some(state)) => format!("- ({state})"),
+        (None, None) => "-".to_string(),
+    };
+    vec![
+        summary.cluster.clone(),
+        or_dash(summary.flux_version.clone()),
+        or_dash(
+            summary
+                .controllers
+                .as_ref()
+                .map(|c| format!("{}/{}", c.ready, c.total)),
+        ),
+        format!("{}/{}", summary.ready, summary.objects),
+        summary.failing.to_string(),
+        summary.suspended.to_string(),
+        root,
+        summary.note.clone().unwrap_or_default(),
+    ]
 }
 
 const SUMMARY_HEADERS: [&str; 8] = [
@@ -849,16 +426,7 @@ async fn run_fleet(args: StatusArgs, query: Query, fleet: Fleet, ui: &Ui) -> Res
             .iter()
             .map(|r| (r.member.name.as_str(), r.result.as_ref().err())),
     ) + "\n";
-    let unchecked: Vec<Unchecked> = results
-        .iter()
-        .filter_map(|r| {
-            r.result.as_ref().err().map(|err| Unchecked {
-                cluster: r.member.name.clone(),
-                reason: fleet::brief(err),
-                error: err.to_string(),
-            })
-        })
-        .collect();
+    let unchecked = fleet::status::unchecked(&results);
     let failed = fleet::clusters_failed(&results);
 
     if args.summary {
@@ -885,7 +453,7 @@ async fn run_fleet(args: StatusArgs, query: Query, fleet: Fleet, ui: &Ui) -> Res
                 let rows: Vec<Vec<String>> = results
                     .iter()
                     .map(|r| match &r.result {
-                        Ok(snapshot) => ClusterSummary::new(&r.member.name, snapshot).row(),
+                        Ok(snapshot) => summary_row(&ClusterSummary::new(&r.member.name, snapshot)),
                         Err(err) => {
                             let mut row = vec![r.member.name.clone()];
                             row.extend(std::iter::repeat_n("-".to_string(), 6));
@@ -907,10 +475,10 @@ async fn run_fleet(args: StatusArgs, query: Query, fleet: Fleet, ui: &Ui) -> Res
             .filter_map(|r| r.result.as_mut().ok())
             .flat_map(|s| std::mem::take(&mut s.items))
             .collect();
-        return fleet_exit(failed, args.fail_if_not_ready, &items);
+        return exit_status(failed, args.fail_if_not_ready, &items);
     }
 
-    let items = fleet_items(&mut results);
+    let items = merged_items(&mut results);
     let table = matches!(args.output, OutputFormat::Table | OutputFormat::Wide);
     if table {
         ui.out(&headline)?;
@@ -945,40 +513,7 @@ async fn run_fleet(args: StatusArgs, query: Query, fleet: Fleet, ui: &Ui) -> Res
         return watch_fleet(ui, &results, &query, &args, items).await;
     }
     let plain: Vec<Item> = items.into_iter().map(|i| i.item).collect();
-    fleet_exit(failed, args.fail_if_not_ready, &plain)
-}
-
-/// Exit status 1 when a cluster could not be checked, else 3 with `--fail-if-not-ready` when
-/// an object anywhere is not Ready.
-fn fleet_exit(failed: Option<Error>, fail_if_not_ready: bool, items: &[Item]) -> Result<()> {
-    if let Some(err) = failed {
-        return Err(err);
-    }
-    if fail_if_not_ready {
-        return all_ready(items);
-    }
-    Ok(())
-}
-
-/// Every reached cluster's objects, failing first across the fleet; within a state, clusters in
-/// the fleet's order, each cluster's objects in its own order.
-fn fleet_items(results: &mut [Reached<Snapshot>]) -> Vec<FleetItem> {
-    let mut items: Vec<(usize, FleetItem)> = Vec::new();
-    for (index, reached) in results.iter_mut().enumerate() {
-        if let Ok(snapshot) = &mut reached.result {
-            let cluster = &reached.member.name;
-            items.extend(std::mem::take(&mut snapshot.items).into_iter().map(|item| {
-                let fleet_item = FleetItem {
-                    cluster: cluster.clone(),
-                    item,
-                };
-                (index, fleet_item)
-            }));
-        }
-    }
-    // Stable: each cluster's objects keep their (namespace, kind, name) order.
-    items.sort_by_key(|(index, i)| (i.item.status.state, *index));
-    items.into_iter().map(|(_, item)| item).collect()
+    exit_status(failed, args.fail_if_not_ready, &plain)
 }
 
 fn fleet_table(items: &[FleetItem], format: OutputFormat, namespaces: bool) -> String {
@@ -1030,7 +565,7 @@ async fn watch_fleet(
                 (i.item.key(), shown)
             });
         let states = args.states.clone();
-        let keep = move |state| states.is_empty() || states.iter().any(|f| f.matches(state));
+        let keep = move |state| keeps(&states, state);
         let updates = changes(
             &snapshot.connection,
             &snapshot.apis,
