@@ -7,7 +7,13 @@
 //! - `status -A --all-contexts` over the N clusters (median of runs, peak RSS), and
 //! - the N single-cluster runs one after the other (what a shell loop over contexts costs);
 //! - the fleet plus one hung cluster (a port that accepts connections and never answers), with
-//!   the default 10 s request deadline of fleet mode.
+//!   the default 10 s request deadline of fleet mode;
+//! - the same single and fleet runs with each cluster at a network distance (round-trip times
+//!   from `BENCH_FLEET_RTTS_MS`, default 20 and 100 ms), through a forwarder that delays every
+//!   chunk in each direction: on loopback the 20 API servers share this machine's cores with
+//!   the plugin, so the loopback ratio measures CPU contention; real fleets are remote, and the
+//!   delayed runs show how the fleet's wall time compares with one cluster's when round trips
+//!   dominate.
 //!
 //! Memory: the drop in MemAvailable while the planes are up is reported, so the note can say
 //! whether N planes fit the machine.
@@ -15,6 +21,8 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -55,6 +63,51 @@ fn cpu_ticks() -> (u64, u64) {
     let total: u64 = fields.iter().sum();
     let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
     (total - idle, total)
+}
+
+/// Stand-in for network distance to a cluster: a TCP forwarder on loopback that delivers every
+/// chunk `one_way` later in each direction (latency only, no bandwidth limit, order kept).
+/// Returns the address to use instead of `upstream`; it serves until the process exits.
+fn delay_proxy(upstream: SocketAddr, one_way: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the delay proxy");
+    let address = listener.local_addr().expect("proxy address");
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            let (Ok(client_in), Ok(server_in)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            delayed_pump(client_in, server, one_way);
+            delayed_pump(server_in, client, one_way);
+        }
+    });
+    address
+}
+
+/// Copies `from` to `to`, each chunk written `delay` after it was read.
+fn delayed_pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+    let (chunks, due) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+    std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = from.read(&mut buffer) {
+            if chunks.send((Instant::now() + delay, buffer[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for (at, chunk) in due {
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            if to.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
 }
 
 /// One run: wall time, peak RSS (MiB), the plugin's own CPU time (user + system), the share of
@@ -250,6 +303,31 @@ async fn main() {
         .map(|(name, plane)| (name.as_str(), plane.server.as_str(), plane))
         .collect();
     entries.push(("hung", hung_server.as_str(), &planes[0]));
+    // Each cluster again at every network distance: contexts r<RTT>-cNN through a delay proxy.
+    let rtts: Vec<u64> = std::env::var("BENCH_FLEET_RTTS_MS")
+        .unwrap_or_else(|_| "20,100".to_string())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let mut distant: Vec<(String, String, usize)> = Vec::new();
+    for rtt in &rtts {
+        for (index, plane) in planes.iter().enumerate() {
+            let upstream: SocketAddr = plane
+                .server
+                .trim_start_matches("https://")
+                .parse()
+                .expect("the plane's address");
+            let proxy = delay_proxy(upstream, Duration::from_millis(rtt / 2));
+            distant.push((
+                format!("r{rtt}-c{index:02}"),
+                format!("https://{proxy}"),
+                index,
+            ));
+        }
+    }
+    for (name, server, index) in &distant {
+        entries.push((name.as_str(), server.as_str(), &planes[*index]));
+    }
     support::write_fleet_kubeconfig(&kubeconfig, &entries);
     let kc = kubeconfig.display().to_string();
     let with = |extra: &[&str]| -> Vec<String> {
@@ -294,6 +372,17 @@ async fn main() {
     let hung_strs: Vec<&str> = hung_args.iter().map(String::as_str).collect();
     let hung_run = measure(&hung_strs, runs.min(3), 1);
     drop(hung);
+
+    let mut distances = Vec::new();
+    for rtt in &rtts {
+        let first = format!("r{rtt}-c00");
+        let one = with(&["--context", &first]);
+        let one = measure(&one.iter().map(String::as_str).collect::<Vec<_>>(), runs, 0);
+        let pattern = format!("r{rtt}-c*");
+        let all = with(&["--contexts", &pattern]);
+        let all = measure(&all.iter().map(String::as_str).collect::<Vec<_>>(), runs, 0);
+        distances.push((*rtt, one, all));
+    }
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
@@ -342,4 +431,21 @@ async fn main() {
         available_before - available_after,
         (available_before - available_after) / clusters as f64
     );
+    if !distances.is_empty() {
+        println!(
+            "\nat a network distance (every byte delayed by half the round trip each way; the same planes):\n"
+        );
+        println!("| round trip | one cluster | {clusters} clusters | ratio | fleet plugin CPU | fleet peak RSS |");
+        println!("|---|---|---|---|---|---|");
+        for (rtt, one, all) in &distances {
+            println!(
+                "| {rtt} ms | {:.3}s | {:.3}s | {:.2}x | {:.3}s | {:.1} MiB |",
+                one.wall.as_secs_f64(),
+                all.wall.as_secs_f64(),
+                all.wall.as_secs_f64() / one.wall.as_secs_f64(),
+                all.cpu.as_secs_f64(),
+                all.rss
+            );
+        }
+    }
 }
