@@ -11,8 +11,9 @@
 //! Children run in a process group of their own on Unix, so the sweep stops git together with
 //! the ssh or HTTPS helper it started; a child that may need the terminal (ssh asking for the
 //! passphrase of the user's own key) stays in ours, where a terminal's Ctrl-C reaches it
-//! anyway. On Windows, Ctrl-C reaches every process of the console, so the sweep only removes
-//! folders there.
+//! anyway. On Linux the children also get a death signal, so even a SIGKILL of the plugin,
+//! which nothing can catch, stops them (ssh-agent included). On Windows, Ctrl-C reaches every
+//! process of the console, so the sweep only removes folders there.
 //!
 //! This module is the lowest leaf of the crate: it knows nothing of the others.
 
@@ -136,6 +137,8 @@ pub(crate) fn forget_folder(id: u64) {
 pub(crate) struct TrackedChild {
     child: Option<Child>,
     id: u64,
+    /// Whether it leads a process group of its own (stopped as a whole).
+    own_group: bool,
 }
 
 impl TrackedChild {
@@ -148,6 +151,8 @@ impl TrackedChild {
             use std::os::unix::process::CommandExt;
             command.process_group(0);
         }
+        #[cfg(target_os = "linux")]
+        die_with_this_thread(command);
         with_registry(|registry| {
             if registry.interrupted {
                 return Err(interrupted_error());
@@ -158,6 +163,7 @@ impl TrackedChild {
             Ok(TrackedChild {
                 child: Some(child),
                 id,
+                own_group,
             })
         })
     }
@@ -181,6 +187,11 @@ impl Drop for TrackedChild {
             && matches!(child.try_wait(), Ok(None))
         {
             // Best effort: the child may have exited meanwhile.
+            #[cfg(unix)]
+            if self.own_group {
+                // The whole group: what the child started goes with it (ssh-agent's agent).
+                signal_children(&[(child.id(), true)], libc::SIGKILL);
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -188,9 +199,66 @@ impl Drop for TrackedChild {
     }
 }
 
+/// A process the plugin caused but cannot wait for (ssh-agent's agent, a child of its
+/// command): stopped on an interruption, and with SIGTERM when dropped.
+#[cfg(unix)]
+pub(crate) struct TrackedProcess {
+    pid: u32,
+    id: u64,
+}
+
+#[cfg(unix)]
+impl TrackedProcess {
+    /// Registers `pid`; once the command is interrupted, stops it at once and refuses.
+    pub(crate) fn track(pid: u32) -> std::io::Result<Self> {
+        with_registry(|registry| {
+            if registry.interrupted {
+                signal_children(&[(pid, false)], libc::SIGTERM);
+                return Err(interrupted_error());
+            }
+            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+            registry.children.insert(id, (pid, false));
+            Ok(TrackedProcess { pid, id })
+        })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for TrackedProcess {
+    fn drop(&mut self) {
+        signal_children(&[(self.pid, false)], libc::SIGTERM);
+        with_registry(|registry| registry.children.remove(&self.id));
+    }
+}
+
 /// Runs `command` to completion as a [`TrackedChild`], collecting its output.
 pub(crate) fn output(command: &mut Command, terminal: Terminal) -> std::io::Result<Output> {
     TrackedChild::spawn(command, terminal)?.wait_with_output()
+}
+
+/// Linux: the child is killed when the thread that started it ends, which covers a SIGKILL of
+/// the whole plugin (no sweep can run then). Every tracked child is started and waited for (or
+/// dropped) by the same thread, so that thread outlives it in normal operation. The kernel
+/// drops this for set-group-ID programs such as Debian's ssh-agent, which `agent.rs` ties to
+/// the plugin by a pipe instead.
+#[cfg(target_os = "linux")]
+fn die_with_this_thread(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: the closure runs between fork and exec and calls only prctl(2) and getppid(2),
+    // which are async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the death signal was set.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                return Err(std::io::Error::other("the plugin exited"));
+            }
+            Ok(())
+        });
+    }
 }
 
 fn interrupted_error() -> std::io::Error {
@@ -290,14 +358,24 @@ fn stop_children(children: &[(u32, bool)]) {
         return;
     }
     signal_children(children, libc::SIGTERM);
-    // The threads waiting for the children unregister them once reaped.
+    // The threads waiting for the children unregister them once reaped; other processes are
+    // gone when kill(pid, 0) no longer finds them.
+    let remaining = || -> Vec<(u32, bool)> {
+        with_registry(|registry| registry.children.values().copied().collect::<Vec<_>>())
+            .into_iter()
+            .filter(|&(pid, _)| {
+                libc::pid_t::try_from(pid).is_ok_and(|pid| {
+                    // SAFETY: kill(2) with signal 0 only checks that the process exists.
+                    unsafe { libc::kill(pid, 0) == 0 }
+                })
+            })
+            .collect()
+    };
     let deadline = Instant::now() + CHILD_GRACE;
-    while Instant::now() < deadline && with_registry(|registry| !registry.children.is_empty()) {
+    while Instant::now() < deadline && !remaining().is_empty() {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let remaining: Vec<(u32, bool)> =
-        with_registry(|registry| registry.children.values().copied().collect());
-    signal_children(&remaining, libc::SIGKILL);
+    signal_children(&remaining(), libc::SIGKILL);
 }
 
 /// Sends `signal` to each child's process group, or to the child alone when it shares ours.

@@ -4,7 +4,8 @@
 //! through that agent, with the key's public half (public, so harmless on disk) as its
 //! `IdentityFile` so that only this key is offered. The agent is stopped and its folder
 //! removed when the command ends, when its owner is dropped, or by the interrupt sweep; even
-//! after a SIGKILL no key is left on disk, only the (empty) socket folder.
+//! after a SIGKILL no key is left on disk (only the folder with the public files), and the
+//! agent exits by itself within 10 seconds (see [`ssh_credentials`]).
 //!
 //! The trusted host keys are public too: they go to ssh as a known_hosts file in the same
 //! folder.
@@ -26,6 +27,10 @@ const SSH_OPTIONS: &str = "-o IdentitiesOnly=yes -o GlobalKnownHostsFile=/dev/nu
 pub(crate) struct SshCredentials {
     /// GIT_SSH_COMMAND for git.
     pub ssh_command: String,
+    /// The agent itself; first, so it is stopped while its id is surely still its own.
+    #[cfg(unix)]
+    _agent_process: crate::interrupt::TrackedProcess,
+    /// The command the agent serves (`cat` on a pipe from this process).
     #[cfg(unix)]
     _agent: crate::interrupt::TrackedChild,
     // Last, so the folder goes after the agent that listens in it.
@@ -48,7 +53,7 @@ pub(crate) fn ssh_credentials(
 ) -> Result<SshCredentials> {
     use std::process::{Command, Stdio};
 
-    use crate::interrupt::{Terminal, TrackedChild};
+    use crate::interrupt::{Terminal, TrackedChild, TrackedProcess};
 
     let public_key = public_key_line(private_key)?;
     let mut folder = ScratchDir::in_temp("kubectl-gitops-ssh-")?;
@@ -62,17 +67,36 @@ pub(crate) fn ssh_credentials(
     let known_hosts_file = folder.write_private("known_hosts", known_hosts.as_bytes())?;
 
     let failed = |cause: String| Error::SshAgent { cause };
+    // `ssh-agent <command>` runs the command in its place and the agent in a child process,
+    // which exits within 10 seconds of the command. The command ends in `cat` reading a pipe
+    // from this process: if the plugin dies, even by SIGKILL, the pipe closes, cat ends, and
+    // the agent with it (a death signal cannot do it: the kernel drops it for set-group-ID
+    // programs, as Debian's ssh-agent is). The agent calls setsid(), so it leaves the
+    // command's process group: the command first prints the agent's process id
+    // (SSH_AGENT_PID), by which it is stopped at once when its work is done or interrupted.
     let mut agent_command = Command::new("ssh-agent");
     agent_command
-        .arg("-D")
         .arg("-a")
         .arg(&socket)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .args(["sh", "-c", "echo \"$SSH_AGENT_PID\"; exec cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .env("LC_ALL", "C");
     let mut agent = TrackedChild::spawn(&mut agent_command, Terminal::NotNeeded)
         .map_err(|err| failed(format!("cannot run ssh-agent: {err}")))?;
+    let mut first_line = String::new();
+    if let Some(stdout) = agent.child().and_then(|child| child.stdout.take()) {
+        use std::io::BufRead;
+        // An error leaves the line empty, refused just below.
+        let _ = std::io::BufReader::new(stdout).read_line(&mut first_line);
+    }
+    let agent_pid: u32 = first_line
+        .trim()
+        .parse()
+        .map_err(|_| failed("ssh-agent did not start (no SSH_AGENT_PID)".to_string()))?;
+    let agent_process =
+        TrackedProcess::track(agent_pid).map_err(|err| failed(format!("ssh-agent: {err}")))?;
     let started = std::time::Instant::now();
     while !socket.exists() {
         let exited = agent
@@ -127,6 +151,7 @@ pub(crate) fn ssh_credentials(
     );
     Ok(SshCredentials {
         ssh_command,
+        _agent_process: agent_process,
         _agent: agent,
         _folder: folder,
     })
@@ -224,5 +249,22 @@ mod tests {
         }
         drop(credentials);
         assert!(!folder.exists(), "the agent's folder is removed");
+        // No process serves that socket any more (Linux lists them in /proc).
+        let serving = || {
+            std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|process| std::fs::read(process.path().join("cmdline")).ok())
+                .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(socket.as_str()))
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while serving() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ssh-agent outlives its owner"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }

@@ -4,6 +4,9 @@
 //! in its TMPDIR (no folder, no key material, no process), and a re-run that converges to
 //! what an uninterrupted run left (same tree, no duplicate commit, same objects and Secret).
 //!
+//! A SIGKILL in the push leaves the clone's folder (nothing can catch it) but no key material,
+//! and no ssh-agent or git.
+//!
 //! Each phase is hit deterministically where something outside the plugin can hold it: the
 //! Git servers hold the clone's or the push's request (`git_servers::hold`), and the wait has
 //! no controller stand-in to answer. Committing is in-process work of milliseconds: the
@@ -211,6 +214,53 @@ async fn interrupt_each_phase(plane: &ControlPlane, target: &Target) {
         rerun(plane, target).await;
         assert_eq!(converged(plane, &target.bare), reference, "{case}");
     }
+
+    // SIGKILL cannot be caught: the clone's folder stays, but no key material is in it or
+    // anywhere under TMPDIR, git dies with the plugin (Linux death signal) and ssh-agent,
+    // which holds the key in memory, follows within 10 seconds.
+    git(&target.bare, &["update-ref", "-d", "refs/heads/main"]);
+    hold(&target.bare, GitService::ReceivePack);
+    let tmp = temp_dir("interrupt-tmp-");
+    let command = interrupted_command(plane, target, &tmp);
+    let bare = target.bare.clone();
+    let (code, progress) = tokio::task::spawn_blocking(move || {
+        interrupt_at(command, Phase::Push, &bare, libc::SIGKILL)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, None, "killed: {progress}");
+    let left: Vec<PathBuf> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert!(!left.is_empty(), "SIGKILL leaves the clone's folder");
+    for secret in &target.secrets {
+        assert!(
+            files_containing(&tmp, secret).is_empty(),
+            "key material left"
+        );
+    }
+    let marker = format!("TMPDIR={}", tmp.display());
+    // ssh-agent checks every 10 seconds that the process it serves is still there.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while processes_with_env(&marker).iter().any(|(_, command)| {
+        command.starts_with("ssh-agent ") || command.starts_with("git --git-dir ")
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "children outlive a SIGKILL: {:?}",
+            processes_with_env(&marker)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // What is not a direct child (ssh, git-remote-https) ends with the held request.
+    release(&target.bare, GitService::ReceivePack);
+    for (pid, _) in processes_with_env(&marker) {
+        // SAFETY: stopping leftovers of the plugin this test killed.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    rerun(plane, target).await;
+    assert_eq!(converged(plane, &target.bare), reference, "after SIGKILL");
 }
 
 /// The run to interrupt: no controller stand-ins (so the wait blocks), TMPDIR of its own.
@@ -366,8 +416,8 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
     found
 }
 
-/// Command lines of the live processes whose environment holds `entry` (`NAME=value`).
-fn processes_with_env(entry: &str) -> Vec<String> {
+/// Ids and command lines of the live processes whose environment holds `entry` (`NAME=value`).
+fn processes_with_env(entry: &str) -> Vec<(i32, String)> {
     let mut found = Vec::new();
     let Ok(processes) = std::fs::read_dir("/proc") else {
         return found;
@@ -382,7 +432,8 @@ fn processes_with_env(entry: &str) -> Vec<String> {
             .any(|variable| variable == entry.as_bytes())
         {
             let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
-            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+            let pid = process.file_name().to_string_lossy().parse().unwrap_or(0);
+            found.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
         }
     }
     found
