@@ -137,7 +137,8 @@ pub(crate) fn forget_folder(id: u64) {
 pub(crate) struct TrackedChild {
     child: Option<Child>,
     id: u64,
-    /// Whether it leads a process group of its own (stopped as a whole).
+    /// Whether it leads a process group of its own (stopped as a whole; Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     own_group: bool,
 }
 
@@ -168,6 +169,8 @@ impl TrackedChild {
         })
     }
 
+    /// The child, to talk to it through its pipes (the ssh-agent of `git/agent.rs`, Unix).
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn child(&mut self) -> Option<&mut Child> {
         self.child.as_mut()
     }
@@ -347,6 +350,10 @@ pub fn sweep(signal: Signal) -> ! {
         let _ = std::fs::remove_dir_all(folder);
     }
     let mut stderr = std::io::stderr().lock();
+    if std::io::IsTerminal::is_terminal(&stderr) {
+        // Clear a spinner's half-drawn line, and show the cursor a prompt may have hidden.
+        let _ = write!(stderr, "\r\x1b[2K\x1b[?25h");
+    }
     let _ = writeln!(stderr, "{}", message());
     let _ = stderr.flush();
     std::process::exit(signal.exit_code())

@@ -15,7 +15,9 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::error::{Error, Result};
+#[cfg(unix)]
+use super::error::Error;
+use super::error::Result;
 use super::scratch::ScratchDir;
 
 /// ssh options shared by both ways of handing over the key: only the given host keys are
