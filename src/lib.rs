@@ -8,7 +8,7 @@
 //!
 //! Dependencies point one way: [`cli`] → [`bootstrap`], [`lifecycle`] and [`recovery`] →
 //! [`preview`] → [`flux`] → [`cluster`], and [`cli`] → [`fleet`] → [`cluster`]; [`git`],
-//! [`manifests`] and [`ui`] are leaves that know nothing of the others ([`error`] gathers every
+//! [`manifests`] and [`ui`] are leaves that know nothing of the others but [`interrupt`], the lowest ([`error`] gathers every
 //! area's error at the top).
 //!
 //! | To change…                                                   | start in |
@@ -36,6 +36,7 @@
 //! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
 //! | Git: clone, commit, push, URLs, SSH keys, host keys          | [`git`] (docs/yaml-and-git.md) |
 //! | Flux's install manifests: download, cache, install options   | [`manifests`] |
+//! | Ctrl-C/SIGTERM: stopping children, removing temporary folders, the interruption line | [`interrupt`] (every module registers what it starts or makes) |
 
 pub mod bootstrap;
 pub mod cli;
@@ -44,6 +45,7 @@ pub mod error;
 pub mod fleet;
 pub mod flux;
 pub mod git;
+pub mod interrupt;
 pub mod lifecycle;
 pub mod manifests;
 pub mod preview;

@@ -115,6 +115,7 @@ pub async fn bootstrap(
     ui: &Ui,
 ) -> Result<Report> {
     let deadline = Instant::now() + options.timeout;
+    crate::interrupt::step("checking the cluster");
     let git_version = blocking(git::git_version).await?;
     tracing::debug!("using {git_version}");
     // Everything that may refuse comes before any change.
@@ -209,6 +210,7 @@ async fn generate(options: &BootstrapOptions, ui: &Ui) -> Result<Plan> {
 async fn scan_host_keys(options: &BootstrapOptions, ui: &Ui) -> Result<Option<String>> {
     match &options.credentials {
         Credentials::Ssh { .. } => {
+            crate::interrupt::step(format!("scanning the SSH host keys of \"{}\"", options.url));
             let url = options.url.clone();
             let scanned = blocking(move || git::scan_known_hosts(&url)).await?;
             for fingerprint in &scanned.fingerprints {

@@ -101,6 +101,10 @@ fn commit_components(
     plan: &Plan,
     messages: &Messages,
 ) -> Result<Option<String>> {
+    crate::interrupt::step(format!(
+        "committing component manifests to \"{}\"",
+        options.branch
+    ));
     let components_path = plan.file(COMPONENTS_FILE);
     let existing = workspace.read_file(&components_path)?;
     let components = same_objects_or(existing, &plan.files[0].1);
@@ -119,6 +123,10 @@ fn commit_sync(
     plan: &Plan,
     messages: &Messages,
 ) -> Result<Option<String>> {
+    crate::interrupt::step(format!(
+        "committing sync manifests to \"{}\"",
+        options.branch
+    ));
     let mut sync_files = vec![(plan.file(SYNC_FILE), plan.files[1].1.clone().into_bytes())];
     let kustomization_path = plan.file(KUSTOMIZATION_FILE);
     if workspace.read_file(&kustomization_path)?.is_none() {

@@ -113,11 +113,16 @@ fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
     };
     init_logging(cli.verbosity);
     let ui = Ui::stdio();
+    crate::interrupt::step(format!("running {}", cli.command.name()));
     let result = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(dispatch(cli.command, cli.verbosity, &ui)),
+        Ok(runtime) => {
+            // SIGINT/SIGTERM from here on: children stopped, temporary folders removed.
+            crate::interrupt::watch(&runtime);
+            runtime.block_on(dispatch(cli.command, cli.verbosity, &ui))
+        }
         Err(err) => Err(crate::Error::Runtime(err)),
     };
     match result {
@@ -132,6 +137,31 @@ fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
                 ui.error(&err);
             }
             ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+impl Command {
+    /// The command's name, for the interruption line ("interrupted while running status").
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Version(_) => "version",
+            Command::Status(_) => "status",
+            Command::Tree(_) => "tree",
+            Command::Reconcile(_) => "reconcile",
+            Command::Suspend(_) => "suspend",
+            Command::Resume(_) => "resume",
+            Command::Bootstrap(_) => "bootstrap",
+            Command::Install(_) => "install",
+            Command::Check(_) => "check",
+            Command::Uninstall(_) => "uninstall",
+            Command::Events(_) => "events",
+            Command::Trace(_) => "trace",
+            Command::Build(_) => "build",
+            Command::Diff(_) => "diff",
+            Command::History(_) => "history",
+            Command::Rollback(_) => "rollback",
+            Command::Completion(_) => "completion",
         }
     }
 }

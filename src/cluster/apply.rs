@@ -81,7 +81,29 @@ pub async fn apply_all(
         let resources = Resources::discover(connection).await?;
         applied.extend(apply_concurrently(connection, &resources, &rest).await?);
     }
+    note_change(&applied);
     Ok(applied)
+}
+
+/// Tells the interrupt line what this apply changed ("applied 42 objects").
+fn note_change(applied: &[Applied]) {
+    let changed: Vec<&Applied> = applied
+        .iter()
+        .filter(|a| a.change != Change::Unchanged)
+        .collect();
+    match changed.as_slice() {
+        [] => {}
+        [one] => crate::interrupt::changed(format!(
+            "applied {} {}{}",
+            one.kind,
+            one.namespace
+                .as_deref()
+                .map(|ns| format!("{ns}/"))
+                .unwrap_or_default(),
+            one.name
+        )),
+        many => crate::interrupt::changed(format!("applied {} objects", many.len())),
+    }
 }
 
 async fn apply_concurrently(

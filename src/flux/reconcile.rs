@@ -124,7 +124,14 @@ pub async fn merge_patch(
             Err(ClusterError::Api { code: 409, .. }) if attempt < 5 => {
                 tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
             }
-            other => return Ok(other?),
+            other => {
+                let patched = other?;
+                crate::interrupt::changed(format!(
+                    "patched {} {namespace}/{name}",
+                    served.kind.kind
+                ));
+                return Ok(patched);
+            }
         }
     }
 }

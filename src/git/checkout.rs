@@ -55,7 +55,6 @@ pub fn checkout(remote: &Remote, reference: &str) -> Result<Checkout> {
         remote,
         url: &url,
         git_dir: &git_dir,
-        scratch: dir.path(),
     };
     let commit = fetch(&git, &url, reference)?;
     let work_tree = tree.to_string_lossy().into_owned();

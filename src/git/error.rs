@@ -152,6 +152,11 @@ pub enum Error {
     },
 
     #[error(
+        "cannot hand the SSH key to ssh through a private ssh-agent: {cause}; install OpenSSH's client tools (ssh-agent and ssh-add, e.g. apt-get install openssh-client)"
+    )]
+    SshAgent { cause: String },
+
+    #[error(
         "scanning the SSH host keys of {host} port {port} failed: {cause}; check the URL and that an SSH server listens there"
     )]
     SshKeyScan {

@@ -12,6 +12,7 @@
 //! ssh setup with [`Auth::None`]), `http://` without credentials, and `file://` (tests,
 //! mirrors).
 
+mod agent;
 mod checkout;
 mod error;
 mod history;
@@ -150,7 +151,6 @@ pub fn clone(remote: &Remote, branch: &str) -> Result<Workspace> {
         remote,
         url: &url,
         git_dir: &git_dir,
-        scratch: dir.path(),
     };
     let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
     let fetch = git.run(&args(&[
@@ -256,7 +256,6 @@ impl Workspace {
             remote: &self.remote,
             url: &self.url,
             git_dir: &self.git_dir,
-            scratch: self.dir.path(),
         };
         let output = git.run(&args(&[
             "push",
@@ -269,6 +268,8 @@ impl Workspace {
         match push_result(&output.stdout, &refspec) {
             Some(PushLine::Done) if output.success => {
                 self.remote_tip = Some(tip);
+                let short: String = tip.to_string().chars().take(7).collect();
+                crate::interrupt::changed(format!("pushed commit {short} to {}", self.branch));
                 Ok(PushOutcome::Pushed {
                     commit: tip.to_string(),
                 })

@@ -12,11 +12,12 @@ use std::sync::OnceLock;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::agent::{SshCredentials, ssh_credentials};
 use super::error::{Error, Result};
-use super::scratch::ScratchDir;
 use super::ssh::known_hosts_fingerprints;
 use super::url::{GitUrl, Transport};
 use super::{Auth, Remote};
+use crate::interrupt::Terminal;
 
 /// GIT_CONFIG_COUNT (how credentials reach git without argv) appeared in Git 2.31.
 const MINIMUM_GIT: (u32, u32) = (2, 31);
@@ -65,12 +66,16 @@ enum Probe {
 
 /// Runs `<program> --version` and checks the version.
 fn probe_git(program: &Path) -> std::result::Result<String, Probe> {
-    let output = Command::new(program)
-        .arg("--version")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|err| Probe::Missing(format!("cannot run {}: {err}", program.display())))?;
+    let output = crate::interrupt::output(
+        Command::new(program)
+            .arg("--version")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+        Terminal::NotNeeded,
+    )
+    .map_err(|err| Probe::Missing(format!("cannot run {}: {err}", program.display())))?;
     if !output.status.success() {
         return Err(Probe::Missing(format!(
             "{} --version exited with {}",
@@ -135,8 +140,6 @@ pub(crate) struct RemoteGit<'a> {
     pub url: &'a GitUrl,
     /// The local (bare) repository.
     pub git_dir: &'a Path,
-    /// Where per-command credential folders are made (inside the workspace).
-    pub scratch: &'a Path,
 }
 
 impl RemoteGit<'_> {
@@ -145,13 +148,19 @@ impl RemoteGit<'_> {
     pub(crate) fn run(&self, args: &[OsString]) -> Result<GitOutput> {
         let mut command = self.isolated_command(args);
         let mut config = isolating_config();
-        // Keeps the SSH credential files alive until git has exited.
-        let _ssh_files = self.add_credentials(&mut command, &mut config)?;
+        // Keeps the SSH agent and known_hosts alive until git has exited.
+        let _ssh = self.add_credentials(&mut command, &mut config)?;
         pass_config(&mut command, &config);
+        // Only the user's own ssh setup may prompt (for a passphrase, on the terminal).
+        let terminal = match (&self.remote.auth, self.url.transport) {
+            (Auth::None, Transport::Ssh) => Terminal::MayPrompt,
+            _ => Terminal::NotNeeded,
+        };
         // Never Debug-print `command`: its environment holds the credentials.
-        let output = command.output().map_err(|err| Error::GitMissing {
-            cause: format!("cannot run git: {err}"),
-        })?;
+        let output =
+            crate::interrupt::output(&mut command, terminal).map_err(|err| Error::GitMissing {
+                cause: format!("cannot run git: {err}"),
+            })?;
         Ok(GitOutput {
             success: output.status.success(),
             stdout: self.scrub(&String::from_utf8_lossy(&output.stdout)),
@@ -169,14 +178,14 @@ impl RemoteGit<'_> {
         command
     }
 
-    /// Hands the remote's credentials to git: HTTP headers through `config`, an SSH key and
-    /// its trusted host keys through private files named in GIT_SSH_COMMAND. Returns the
-    /// folder of those files, to be kept until git has exited.
+    /// Hands the remote's credentials to git: HTTP headers through `config`, an SSH key
+    /// through a private ssh-agent and its trusted host keys through a private file, both
+    /// named in GIT_SSH_COMMAND (see `agent.rs`). Returns what must live until git has exited.
     fn add_credentials(
         &self,
         command: &mut Command,
         config: &mut Vec<(&str, String)>,
-    ) -> Result<Option<ScratchDir>> {
+    ) -> Result<Option<SshCredentials>> {
         match &self.remote.auth {
             Auth::None => Ok(None),
             Auth::Basic { username, password } => {
@@ -195,26 +204,12 @@ impl RemoteGit<'_> {
                 private_key,
                 known_hosts,
             } => {
-                let files = ScratchDir::create(self.scratch, "ssh-")?;
-                let mut key = private_key.expose_secret().to_string();
-                if !key.ends_with('\n') {
-                    key.push('\n'); // ssh refuses a key file without its final newline
-                }
-                let key_file = files.write_private("identity", key.as_bytes())?;
-                let known_hosts_file =
-                    files.write_private("known_hosts", known_hosts.as_bytes())?;
+                let credentials = ssh_credentials(private_key, known_hosts)?;
                 command
-                    .env(
-                        "GIT_SSH_COMMAND",
-                        format!(
-                            "ssh -i {} -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o UpdateHostKeys=no -o BatchMode=yes -o ConnectTimeout=30",
-                            shell_quote(&key_file.to_string_lossy()),
-                            shell_quote(&known_hosts_file.to_string_lossy()),
-                        ),
-                    )
+                    .env("GIT_SSH_COMMAND", &credentials.ssh_command)
                     .env("GIT_SSH_VARIANT", "ssh")
                     .env_remove("GIT_SSH");
-                Ok(Some(files))
+                Ok(Some(credentials))
             }
         }
     }
@@ -293,8 +288,10 @@ pub(crate) fn run_local(git_dir: &Path, args: &[OsString]) -> Result<GitOutput> 
     config.push(("log.follow", "false".to_string()));
     config.push(("log.showSignature", "false".to_string()));
     pass_config(&mut command, &config);
-    let output = command.output().map_err(|err| Error::GitMissing {
-        cause: format!("cannot run git: {err}"),
+    let output = crate::interrupt::output(&mut command, Terminal::NotNeeded).map_err(|err| {
+        Error::GitMissing {
+            cause: format!("cannot run git: {err}"),
+        }
     })?;
     Ok(GitOutput {
         success: output.status.success(),
@@ -333,11 +330,6 @@ fn http_auth(config: &mut Vec<(&str, String)>, header: String) {
     config.push(("http.extraHeader", String::new()));
     config.push(("http.extraHeader", header));
     config.push(("credential.helper", String::new()));
-}
-
-/// Single-quotes `text` for `sh -c` (git runs GIT_SSH_COMMAND through the shell).
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// Replaces each secret (and any Authorization header value) by `***`.
@@ -604,10 +596,16 @@ mod tests {
 
     #[test]
     fn shell_quoting_survives_quotes_and_spaces() {
-        assert_eq!(shell_quote("/tmp/a b/it's"), r"'/tmp/a b/it'\''s'");
+        assert_eq!(
+            crate::git::agent::ssh_quote("/tmp/a b/it's"),
+            r"'/tmp/a b/it'\''s'"
+        );
         let out = Command::new("sh")
             .arg("-c")
-            .arg(format!("printf %s {}", shell_quote("/tmp/a b/it's $HOME")))
+            .arg(format!(
+                "printf %s {}",
+                crate::git::agent::ssh_quote("/tmp/a b/it's $HOME")
+            ))
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "/tmp/a b/it's $HOME");
@@ -698,8 +696,10 @@ mod tests {
     }
 
     fn ssh_key() -> Auth {
+        // A real key: ssh-add refuses anything else before git runs.
+        let key = crate::git::generate_deploy_key(crate::git::KeyAlgorithm::Ed25519).unwrap();
         Auth::SshKey {
-            private_key: "k".into(),
+            private_key: key.private_key,
             known_hosts: String::new(),
         }
     }
@@ -816,7 +816,6 @@ mod tests {
             remote: &remote,
             url: &parsed,
             git_dir: &git_dir,
-            scratch: dir.path(),
         };
         let args = ["ls-remote", "--heads", "--", url].map(OsString::from);
         let output = git.run(&args).unwrap();

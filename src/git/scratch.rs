@@ -1,6 +1,7 @@
 //! Private temporary folders (mode 0700) that are removed with everything in them when
-//! dropped: the clone lives in one, and each SSH command's key and known_hosts files in another
-//! inside it, so no credential outlives the operation that needed it.
+//! dropped, or by the interrupt sweep ([`crate::interrupt`]) when a signal stops the command
+//! first: the clone lives in one, and each SSH command's agent socket and known_hosts in
+//! another (see `remote.rs`: the private key itself is never written to disk on Unix).
 //!
 //! On Unix the modes make them private. Windows has no modes: there the folders inherit the
 //! access list of the user's own temporary folder (`%TEMP%` under the user's profile), which
@@ -16,6 +17,8 @@ use super::error::{Error, Result};
 /// A folder only the current user can enter, removed on drop.
 pub(crate) struct ScratchDir {
     path: PathBuf,
+    /// Its registration with the interrupt sweep.
+    registration: u64,
 }
 
 impl ScratchDir {
@@ -32,8 +35,10 @@ impl ScratchDir {
             let path = parent.join(format!("{prefix}{}-{nanos:x}-{unique}", std::process::id()));
             // create (not create_all): fails when the name exists, so nobody else's folder
             // (or a planted symlink) is ever reused.
-            match private_dir_builder().create(&path) {
-                Ok(()) => return Ok(ScratchDir { path }),
+            let created =
+                crate::interrupt::create_folder(&path, |path| private_dir_builder().create(path));
+            match created {
+                Ok(registration) => return Ok(ScratchDir { path, registration }),
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                     last_error = Some(err)
                 }
@@ -88,6 +93,7 @@ impl Drop for ScratchDir {
     fn drop(&mut self) {
         // Best effort: nothing sensible can be done about a failure while dropping.
         let _ = std::fs::remove_dir_all(&self.path);
+        crate::interrupt::forget_folder(self.registration);
     }
 }
 

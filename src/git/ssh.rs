@@ -140,13 +140,17 @@ pub fn scan_known_hosts(url: &str) -> Result<KnownHosts> {
         port,
         cause,
     };
-    let output = Command::new("ssh-keyscan")
-        .args(["-T", KEYSCAN_TIMEOUT_SECONDS, "-p", &port.to_string(), "--"])
-        .arg(&parsed.host)
-        .stdin(Stdio::null())
-        .env("LC_ALL", "C")
-        .output()
-        .map_err(|err| match err.kind() {
+    let output = crate::interrupt::output(
+        Command::new("ssh-keyscan")
+            .args(["-T", KEYSCAN_TIMEOUT_SECONDS, "-p", &port.to_string(), "--"])
+            .arg(&parsed.host)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("LC_ALL", "C"),
+        crate::interrupt::Terminal::NotNeeded,
+    )
+    .map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => failed(
                 "ssh-keyscan is not installed; install OpenSSH's client (e.g. apt-get install openssh-client)"
                     .to_string(),

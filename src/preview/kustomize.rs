@@ -55,14 +55,18 @@ impl Kubectl {
 
     /// Runs kubectl with `args`, stdin closed, and returns what it printed.
     fn run(&self, args: &[&std::ffi::OsStr]) -> Result<std::process::Output> {
-        Command::new(&self.path)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| Error::KubectlUnusable {
-                kubectl: self.path.clone(),
-                source,
-            })
+        crate::interrupt::output(
+            Command::new(&self.path)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+            crate::interrupt::Terminal::NotNeeded,
+        )
+        .map_err(|source| Error::KubectlUnusable {
+            kubectl: self.path.clone(),
+            source,
+        })
     }
 
     fn check_version(&self) -> Result<()> {

@@ -1,7 +1,8 @@
 //! Step-by-step progress on stderr for long commands (bootstrap, install, uninstall), in the
 //! flux CLI's style (`►` doing, `✔` done, `◎` waiting, `!` warning), so users moving between
 //! the tools read the same story. On a terminal a wait shows a spinner; in a pipe or CI each
-//! step is one plain line and nothing is redrawn. stdout stays free for `-o json|yaml`.
+//! step is one plain line and nothing is redrawn. stdout stays free for `-o json|yaml`. Each
+//! action and wait is also the step an interruption names ([`crate::interrupt`]).
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -35,6 +36,7 @@ impl Progress {
 
     /// An action starts.
     pub fn action(&self, message: impl AsRef<str>) {
+        crate::interrupt::step(message.as_ref());
         self.line('►', message.as_ref());
     }
 
@@ -50,6 +52,7 @@ impl Progress {
     /// A wait starts: a spinner on a terminal (until the next line), one line elsewhere.
     pub fn waiting(&self, message: impl AsRef<str>) {
         let message = message.as_ref();
+        crate::interrupt::step(message);
         if !self.terminal {
             return self.line('◎', message);
         }
@@ -68,6 +71,7 @@ impl Progress {
     /// Work that takes a moment (building, dry-running): a spinner on a terminal until
     /// [`Progress::pause`] or the next line, nothing elsewhere (the result says it all).
     pub fn busy(&self, message: impl AsRef<str>) {
+        crate::interrupt::step(message.as_ref());
         if self.terminal {
             self.waiting(message);
         }

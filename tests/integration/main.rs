@@ -18,6 +18,7 @@ mod git_remote;
 mod git_servers;
 mod hostile_text;
 mod install_manifests;
+mod interrupts;
 mod krew;
 mod plugin_discovery;
 mod reconcile;

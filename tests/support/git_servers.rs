@@ -110,6 +110,11 @@ impl GitHttpServer {
             &wrapper,
             format!(
                 r#"#!/bin/sh
+case "$QUERY_STRING$PATH_INFO" in
+*upload-pack*) service=upload-pack;;
+*receive-pack*) service=receive-pack;;
+esac
+{hold}
 "{backend}"
 status=$?
 case "$PATH_INFO" in
@@ -125,7 +130,8 @@ case "$PATH_INFO" in
 esac
 exit $status
 "#,
-                backend = backend.display()
+                backend = backend.display(),
+                hold = hold_script(r#""$GIT_PROJECT_ROOT${PATH_INFO%.git/*}.git""#),
             ),
         )
         .expect("write the CGI wrapper");
@@ -383,5 +389,98 @@ impl GitSshServer {
 impl Drop for GitSshServer {
     fn drop(&mut self) {
         stop(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+/// Which Git service a request is for: clone and fetch (`upload-pack`) or push
+/// (`receive-pack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitService {
+    UploadPack,
+    ReceivePack,
+}
+
+impl GitService {
+    fn name(self) -> &'static str {
+        match self {
+            GitService::UploadPack => "upload-pack",
+            GitService::ReceivePack => "receive-pack",
+        }
+    }
+}
+
+/// Shell lines for the servers' wrappers: while `<repo>/hold-<service>` exists, a request for
+/// that service of that repository is held (it touches `<repo>/held-<service>` and waits),
+/// so a test can interrupt a client deterministically in the middle of a clone or a push.
+/// `repo` is a shell expression of the bare repository's path; `$service` must be set.
+fn hold_script(repo: &str) -> String {
+    format!(
+        r#"repo={repo}
+if [ -n "$service" ] && [ -f "$repo/hold-$service" ]; then
+  : > "$repo/held-$service"
+  while [ -f "$repo/hold-$service" ]; do sleep 0.05; done
+fi"#
+    )
+}
+
+/// From now on, requests for `service` of the bare repository `bare` are held until
+/// [`release`] (both servers: the HTTPS CGI wrapper, and the SSH forced command of keys
+/// authorized with [`GitSshServer::authorize_holding`]).
+pub fn hold(bare: &Path, service: GitService) {
+    let _ = std::fs::remove_file(bare.join(format!("held-{}", service.name())));
+    std::fs::write(bare.join(format!("hold-{}", service.name())), "").expect("write hold marker");
+}
+
+/// Waits until a request for `service` is being held.
+pub fn wait_held(bare: &Path, service: GitService) {
+    let held = bare.join(format!("held-{}", service.name()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !held.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {} request reached the server within 60s",
+            service.name()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Lets held requests go on, and holds no more.
+pub fn release(bare: &Path, service: GitService) {
+    let _ = std::fs::remove_file(bare.join(format!("hold-{}", service.name())));
+    let _ = std::fs::remove_file(bare.join(format!("held-{}", service.name())));
+}
+
+impl GitSshServer {
+    /// Lets `public_key` log in through a forced command that runs the client's Git command
+    /// after [`hold`]'s wait.
+    pub fn authorize_holding(&self, public_key: &str) {
+        let wrapper = self.root.with_file_name("hold-wrapper");
+        if !wrapper.exists() {
+            std::fs::write(
+                &wrapper,
+                format!(
+                    r#"#!/bin/sh
+case "$SSH_ORIGINAL_COMMAND" in
+git-upload-pack*) service=upload-pack;;
+git-receive-pack*) service=receive-pack;;
+esac
+eval "set -- $SSH_ORIGINAL_COMMAND"
+{hold}
+exec sh -c "$SSH_ORIGINAL_COMMAND"
+"#,
+                    hold = hold_script(r#""$2""#)
+                ),
+            )
+            .expect("write the forced command");
+            let mut permissions = std::fs::metadata(&wrapper).expect("wrapper").permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+            std::fs::set_permissions(&wrapper, permissions).expect("make the wrapper executable");
+        }
+        self.authorize(&format!(
+            "command=\"{}\" {}",
+            wrapper.display(),
+            public_key.trim()
+        ));
     }
 }

@@ -285,15 +285,11 @@ async fn watch(
     // What the redrawn table shows.
     let mut current: HashMap<ObjectKey, Item> =
         initial.iter().map(|i| (i.key(), i.clone())).collect();
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
+    // Ctrl-C ends the watch through crate::interrupt (exit 130, as any command).
     loop {
-        let update = tokio::select! {
-            _ = &mut interrupted => return Ok(()),
-            next = updates.next() => match next {
-                Some(update) => update?,
-                None => return Ok(()),
-            },
+        let update = match updates.next().await {
+            Some(update) => update?,
+            None => return Ok(()),
         };
         let change = match update {
             Update::Changed(change) => *change,
@@ -584,15 +580,11 @@ async fn watch_fleet(
         .into_iter()
         .map(|i| ((i.cluster.clone(), i.item.key()), i))
         .collect();
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
+    // Ctrl-C ends the watch through crate::interrupt (exit 130, as any command).
     loop {
-        let (cluster, update) = tokio::select! {
-            _ = &mut interrupted => return Ok(()),
-            next = updates.next() => match next {
-                Some(next) => next,
-                None => return Ok(()),
-            },
+        let (cluster, update) = match updates.next().await {
+            Some(next) => next,
+            None => return Ok(()),
         };
         let change = match update {
             Ok(Update::Changed(change)) => *change,
