@@ -19,11 +19,13 @@ mod remote;
 mod repo;
 pub(crate) use repo::validate_path;
 mod scratch;
+mod sign;
 mod ssh;
 mod url;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use gix::ObjectId;
 use secrecy::SecretString;
@@ -32,6 +34,7 @@ pub use checkout::{Checkout, checkout};
 pub use error::{Error, Result};
 pub use history::CommitInfo;
 pub use remote::git_version;
+pub use sign::{Signer, SigningKey};
 pub use ssh::{
     DeployKey, KeyAlgorithm, KnownHosts, RSA_BITS, generate_deploy_key, known_hosts_fingerprints,
     load_deploy_key, scan_known_hosts,
@@ -126,6 +129,8 @@ pub struct Workspace {
     remote_tip: Option<ObjectId>,
     /// The local branch's commit: `remote_tip` plus our commits.
     tip: Option<ObjectId>,
+    /// Signs each new commit, when set.
+    signer: Option<Arc<Signer>>,
     git_dir: PathBuf,
     // Last, so it is dropped after everything that refers to its files.
     dir: ScratchDir,
@@ -187,6 +192,7 @@ pub fn clone(remote: &Remote, branch: &str) -> Result<Workspace> {
         state,
         remote_tip: tip,
         tip,
+        signer: None,
         git_dir,
         dir,
     })
@@ -223,6 +229,12 @@ impl Workspace {
         self.local().read_file(self.tip, path)
     }
 
+    /// Signs every commit made from now on with `signer` (`--gpg-key-ring`,
+    /// `--ssh-signing-key-file`).
+    pub fn sign_commits(&mut self, signer: Arc<Signer>) {
+        self.signer = Some(signer);
+    }
+
     /// Writes `files` (repository path, content) into the branch's tree, keeping all other
     /// files, and commits with `author` as author and committer if the tree changed. Returns
     /// the new commit id, or None when nothing changed (no commit is made).
@@ -232,9 +244,14 @@ impl Workspace {
         message: &str,
         author: &Signature,
     ) -> Result<Option<String>> {
-        let commit = self
-            .local()
-            .commit(&self.branch, self.tip, files, message, author)?;
+        let commit = self.local().commit(
+            &self.branch,
+            self.tip,
+            files,
+            message,
+            author,
+            self.signer.as_deref(),
+        )?;
         if let Some(id) = commit {
             self.tip = Some(id);
         }
