@@ -414,3 +414,240 @@ fn list_or_none(items: &[String]) -> String {
         items.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git::Signature;
+    use crate::git::repo::LocalRepo;
+    use std::process::Command;
+
+    /// Runs `program` and returns its stdout; a failure fails the test with its stderr.
+    fn ok(command: &mut Command) -> String {
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Two commits signed by `signer` in a fresh repository; returns it and the commits.
+    fn two_signed_commits(dir: &Path, signer: &Signer) -> (PathBuf, Vec<ObjectIdString>) {
+        let git_dir = dir.join("repo.git");
+        let repo = LocalRepo {
+            git_dir: &git_dir,
+            url: "file:///test",
+        };
+        repo.init().unwrap();
+        let author = Signature::default();
+        let mut parent = None;
+        let mut commits = Vec::new();
+        for (file, message) in [
+            ("a.yaml", "Add Flux v2.9.4 component manifests"),
+            ("b.yaml", "Add Flux sync manifests"),
+        ] {
+            let id = repo
+                .commit(
+                    "main",
+                    parent,
+                    &[(file.to_string(), b"x: 1\n".to_vec())],
+                    message,
+                    &author,
+                    Some(signer),
+                )
+                .unwrap()
+                .unwrap();
+            parent = Some(id);
+            commits.push(id.to_string());
+        }
+        (git_dir, commits)
+    }
+
+    type ObjectIdString = String;
+
+    /// A throwaway GnuPG home with one ed25519 key (passphrase `right`), and the key ring file
+    /// `gpg --export-secret-keys` makes of it.
+    fn gpg_key(dir: &Path) -> (PathBuf, PathBuf, String) {
+        let home = dir.join("gnupg");
+        std::fs::create_dir(&home).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let gpg = || {
+            let mut command = Command::new("gpg");
+            command.arg("--homedir").arg(&home).args([
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "right",
+            ]);
+            command
+        };
+        ok(gpg().args([
+            "--quick-gen-key",
+            "Flux Test <flux@example.com>",
+            "ed25519",
+            "sign",
+            "never",
+        ]));
+        let listing = ok(gpg().args(["--with-colons", "--list-secret-keys"]));
+        let key_id = listing
+            .lines()
+            .find(|l| l.starts_with("sec:"))
+            .and_then(|l| l.split(':').nth(4))
+            .unwrap()
+            .to_string();
+        let ring = dir.join("ring.gpg");
+        let exported = Command::new("gpg")
+            .arg("--homedir")
+            .arg(&home)
+            .args([
+                "--batch",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "right",
+                "--export-secret-keys",
+            ])
+            .output()
+            .unwrap();
+        std::fs::write(&ring, exported.stdout).unwrap();
+        (home, ring, key_id)
+    }
+
+    #[test]
+    fn gpg_signed_commits_pass_git_verify_commit_and_a_wrong_passphrase_is_found_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (home, ring, key_id) = gpg_key(dir.path());
+        let key = |passphrase: Option<&str>, key_id: Option<&str>| SigningKey::OpenPgp {
+            key_ring: ring.clone(),
+            key_id: key_id.map(str::to_string),
+            passphrase: passphrase.map(SecretString::from),
+        };
+        let err = Signer::new(&key(None, None)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::SigningPassphraseNeeded {
+                    flag: "--gpg-key-ring"
+                }
+            ),
+            "{err}"
+        );
+        let err = Signer::new(&key(Some("wrong"), None)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the passphrase of the commit signing key (--gpg-key-ring) is wrong; nothing was committed or pushed: give it in GPG_PASSPHRASE (or type it at the prompt on a terminal)"
+        );
+        let err = Signer::new(&key(Some("right"), Some("0123456789ABCDEF"))).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "it holds no secret key with ID 0123456789ABCDEF (secret keys: {key_id})"
+            )),
+            "{err}"
+        );
+        let err = Signer::new(&key(Some("right"), Some("1234"))).unwrap_err();
+        assert!(err.is_usage(), "{err}");
+
+        let signer = Signer::new(&key(
+            Some("right"),
+            Some(&format!("0x{}", key_id.to_lowercase())),
+        ))
+        .unwrap();
+        let (git_dir, commits) = two_signed_commits(dir.path(), &signer);
+        for commit in &commits {
+            let raw = ok(Command::new("git")
+                .arg("--git-dir")
+                .arg(&git_dir)
+                .args(["cat-file", "commit", commit]));
+            assert!(
+                raw.contains("\ngpgsig -----BEGIN PGP SIGNATURE-----\n"),
+                "{raw}"
+            );
+            let out = ok(Command::new("git")
+                .arg("--git-dir")
+                .arg(&git_dir)
+                .env("GNUPGHOME", &home)
+                .args(["log", "-1", "--format=%G?|%GK|%an|%s", commit]));
+            assert!(out.starts_with(&format!("G|{key_id}|Flux|")), "{out}");
+            ok(Command::new("git")
+                .arg("--git-dir")
+                .arg(&git_dir)
+                .env("GNUPGHOME", &home)
+                .args(["verify-commit", commit]));
+        }
+        // The private home's agent is stopped and the folder removed.
+        let private_home = signer.dir.path().to_path_buf();
+        drop(signer);
+        assert!(!private_home.exists());
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(&home)
+            .args(["--kill", "gpg-agent"])
+            .status();
+    }
+
+    #[test]
+    fn ssh_signed_commits_pass_git_verify_commit_with_an_allowed_signers_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("signing_key");
+        ok(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "right", "-C", "signing", "-f"])
+            .arg(&key_file));
+        let key = |passphrase: Option<&str>| SigningKey::Ssh {
+            key_file: key_file.clone(),
+            passphrase: passphrase.map(SecretString::from),
+        };
+        let err = Signer::new(&key(None)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::SigningPassphraseNeeded {
+                    flag: "--ssh-signing-key-file"
+                }
+            ),
+            "{err}"
+        );
+        let err = Signer::new(&key(Some("wrong"))).unwrap_err();
+        assert!(matches!(err, Error::SigningPassphraseWrong { .. }), "{err}");
+        let not_a_key = dir.path().join("not-a-key");
+        std::fs::write(&not_a_key, "hello\n").unwrap();
+        let err = Signer::new(&SigningKey::Ssh {
+            key_file: not_a_key,
+            passphrase: None,
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot sign commits with --ssh-signing-key-file "),
+            "{err}"
+        );
+
+        let signer = Signer::new(&key(Some("right"))).unwrap();
+        let (git_dir, commits) = two_signed_commits(dir.path(), &signer);
+        let public = std::fs::read_to_string(key_file.with_extension("pub")).unwrap();
+        let allowed = dir.path().join("allowed_signers");
+        std::fs::write(&allowed, format!("flux@example.com {public}")).unwrap();
+        for commit in &commits {
+            let raw = ok(Command::new("git")
+                .arg("--git-dir")
+                .arg(&git_dir)
+                .args(["cat-file", "commit", commit]));
+            assert!(
+                raw.contains("\ngpgsig -----BEGIN SSH SIGNATURE-----\n"),
+                "{raw}"
+            );
+            ok(Command::new("git")
+                .arg("--git-dir")
+                .arg(&git_dir)
+                .arg("-c")
+                .arg(format!("gpg.ssh.allowedSignersFile={}", allowed.display()))
+                .args(["verify-commit", commit]));
+        }
+    }
+}
