@@ -294,7 +294,7 @@ impl Workspace {
             Some(PushLine::Refused(reason)) => Err(Error::GitPushRefused {
                 url: self.url.to_string(),
                 branch: self.branch.clone(),
-                reason,
+                reason: with_server_message(reason, &output.stderr),
             }),
             _ => Err(git.error(Operation::Push, &output.stderr)),
         }
@@ -335,6 +335,34 @@ fn push_result(stdout: &str, refspec: &str) -> Option<PushLine> {
         }
         _ => PushLine::Refused(summary),
     })
+}
+
+/// The push's refusal with what the server said about it (its `remote:` lines, e.g. a hook's
+/// or a branch protection's message), made printable.
+fn with_server_message(reason: String, stderr: &str) -> String {
+    let said: Vec<String> = stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("remote:"))
+        .map(|line| {
+            // Server text: control characters (terminal escapes) shown as escapes.
+            line.trim()
+                .chars()
+                .flat_map(|c| {
+                    if c.is_control() {
+                        c.escape_unicode().collect::<Vec<_>>()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect::<String>()
+        })
+        .filter(|line| !line.is_empty())
+        .collect();
+    if said.is_empty() {
+        reason
+    } else {
+        format!("{reason}; the server said: {}", said.join(" / "))
+    }
 }
 
 /// Credentials must match the transport: no HTTP credentials over SSH or in clear text, no
