@@ -401,7 +401,7 @@ fn last_gpg_line(stderr: &[u8]) -> String {
     String::from_utf8_lossy(stderr)
         .lines()
         .filter(|line| !line.starts_with("[GNUPG:]") && !line.trim().is_empty())
-        .last()
+        .next_back()
         .unwrap_or("no message")
         .trim_start_matches("gpg: ")
         .to_string()

@@ -65,7 +65,10 @@ async fn signed_commits_land_on_a_protected_branch_and_unsigned_ones_are_refused
 
     // No passphrase and no terminal: asked for by name.
     let err = assert_clean_failure(&bootstrap(&plane, &strs(&signed), &[password]).await);
-    assert!(err.contains("protected by a passphrase: give it in GPG_PASSPHRASE"), "{err}");
+    assert!(
+        err.contains("protected by a passphrase: give it in GPG_PASSPHRASE"),
+        "{err}"
+    );
 
     // Signed with OpenPGP: both commits land and verify.
     signed.extend(["--gpg-key-id".into(), gpg.key_id.clone()]);
