@@ -400,8 +400,7 @@ fn signature_text(stdout: &[u8]) -> String {
 fn last_gpg_line(stderr: &[u8]) -> String {
     String::from_utf8_lossy(stderr)
         .lines()
-        .filter(|line| !line.starts_with("[GNUPG:]") && !line.trim().is_empty())
-        .next_back()
+        .rfind(|line| !line.starts_with("[GNUPG:]") && !line.trim().is_empty())
         .unwrap_or("no message")
         .trim_start_matches("gpg: ")
         .to_string()
