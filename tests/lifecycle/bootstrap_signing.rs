@@ -102,8 +102,9 @@ async fn signed_commits_land_on_a_protected_branch_and_unsigned_ones_are_refused
         "Flux <>|Add Flux sync manifests\nFlux <>|Add Flux v2.9.4 component manifests"
     );
 
-    // A re-run signed with an SSH key and new --interval and --author-email: one sync commit,
-    // signed, by that author, and the interval in Git and in the cluster.
+    use base64::Engine;
+    // A re-run signed with an SSH key and new --interval, --author-email and --secret-name: one sync commit,
+    // signed, by that author, and the interval and --secret-name in Git and in the cluster.
     let ssh = SshSigningKey::generate(SSH_PASSPHRASE);
     let mut ssh_signed = args.clone();
     ssh_signed.extend([
@@ -113,6 +114,8 @@ async fn signed_commits_land_on_a_protected_branch_and_unsigned_ones_are_refused
         "2m".into(),
         "--author-email".into(),
         "flux@example.com".into(),
+        "--secret-name".into(),
+        "fleet-credentials".into(),
     ]);
     let out = bootstrap(
         &plane,
@@ -137,6 +140,19 @@ async fn signed_commits_land_on_a_protected_branch_and_unsigned_ones_are_refused
         &["show", "main:clusters/dev/flux-system/gotk-sync.yaml"],
     );
     assert!(sync.contains("  interval: 2m0s\n"), "{sync}");
+    assert!(sync.contains("    name: fleet-credentials\n"), "{sync}");
+    assert_eq!(
+        plane.kubectl_ok(&[
+            "get",
+            "secret",
+            "fleet-credentials",
+            "-n",
+            NS,
+            "-o",
+            "jsonpath={.data.username}"
+        ]),
+        base64::engine::general_purpose::STANDARD.encode(&server.username)
+    );
     assert_eq!(
         plane.kubectl_ok(&[
             "get",
@@ -145,9 +161,9 @@ async fn signed_commits_land_on_a_protected_branch_and_unsigned_ones_are_refused
             "-n",
             NS,
             "-o",
-            "jsonpath={.spec.interval}"
+            "jsonpath={.spec.interval} {.spec.secretRef.name}"
         ]),
-        "2m0s"
+        "2m0s fleet-credentials"
     );
 
     // One signing format at a time, refused as a usage error before anything runs.
