@@ -18,6 +18,7 @@ pub mod sync;
 pub mod wait;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
@@ -65,8 +66,12 @@ pub struct BootstrapOptions {
     pub credentials: Credentials,
     /// For the whole run, waits included (flux: 5m).
     pub timeout: Duration,
-    /// Do not ask before replacing another tool's install or using a new deploy key.
+    /// Do not ask whether a generated deploy key was given access (`--silent`, `--yes`).
     pub assume_yes: bool,
+    /// Take over a Flux install another tool manages without asking (`--force`, `--yes`).
+    pub force: bool,
+    /// Sign both commits with this key (`--gpg-key-ring` or `--ssh-signing-key-file`).
+    pub signing: Option<git::SigningKey>,
 }
 
 /// What a bootstrap run did.
@@ -119,6 +124,7 @@ pub async fn bootstrap(
     let git_version = blocking(git::git_version).await?;
     tracing::debug!("using {git_version}");
     // Everything that may refuse comes before any change.
+    let signer = signer(options, ui).await?;
     let root = check_cluster(connection, options, ui).await?;
     let mut report = Report::default();
     let phase = Instant::now();
@@ -131,7 +137,7 @@ pub async fn bootstrap(
     let phase = Instant::now();
     let repository = host.ensure_repository(ui).await?;
     tracing::debug!("repository {}: {repository:?}", options.url);
-    let revision = push::commit_and_push(&remote, options, &plan, ui, &mut report).await?;
+    let revision = push::commit_and_push(&remote, options, &plan, signer, ui, &mut report).await?;
     report.revision = format!("{}@sha1:{revision}", options.branch);
     report.seconds.git = phase.elapsed().as_secs_f64();
 
@@ -181,17 +187,51 @@ async fn check_cluster(
         }
         .into());
     }
+    // As flux: no label, or `flux`, is Flux's own install.
     if let Some(install) = crate::flux::installed(connection).await?
-        && let Some(tool) = install.managed_by.filter(|t| t != crate::FIELD_MANAGER)
+        && let Some(tool) = install
+            .managed_by
+            .filter(|t| t != crate::FIELD_MANAGER && t != "flux")
     {
         ui.confirm(
             &format!(
-                "Flux in this cluster is managed by {tool}; bootstrap would take it over. Go ahead?"
+                "Flux in this cluster is managed by {tool}; bootstrap would take it over (--force does so without asking). Go ahead?"
             ),
-            options.assume_yes,
+            options.force,
         )?;
     }
     Ok(root)
+}
+
+/// The commit signer, its key unlocked with a test signature: a missing passphrase is asked
+/// for on a terminal, and a wrong one stops bootstrap here, before anything changes.
+async fn signer(options: &BootstrapOptions, ui: &Ui) -> Result<Option<Arc<git::Signer>>> {
+    let Some(key) = options.signing.clone() else {
+        return Ok(None);
+    };
+    let first = key.clone();
+    let signer = match blocking(move || git::Signer::new(&first)).await {
+        Err(Error::Git(git::Error::SigningPassphraseNeeded { flag })) if ui.can_ask() => {
+            let passphrase = ui.password(
+                "Passphrase of the commit signing key",
+                match flag {
+                    "--gpg-key-ring" => "the --gpg-key-ring key needs a passphrase: set GPG_PASSPHRASE",
+                    _ => "the --ssh-signing-key-file key needs a passphrase: set SSH_SIGNING_PASSWORD",
+                },
+            )?;
+            let key = key.with_passphrase(passphrase);
+            blocking(move || git::Signer::new(&key)).await?
+        }
+        other => other?,
+    };
+    ui.progress().success(format!(
+        "commits will be signed ({})",
+        match key {
+            git::SigningKey::OpenPgp { .. } => "OpenPGP, with gpg",
+            git::SigningKey::Ssh { .. } => "SSH, with ssh-keygen",
+        }
+    ));
+    Ok(Some(Arc::new(signer)))
 }
 
 /// The plan, with progress lines.

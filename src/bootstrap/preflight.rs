@@ -11,6 +11,9 @@ use crate::git;
 pub fn check(options: &BootstrapOptions) -> Result<()> {
     sync_url(&options.url, &options.credentials)?;
     git::check_branch_name(&options.branch)?;
+    if let Some(key) = &options.signing {
+        key.check()?;
+    }
     let folder = sync::manifests_dir(&options.path, &options.install.namespace);
     git::validate_path(&folder).map_err(|_| crate::Error::InvalidFlag {
         flag: "--path",

@@ -2,12 +2,14 @@
 //! (each only when its content changed, as two commits like flux), push, and start again
 //! from a fresh clone when someone else pushed meanwhile.
 
+use std::sync::Arc;
+
 use super::error::Error as BootstrapError;
 use super::plan::Plan;
 use super::sync::{COMPONENTS_FILE, KUSTOMIZATION_FILE, SYNC_FILE};
 use super::{BootstrapOptions, Report, blocking};
 use crate::error::Result;
-use crate::git::{self, PushOutcome, Remote, Workspace};
+use crate::git::{self, PushOutcome, Remote, Signer, Workspace};
 use crate::ui::Ui;
 
 /// Fresh clones tried when someone else pushes to the branch meanwhile.
@@ -44,12 +46,16 @@ pub(super) async fn commit_and_push(
     remote: &Remote,
     options: &BootstrapOptions,
     plan: &Plan,
+    signer: Option<Arc<Signer>>,
     ui: &Ui,
     report: &mut Report,
 ) -> Result<String> {
     let messages = Messages::new(options, plan);
     for attempt in 1..=PUSH_ATTEMPTS {
         let mut workspace = clone(remote, options, ui).await?;
+        if let Some(signer) = &signer {
+            workspace.sign_commits(signer.clone());
+        }
         let components_commit = commit_components(&mut workspace, options, plan, &messages)?;
         report_commit(ui, options, "component", components_commit.as_deref());
         let sync_commit = commit_sync(&mut workspace, options, plan, &messages)?;

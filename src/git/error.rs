@@ -155,6 +155,38 @@ pub enum Error {
         "cannot hand the SSH key to ssh through a private ssh-agent: {cause}; install OpenSSH's client tools (ssh-agent and ssh-add, e.g. apt-get install openssh-client)"
     )]
     SshAgent { cause: String },
+        "{program} is not available to sign commits ({cause}); install it (GnuPG for --gpg-key-ring, OpenSSH 8.2 or newer for --ssh-signing-key-file) and put it on PATH"
+    )]
+    SigningToolMissing {
+        program: &'static str,
+        cause: String,
+    },
+
+    #[error("cannot sign commits with {flag} {path}: {cause}; {next_step}", path = path.display())]
+    SigningKey {
+        flag: &'static str,
+        path: PathBuf,
+        cause: String,
+        next_step: &'static str,
+    },
+
+    #[error(
+        "the commit signing key ({flag}) is protected by a passphrase: {}",
+        passphrase_source(flag)
+    )]
+    SigningPassphraseNeeded { flag: &'static str },
+
+    #[error(
+        "the passphrase of the commit signing key ({flag}) is wrong; nothing was committed or pushed: {}",
+        passphrase_source(flag)
+    )]
+    SigningPassphraseWrong { flag: &'static str },
+
+    #[error("{program} could not sign the commit: {cause}")]
+    SigningFailed {
+        program: &'static str,
+        cause: String,
+    },
 
     #[error(
         "scanning the SSH host keys of {host} port {port} failed: {cause}; check the URL and that an SSH server listens there"
@@ -164,6 +196,15 @@ pub enum Error {
         port: u16,
         cause: String,
     },
+}
+
+/// Where the passphrase of a signing key comes from, for messages.
+fn passphrase_source(flag: &str) -> &'static str {
+    if flag == "--gpg-key-ring" {
+        "give it in GPG_PASSPHRASE (or type it at the prompt on a terminal)"
+    } else {
+        "give it in SSH_SIGNING_PASSWORD (or type it at the prompt on a terminal)"
+    }
 }
 
 impl Error {

@@ -195,8 +195,15 @@ impl Workspace {
         if new_tree == current_tree.id {
             return Ok(None);
         }
-        let commit =
-            local.commit_tree(&repo, &self.branch, Some(tip), new_tree, message, author)?;
+        let commit = local.commit_tree(
+            &repo,
+            &self.branch,
+            Some(tip),
+            new_tree,
+            message,
+            author,
+            self.signer.as_deref(),
+        )?;
         self.tip = Some(commit);
         Ok(Some(commit.to_string()))
     }

@@ -20,11 +20,13 @@ mod remote;
 mod repo;
 pub(crate) use repo::validate_path;
 mod scratch;
+mod sign;
 mod ssh;
 mod url;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use gix::ObjectId;
 use secrecy::SecretString;
@@ -33,6 +35,7 @@ pub use checkout::{Checkout, checkout};
 pub use error::{Error, Result};
 pub use history::CommitInfo;
 pub use remote::git_version;
+pub use sign::{Signer, SigningKey};
 pub use ssh::{
     DeployKey, KeyAlgorithm, KnownHosts, RSA_BITS, generate_deploy_key, known_hosts_fingerprints,
     load_deploy_key, scan_known_hosts,
@@ -127,6 +130,8 @@ pub struct Workspace {
     remote_tip: Option<ObjectId>,
     /// The local branch's commit: `remote_tip` plus our commits.
     tip: Option<ObjectId>,
+    /// Signs each new commit, when set.
+    signer: Option<Arc<Signer>>,
     git_dir: PathBuf,
     // Last, so it is dropped after everything that refers to its files.
     dir: ScratchDir,
@@ -187,6 +192,7 @@ pub fn clone(remote: &Remote, branch: &str) -> Result<Workspace> {
         state,
         remote_tip: tip,
         tip,
+        signer: None,
         git_dir,
         dir,
     })
@@ -223,6 +229,12 @@ impl Workspace {
         self.local().read_file(self.tip, path)
     }
 
+    /// Signs every commit made from now on with `signer` (`--gpg-key-ring`,
+    /// `--ssh-signing-key-file`).
+    pub fn sign_commits(&mut self, signer: Arc<Signer>) {
+        self.signer = Some(signer);
+    }
+
     /// Writes `files` (repository path, content) into the branch's tree, keeping all other
     /// files, and commits with `author` as author and committer if the tree changed. Returns
     /// the new commit id, or None when nothing changed (no commit is made).
@@ -232,9 +244,14 @@ impl Workspace {
         message: &str,
         author: &Signature,
     ) -> Result<Option<String>> {
-        let commit = self
-            .local()
-            .commit(&self.branch, self.tip, files, message, author)?;
+        let commit = self.local().commit(
+            &self.branch,
+            self.tip,
+            files,
+            message,
+            author,
+            self.signer.as_deref(),
+        )?;
         if let Some(id) = commit {
             self.tip = Some(id);
         }
@@ -278,7 +295,7 @@ impl Workspace {
             Some(PushLine::Refused(reason)) => Err(Error::GitPushRefused {
                 url: self.url.to_string(),
                 branch: self.branch.clone(),
-                reason,
+                reason: with_server_message(reason, &output.stderr),
             }),
             _ => Err(git.error(Operation::Push, &output.stderr)),
         }
@@ -319,6 +336,34 @@ fn push_result(stdout: &str, refspec: &str) -> Option<PushLine> {
         }
         _ => PushLine::Refused(summary),
     })
+}
+
+/// The push's refusal with what the server said about it (its `remote:` lines, e.g. a hook's
+/// or a branch protection's message), made printable.
+fn with_server_message(reason: String, stderr: &str) -> String {
+    let said: Vec<String> = stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("remote:"))
+        .map(|line| {
+            // Server text: control characters (terminal escapes) shown as escapes.
+            line.trim()
+                .chars()
+                .flat_map(|c| {
+                    if c.is_control() {
+                        c.escape_unicode().collect::<Vec<_>>()
+                    } else {
+                        vec![c]
+                    }
+                })
+                .collect::<String>()
+        })
+        .filter(|line| !line.is_empty())
+        .collect();
+    if said.is_empty() {
+        reason
+    } else {
+        format!("{reason}; the server said: {}", said.join(" / "))
+    }
 }
 
 /// Credentials must match the transport: no HTTP credentials over SSH or in clear text, no

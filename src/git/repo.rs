@@ -7,8 +7,12 @@ use std::path::Path;
 use gix::ObjectId;
 use gix::objs::tree::EntryKind;
 
+use gix::refs::Target;
+use gix::refs::transaction::{PreviousValue, RefEdit};
+
 use super::Signature;
 use super::error::{Error, Result};
+use super::sign::Signer;
 
 /// A bare repository on disk, named by the remote it mirrors (for messages).
 pub(crate) struct LocalRepo<'a> {
@@ -89,6 +93,7 @@ impl LocalRepo<'_> {
         files: &[(String, Vec<u8>)],
         message: &str,
         author: &Signature,
+        signer: Option<&Signer>,
     ) -> Result<Option<ObjectId>> {
         for (path, _) in files {
             validate_path(path)?;
@@ -125,12 +130,13 @@ impl LocalRepo<'_> {
         if tree == base_tree {
             return Ok(None);
         }
-        self.commit_tree(&repo, branch, parent, tree, message, author)
+        self.commit_tree(&repo, branch, parent, tree, message, author, signer)
             .map(Some)
     }
 
     /// Commits `tree` on `branch` with `parent` (None: a root commit), `author` as author and
-    /// committer, and moves the branch to it.
+    /// committer, signed by `signer` when given, and moves the branch to it.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn commit_tree(
         &self,
         repo: &gix::Repository,
@@ -139,31 +145,60 @@ impl LocalRepo<'_> {
         tree: ObjectId,
         message: &str,
         author: &Signature,
+        signer: Option<&Signer>,
     ) -> Result<ObjectId> {
         let signature = gix::actor::Signature {
             name: author.name.as_str().into(),
             email: author.email.as_str().into(),
             time: gix::date::Time::now_local_or_utc(),
         };
-        let mut time = gix::date::parse::TimeBuf::default();
-        let signature = signature.to_ref(&mut time);
-        let message = if message.ends_with('\n') {
+        let message: String = if message.ends_with('\n') {
             message.to_string()
         } else {
             format!("{message}\n")
         };
         // As flux (go-git) does: the committer is the author.
+        let mut commit = gix::objs::Commit {
+            tree,
+            parents: parent.into_iter().collect(),
+            author: signature.clone(),
+            committer: signature,
+            encoding: None,
+            message: message.as_str().into(),
+            extra_headers: Vec::new(),
+        };
+        if let Some(signer) = signer {
+            // As git does: the signature covers the object without the header that holds it.
+            let mut payload = Vec::new();
+            gix::objs::WriteTo::write_to(&commit, &mut payload)
+                .map_err(|err| self.failed("encode the commit", err))?;
+            let armored = signer.sign(&payload)?;
+            commit.extra_headers.push(("gpgsig".into(), armored.into()));
+        }
         let id = repo
-            .commit_as(
-                signature,
-                signature,
-                format!("refs/heads/{branch}").as_str(),
-                message,
-                tree,
-                parent,
-            )
-            .map_err(|err| self.failed("commit", err))?;
-        Ok(id.detach())
+            .write_object(&commit)
+            .map_err(|err| self.failed("write the commit", err))?
+            .detach();
+        let expected = match parent {
+            Some(parent) => PreviousValue::ExistingMustMatch(Target::Object(parent)),
+            None => PreviousValue::MustNotExist,
+        };
+        let name: gix::refs::FullName = format!("refs/heads/{branch}")
+            .try_into()
+            .map_err(|err| self.failed("name the branch", err))?;
+        let summary = message.lines().next().unwrap_or_default().to_string();
+        let mut time = gix::date::parse::TimeBuf::default();
+        repo.edit_references_as(
+            Some(RefEdit::update(
+                name,
+                id,
+                expected,
+                format!("commit: {summary}"),
+            )),
+            Some(commit.committer.to_ref(&mut time)),
+        )
+        .map_err(|err| self.failed("move the branch", err))?;
+        Ok(id)
     }
 
     pub(super) fn failed(
@@ -256,6 +291,7 @@ mod tests {
                 &files(&[(path, "kind: Kustomization\n")]),
                 "Add Flux sync manifests",
                 &signature(),
+                None,
             )
             .unwrap()
             .expect("a commit");
@@ -304,6 +340,7 @@ mod tests {
                 &files(&[("README.md", "hello\n"), ("apps/app.yaml", "a\n")]),
                 "user content",
                 &signature(),
+                None,
             )
             .unwrap()
             .unwrap();
@@ -314,6 +351,7 @@ mod tests {
                 &files(&[("flux/gotk.yaml", "g\n")]),
                 "Add Flux",
                 &signature(),
+                None,
             )
             .unwrap()
             .unwrap();
@@ -333,6 +371,7 @@ mod tests {
                 &files(&[("flux/gotk.yaml", "g\n"), ("README.md", "hello\n")]),
                 "Add Flux",
                 &signature(),
+                None,
             )
             .unwrap();
         assert_eq!(again, None);
@@ -340,7 +379,7 @@ mod tests {
         assert_eq!(git(&git_dir, &["rev-list", "--count", "main"]).trim(), "2");
         // Nothing to write into an unborn branch: no commit either.
         assert_eq!(
-            repo.commit("other", None, &[], "empty", &signature())
+            repo.commit("other", None, &[], "empty", &signature(), None)
                 .unwrap(),
             None
         );
@@ -390,6 +429,7 @@ mod tests {
             &files(&[("run.sh", "#!/bin/sh\necho\n")]),
             "edit",
             &signature(),
+            None,
         )
         .unwrap()
         .unwrap();

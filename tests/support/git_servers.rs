@@ -45,6 +45,39 @@ fn create_bare(root: &Path, name: &str) -> PathBuf {
     path
 }
 
+/// The server's message when a pushed commit is not signed (as a protected branch words it).
+pub const UNSIGNED_COMMIT_MESSAGE: &str = "protected branch: commits must have verified signatures";
+
+/// Makes the bare repository at `bare` refuse pushes that bring unsigned commits, as a branch
+/// protection rule "require signed commits" does: a pre-receive hook that refuses any new
+/// commit without a `gpgsig` header. (It checks that a signature is there; the tests check
+/// that it verifies with `git verify-commit`.)
+pub fn require_signed_commits(bare: &Path) {
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        format!(
+            r#"#!/bin/sh
+zero=0000000000000000000000000000000000000000
+while read old new ref; do
+  [ "$new" = "$zero" ] && continue
+  for commit in $(git rev-list "$new" --not --all); do
+    if ! git cat-file commit "$commit" | grep -q '^gpgsig '; then
+      echo "{UNSIGNED_COMMIT_MESSAGE} ($ref, commit $commit)" >&2
+      exit 1
+    fi
+  done
+done
+exit 0
+"#
+        ),
+    )
+    .expect("write the pre-receive hook");
+    let mut permissions = std::fs::metadata(&hook).expect("hook").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&hook, permissions).expect("make the hook executable");
+}
+
 /// Waits until a TCP port accepts connections, or the process exits.
 fn wait_listening(child: &mut Child, port: u16, log: &Path, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -8,7 +8,7 @@ use crate::bootstrap::{self, BootstrapOptions, Credentials};
 use crate::cli::args::{flux_namespace, json_or_yaml, parse_duration};
 use crate::cluster::connection::ConnectionFlags;
 use crate::error::Result;
-use crate::git::{KeyAlgorithm, Signature};
+use crate::git::{KeyAlgorithm, Signature, SigningKey};
 use crate::manifests::InstallFlags;
 use crate::ui::Ui;
 use crate::ui::output::OutputFormat;
@@ -89,8 +89,16 @@ struct GitArgs {
     #[arg(long, alias = "export")]
     dry_run: bool,
     /// Do not ask for confirmation (another tool's install, a new deploy key)
-    #[arg(short = 'y', long, alias = "silent")]
+    #[arg(short = 'y', long)]
     yes: bool,
+    /// Assume the generated deploy key is given access: do not ask (flux's --silent; -s is --server here)
+    #[arg(long)]
+    silent: bool,
+    /// Take over a Flux install that another tool manages (Helm, flux-operator) without asking
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    signing: SigningArgs,
     /// Print the result as JSON or YAML
     #[arg(short = 'o', long, value_name = "FORMAT", value_parser = json_or_yaml())]
     output: Option<OutputFormat>,
@@ -98,6 +106,44 @@ struct GitArgs {
     install: InstallFlags,
     #[command(flatten)]
     connection: ConnectionFlags,
+}
+
+/// Commit signing: an OpenPGP key (gpg) or an SSH key (ssh-keygen), as flux's flags name them.
+#[derive(clap::Args)]
+struct SigningArgs {
+    /// Sign the commits with the key in this OpenPGP key ring (gpg --export-secret-keys)
+    #[arg(long, value_name = "FILE", conflicts_with = "ssh_signing_key_file")]
+    gpg_key_ring: Option<PathBuf>,
+    /// Passphrase of the --gpg-key-ring key; better from GPG_PASSPHRASE or the prompt (a flag shows in the process list)
+    #[arg(long, value_name = "PASSPHRASE", env = "GPG_PASSPHRASE", hide_env_values = true, value_parser = parse_secret)]
+    gpg_passphrase: Option<SecretString>,
+    /// Long ID (16 hex digits) of the signing key in --gpg-key-ring; default: its first secret key
+    #[arg(long, value_name = "ID", requires = "gpg_key_ring")]
+    gpg_key_id: Option<String>,
+    /// Sign the commits with this SSH private key (ssh-keygen -Y sign)
+    #[arg(long, value_name = "FILE")]
+    ssh_signing_key_file: Option<PathBuf>,
+    /// Passphrase of --ssh-signing-key-file; better from SSH_SIGNING_PASSWORD or the prompt (a flag shows in the process list)
+    #[arg(long, alias = "ssh-signing-passphrase", value_name = "PASSPHRASE", env = "SSH_SIGNING_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    ssh_signing_password: Option<SecretString>,
+}
+
+impl SigningArgs {
+    fn key(&self) -> Option<SigningKey> {
+        if let Some(key_ring) = &self.gpg_key_ring {
+            return Some(SigningKey::OpenPgp {
+                key_ring: key_ring.clone(),
+                key_id: self.gpg_key_id.clone(),
+                passphrase: self.gpg_passphrase.clone(),
+            });
+        }
+        self.ssh_signing_key_file
+            .as_ref()
+            .map(|key_file| SigningKey::Ssh {
+                key_file: key_file.clone(),
+                passphrase: self.ssh_signing_password.clone(),
+            })
+    }
 }
 
 fn parse_secret(value: &str) -> std::result::Result<SecretString, std::convert::Infallible> {
@@ -184,6 +230,8 @@ fn options(args: &GitArgs, namespace: &str, ui: &Ui) -> Result<BootstrapOptions>
         commit_message_appendix: args.commit_message_appendix.clone(),
         credentials,
         timeout: parse_duration("--timeout", &args.timeout)?,
-        assume_yes: args.yes,
+        assume_yes: args.yes || args.silent,
+        force: args.yes || args.force,
+        signing: args.signing.key(),
     })
 }
