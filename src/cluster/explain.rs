@@ -113,7 +113,9 @@ pub async fn explained<F: Future>(
     let mut wait = pin!(wait);
     let mut next_heartbeat = started + HEARTBEAT;
     loop {
-        let wake = account.next_check(Instant::now()).map_or(next_heartbeat, |at| at.min(next_heartbeat));
+        let wake = account
+            .next_check(Instant::now())
+            .map_or(next_heartbeat, |at| at.min(next_heartbeat));
         tokio::select! {
             biased;
             output = &mut wait => return (output, account.unavailable()),
@@ -125,10 +127,9 @@ pub async fn explained<F: Future>(
             tell(explanation);
         }
         if now >= next_heartbeat {
-            tell(Explanation::StillWaiting(account.heartbeat(
-                &awaited(),
-                now.duration_since(started),
-            )));
+            tell(Explanation::StillWaiting(
+                account.heartbeat(&awaited(), now.duration_since(started)),
+            ));
             next_heartbeat = now + HEARTBEAT;
         }
     }
@@ -346,14 +347,20 @@ fn pod_problem(pod: &Pod) -> Option<(String, bool)> {
             && let Some(reason) = &waiting.reason
         {
             let serious = !STARTING.contains(&reason.as_str());
-            return Some((reason_and_message(reason, waiting.message.as_deref()), serious));
+            return Some((
+                reason_and_message(reason, waiting.message.as_deref()),
+                serious,
+            ));
         }
         if let Some(terminated) = &state.terminated
             && terminated.exit_code != 0
         {
             let reason = terminated.reason.as_deref().unwrap_or("Terminated");
             let text = format!("{reason} (exit code {})", terminated.exit_code);
-            return Some((reason_and_message(&text, terminated.message.as_deref()), true));
+            return Some((
+                reason_and_message(&text, terminated.message.as_deref()),
+                true,
+            ));
         }
     }
     let unscheduled = status
@@ -362,7 +369,10 @@ fn pod_problem(pod: &Pod) -> Option<(String, bool)> {
         .flatten()
         .find(|c| c.type_ == "PodScheduled" && c.status == "False")?;
     let reason = unscheduled.reason.as_deref().unwrap_or("Unschedulable");
-    Some((reason_and_message(reason, unscheduled.message.as_deref()), true))
+    Some((
+        reason_and_message(reason, unscheduled.message.as_deref()),
+        true,
+    ))
 }
 
 /// `Reason: message` (one line, at most [`MESSAGE_CHARS`] of the message), or `Reason`.
@@ -439,7 +449,10 @@ mod tests {
         account.take(pod(
             "source-controller-7d9f",
             "source-controller",
-            waiting("ImagePullBackOff", "Back-off pulling image \"ghcr.io/fluxcd/source-controller:v9\""),
+            waiting(
+                "ImagePullBackOff",
+                "Back-off pulling image \"ghcr.io/fluxcd/source-controller:v9\"",
+            ),
         ));
         account.take(pod("other-1", "other", waiting("ErrImagePull", "not ours")));
         assert_eq!(
@@ -502,12 +515,18 @@ mod tests {
         let start = Instant::now();
         let mut account = Account::new(&responders(), start);
         assert_eq!(
-            account.heartbeat("GitRepository flux-system/flux-system", Duration::from_secs(30)),
+            account.heartbeat(
+                "GitRepository flux-system/flux-system",
+                Duration::from_secs(30)
+            ),
             "still waiting for GitRepository flux-system/flux-system (30s)"
         );
         account.take(deployment(0));
         assert_eq!(
-            account.heartbeat("GitRepository flux-system/flux-system", Duration::from_secs(150)),
+            account.heartbeat(
+                "GitRepository flux-system/flux-system",
+                Duration::from_secs(150)
+            ),
             "still waiting for GitRepository flux-system/flux-system (2m); source-controller: 0/1 available"
         );
     }

@@ -391,7 +391,11 @@ mod tests {
         let mut failures = Failures::default();
         for seconds in [0, 1, 3, 6, 12, 25] {
             let at = start + Duration::from_secs(seconds);
-            assert_eq!(failures.record(false, at, tolerated), Next::Retry, "{seconds}s");
+            assert_eq!(
+                failures.record(false, at, tolerated),
+                Next::Retry,
+                "{seconds}s"
+            );
         }
         assert_eq!(
             failures.record(false, start + Duration::from_secs(30), tolerated),

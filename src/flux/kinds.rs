@@ -333,7 +333,10 @@ mod tests {
     #[test]
     fn kinds_with_a_source_artifact_also_wait_for_source_controller() {
         let answering = |name| FluxKind::lookup(name).unwrap().answering_controllers();
-        assert_eq!(answering("ks"), ["kustomize-controller", "source-controller"]);
+        assert_eq!(
+            answering("ks"),
+            ["kustomize-controller", "source-controller"]
+        );
         assert_eq!(answering("hr"), ["helm-controller", "source-controller"]);
         assert_eq!(answering("gitrepo"), ["source-controller"]);
         assert_eq!(answering("hc"), ["source-controller"]);

@@ -11,7 +11,8 @@ use crate::error::Result;
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::{FluxObject, Selection};
 use crate::flux::reconcile::{
-    Options, Progress, Report, explained_batch, merge_patch, new_token, request_and_wait, request_patch,
+    Options, Progress, Report, explained_batch, merge_patch, new_token, request_and_wait,
+    request_patch,
 };
 
 /// Sets `spec.suspend: true`.

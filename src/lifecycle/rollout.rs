@@ -9,8 +9,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 
 use crate::cluster::connection::Connection;
-use crate::cluster::explain::{Responders, Tell, explained};
 use crate::cluster::deployment::{Rollout, rollout};
+use crate::cluster::explain::{Responders, Tell, explained};
 use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
 use crate::error::{Error, Result};
 use crate::flux::labels;
@@ -35,7 +35,10 @@ pub async fn wait_available(
         namespace: namespace.to_string(),
         deployments: components.to_vec(),
     };
-    let awaited = format!("the Flux controllers to be available ({})", components.join(", "));
+    let awaited = format!(
+        "the Flux controllers to be available ({})",
+        components.join(", ")
+    );
     let (waited, unavailable) = explained(
         connection,
         &responders,

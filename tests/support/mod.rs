@@ -8,6 +8,7 @@ pub mod git_servers;
 pub mod golden;
 pub mod helm_repository;
 pub mod processes;
+pub mod streamed;
 
 pub use control_plane::control_plane;
 

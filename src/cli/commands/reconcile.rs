@@ -2,11 +2,11 @@
 
 use crate::cli::args::{SelectionFlags, WaitFlags};
 use crate::cluster::connection::{Connection, ConnectionFlags};
+use crate::cluster::explain::Explanation;
 use crate::error::{Error, Result};
 use crate::fleet::{self, Fleet, FleetFlags, Member, Reached};
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::{Selection, SelectionArgs, select};
-use crate::cluster::explain::Explanation;
 use crate::flux::reconcile::{Options, Outcome, Report, Tally, reconcile_all};
 use crate::flux::status::short_revision;
 use crate::flux::suspend::{resume_all, suspend_all};
@@ -139,8 +139,7 @@ pub async fn run_reconcile(args: ReconcileArgs, ui: &Ui) -> Result<()> {
     let (connection, apis, selected) = resolve(ui, &args.connection, &selection, true).await?;
     let progress = |line: &str| ui.transient(line);
     let tell = |explanation| show_explanation(ui, explanation);
-    let results =
-        reconcile_all(&connection, &apis, &selected, &options, &progress, &tell).await?;
+    let results = reconcile_all(&connection, &apis, &selected, &options, &progress, &tell).await?;
     finish(ui, results, args.wait.output)
 }
 
@@ -282,7 +281,9 @@ fn print_prefixed(ui: &Ui, report: &Report, prefix: &str) -> Result<()> {
                     reason.as_deref().unwrap_or_default(),
                     message.as_deref().map(short_revision).unwrap_or_default()
                 ),
-                _ if likely_cause.is_some() => "the controller wrote no Ready condition".to_string(),
+                _ if likely_cause.is_some() => {
+                    "the controller wrote no Ready condition".to_string()
+                }
                 _ => "the controller wrote no Ready condition (is it running?)".to_string(),
             };
             if let Some(cause) = likely_cause {
