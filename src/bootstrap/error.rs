@@ -75,8 +75,9 @@ pub enum Error {
         revision: String,
         /// The Ready condition's message when the time was up, if it had one.
         last_message: Option<String>,
-        /// The controllers that could not answer when the time was up, each with why.
-        likely_cause: Option<String>,
+        /// The controllers that could not answer when the time was up, each with why (boxed:
+        /// keeps the error small).
+        likely_cause: Option<Box<String>>,
     },
 }
 
@@ -126,7 +127,7 @@ mod tests {
             name: "flux-system".into(),
             revision: "main@sha1:abc".into(),
             last_message: None,
-            likely_cause: Some("source-controller: 0/1 available".into()),
+            likely_cause: Some(Box::new("source-controller: 0/1 available".into())),
         };
         assert_eq!(
             blocked.to_string(),

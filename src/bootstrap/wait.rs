@@ -130,7 +130,7 @@ pub async fn wait_ready_at(
                 .and_then(|object| condition(&object, "Ready"))
                 .map(|ready| ready.message)
                 .filter(|message| !message.is_empty()),
-            likely_cause: likely_cause(&unavailable),
+            likely_cause: likely_cause(&unavailable).map(Box::new),
         }
         .into()),
     }

@@ -135,7 +135,8 @@ pub async fn explained<F: Future>(
     }
 }
 
-/// One item of the side watches.
+/// One item of the side watches (moved once, into the account: boxing would gain nothing).
+#[allow(clippy::large_enum_variant)]
 enum Seen {
     Deployment(super::Result<Followed<Deployment>>),
     Pod(super::Result<Followed<Pod>>),

@@ -6,6 +6,7 @@ mod support;
 
 mod bootstrap;
 mod check;
+mod faults;
 mod install;
 mod interop;
 mod uninstall;

@@ -1,5 +1,5 @@
-//! A command whose stderr is read line by line as it is written, each line with the time it
-//! arrived, so a test can act at a moment of the command's run (write a Pod once a wait has
+//! A command whose stderr and stdout are read line by line as they are written, each stderr
+//! line with the time it arrived, so a test can act at a moment of the command's run (write a Pod once a wait has
 //! begun, restart the API server while a watch runs) and check how soon something was said.
 
 use std::io::{BufRead, BufReader, Read};
@@ -12,7 +12,24 @@ pub struct Streamed {
     child: Child,
     started: Instant,
     lines: Arc<Mutex<Vec<(Duration, String)>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
+    stdout_lines: Arc<Mutex<Vec<(Duration, String)>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Reads `stream` line by line into `sink`, each line with its time since `started`.
+fn read_lines(
+    stream: impl Read + Send + 'static,
+    sink: Arc<Mutex<Vec<(Duration, String)>>>,
+    started: Instant,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            sink.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((started.elapsed(), line));
+        }
+    })
 }
 
 /// How a [`Streamed`] command ended.
@@ -46,30 +63,54 @@ impl Streamed {
             .unwrap_or_else(|err| panic!("cannot run {:?}: {err}", command.get_program()));
         let started = Instant::now();
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().expect("piped stderr");
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { return };
-                sink.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push((started.elapsed(), line));
-            }
-        });
+        let stdout_lines = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![
+            read_lines(
+                child.stderr.take().expect("piped stderr"),
+                lines.clone(),
+                started,
+            ),
+            read_lines(
+                child.stdout.take().expect("piped stdout"),
+                stdout_lines.clone(),
+                started,
+            ),
+        ];
         Streamed {
             child,
             started,
             lines,
-            reader: Some(reader),
+            stdout_lines,
+            readers,
         }
     }
 
     /// Waits until a stderr line passes `wanted` and returns it; panics with what was written
     /// when none does within `limit` or the command ends first.
     pub fn wait_for_line(&mut self, limit: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let lines = self.lines.clone();
+        self.wait_in(&lines, limit, wanted)
+    }
+
+    /// [`Streamed::wait_for_line`] on stdout.
+    pub fn wait_for_stdout_line(
+        &mut self,
+        limit: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
+        let lines = self.stdout_lines.clone();
+        self.wait_in(&lines, limit, wanted)
+    }
+
+    fn wait_in(
+        &mut self,
+        lines: &Mutex<Vec<(Duration, String)>>,
+        limit: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + limit;
         loop {
-            let seen = self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let seen = lines.lock().unwrap_or_else(|p| p.into_inner()).clone();
             if let Some((_, line)) = seen.iter().find(|(_, l)| wanted(l)) {
                 return line.clone();
             }
@@ -77,12 +118,26 @@ impl Streamed {
             if ended || Instant::now() > deadline {
                 let text: Vec<String> = seen.into_iter().map(|(_, l)| l).collect();
                 panic!(
-                    "no such stderr line within {limit:?} (command ended: {ended}); stderr so far:\n{}",
-                    text.join("\n")
+                    "no such line within {limit:?} (command ended: {ended}); so far:\n{}\nstderr:\n{}",
+                    text.join("\n"),
+                    self.stderr_so_far()
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The stderr lines written so far.
+    pub fn stderr_so_far(&self) -> String {
+        let seen = self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        seen.into_iter().map(|(_, l)| format!("{l}\n")).collect()
+    }
+
+    /// Stops the command (SIGKILL) and returns what it wrote: for commands that run until
+    /// stopped (`status -w`).
+    pub fn kill(mut self) -> Ended {
+        let _ = self.child.kill();
+        self.finish(Duration::from_secs(10))
     }
 
     /// How long the command has run.
@@ -109,13 +164,16 @@ impl Streamed {
             }
             std::thread::sleep(Duration::from_millis(50));
         };
-        let mut stdout = String::new();
-        if let Some(mut out) = self.child.stdout.take() {
-            let _ = out.read_to_string(&mut stdout);
-        }
-        if let Some(reader) = self.reader.take() {
+        for reader in std::mem::take(&mut self.readers) {
             let _ = reader.join();
         }
+        let stdout = self
+            .stdout_lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
         let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Ended {
             status,
