@@ -67,7 +67,7 @@ impl Explanation {
     pub fn show(self, progress: &Progress) {
         match self {
             Explanation::Unavailable(text) => progress.notice(text),
-            Explanation::Available(text) => progress.notice(text),
+            Explanation::Available(text) => progress.good_news(text),
             Explanation::StillWaiting(text) => progress.still_waiting(text),
         }
     }

@@ -68,7 +68,16 @@ impl Progress {
     /// Something a wait learnt on the way (a controller that cannot answer): a `!` line, above
     /// the spinner on a terminal, which keeps turning.
     pub fn notice(&self, message: impl AsRef<str>) {
-        let line = format!("! {}", printable(message.as_ref()));
+        self.above_spinner('!', message.as_ref());
+    }
+
+    /// Good news on the way (a controller available again), above a turning spinner.
+    pub fn good_news(&self, message: impl AsRef<str>) {
+        self.above_spinner('✔', message.as_ref());
+    }
+
+    fn above_spinner(&self, symbol: char, message: &str) {
+        let line = format!("{symbol} {}", printable(message));
         if let Ok(slot) = self.spinner.lock()
             && let Some(spinner) = slot.as_ref()
         {
