@@ -92,9 +92,15 @@ pub enum Error {
     },
 
     #[error(
-        "Flux controllers not available in time: {pending}; see kubectl -n {namespace} get pods"
+        "Flux controllers not available in time: {pending}; {}see kubectl -n {namespace} get pods",
+        likely_cause.as_ref().map(|cause| format!("likely cause: {cause}; ")).unwrap_or_default()
     )]
-    RolloutTimedOut { namespace: String, pending: String },
+    RolloutTimedOut {
+        namespace: String,
+        pending: String,
+        /// What the unavailable Deployments and their Pods said when the time was up.
+        likely_cause: Option<String>,
+    },
 
     /// `status --fail-if-not-ready` found objects that are not Ready (exit status 3).
     #[error("{not_ready} of {total} selected Flux objects are not Ready")]

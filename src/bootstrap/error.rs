@@ -61,8 +61,12 @@ pub enum Error {
     },
 
     #[error(
-        "{kind} {namespace}/{name} did not become Ready at {revision} in time{}; are the Flux controllers running? (kubectl gitops check)",
-        last_message.as_ref().map(|message| format!(" (last message: {message})")).unwrap_or_default()
+        "{kind} {namespace}/{name} did not become Ready at {revision} in time{}; {}",
+        last_message.as_ref().map(|message| format!(" (last message: {message})")).unwrap_or_default(),
+        likely_cause.as_ref().map_or_else(
+            || "are the Flux controllers running? (kubectl gitops check)".to_string(),
+            |cause| format!("likely cause: {cause} (see kubectl -n {namespace} get pods)")
+        )
     )]
     SyncTimedOut {
         kind: &'static str,
@@ -71,6 +75,9 @@ pub enum Error {
         revision: String,
         /// The Ready condition's message when the time was up, if it had one.
         last_message: Option<String>,
+        /// The controllers that could not answer when the time was up, each with why (boxed:
+        /// keeps the error small).
+        likely_cause: Option<Box<String>>,
     },
 }
 
@@ -104,6 +111,7 @@ mod tests {
             name: "flux-system".into(),
             revision: "main@sha1:abc".into(),
             last_message: last_message.map(str::to_string),
+            likely_cause: None,
         };
         assert_eq!(
             timed_out(None).to_string(),
@@ -112,6 +120,18 @@ mod tests {
         assert_eq!(
             timed_out(Some("cloning")).to_string(),
             "GitRepository flux-system/flux-system did not become Ready at main@sha1:abc in time (last message: cloning); are the Flux controllers running? (kubectl gitops check)"
+        );
+        let blocked = Error::SyncTimedOut {
+            kind: "GitRepository",
+            namespace: "flux-system".into(),
+            name: "flux-system".into(),
+            revision: "main@sha1:abc".into(),
+            last_message: None,
+            likely_cause: Some(Box::new("source-controller: 0/1 available".into())),
+        };
+        assert_eq!(
+            blocked.to_string(),
+            "GitRepository flux-system/flux-system did not become Ready at main@sha1:abc in time; likely cause: source-controller: 0/1 available (see kubectl -n flux-system get pods)"
         );
         let failed = Error::SyncFailed {
             kind: FluxKind::lookup("Kustomization").unwrap(),

@@ -385,6 +385,7 @@ async fn wait_for_sync(
             &report.revision,
             token.as_deref(),
             deadline,
+            &|explanation| explanation.show(ui.progress()),
         )
         .await?;
         ui.progress()
@@ -408,6 +409,7 @@ async fn wait_for_components(
         &options.install.namespace,
         &plan.manifests.components,
         deadline,
+        &|explanation| explanation.show(ui.progress()),
     )
     .await?;
     ui.progress().success("all components are healthy");

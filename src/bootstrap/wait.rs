@@ -1,6 +1,8 @@
 //! Bootstrap's last step: watch (not poll) the GitRepository and the root Kustomization until
 //! they are Ready at the pushed revision, and fail as soon as one of them reports why it
-//! cannot get there (flux polls every 2 s and ends in "context deadline exceeded").
+//! cannot get there (flux polls every 2 s and ends in "context deadline exceeded"). The
+//! controllers that must answer are watched alongside ([`crate::cluster::explain`]), so a
+//! controller that is not running is told at once and named by the timeout error.
 //!
 //! See docs/bootstrap.md.
 
@@ -11,6 +13,7 @@ use kube::api::{Api, DynamicObject};
 use super::error::Error as BootstrapError;
 use crate::cluster::action::qualified_plural;
 use crate::cluster::connection::Connection;
+use crate::cluster::explain::{Responders, Tell, explained};
 use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
 use crate::error::Result;
 use crate::flux::discovery::ServedKind;
@@ -63,7 +66,9 @@ pub fn judge(object: &DynamicObject, expected: &str, token: Option<&str>) -> Ver
     }
 }
 
-/// Watches `namespace/name` until [`judge`] says Ready or Failed, or `deadline` passes.
+/// Watches `namespace/name` until [`judge`] says Ready or Failed, or `deadline` passes,
+/// telling `tell` about the kind's controllers (Deployments in `namespace`) that cannot answer.
+#[allow(clippy::too_many_arguments)]
 pub async fn wait_ready_at(
     connection: &Connection,
     served: &ServedKind,
@@ -72,6 +77,7 @@ pub async fn wait_ready_at(
     expected: &str,
     token: Option<&str>,
     deadline: Instant,
+    tell: Tell<'_>,
 ) -> Result<()> {
     let watched = Watched {
         api: Api::namespaced_with(connection.client.clone(), namespace, &served.resource),
@@ -87,7 +93,25 @@ pub async fn wait_ready_at(
         Observed::Deleted(_) => None,
     };
     let kind = served.kind.kind;
-    match watch_until(connection, watched, verdict, deadline).await? {
+    let responders = Responders {
+        namespace: namespace.to_string(),
+        deployments: served
+            .kind
+            .answering_controllers()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+    };
+    let awaited = format!("{kind} {namespace}/{name} to be reconciled at {expected}");
+    let (waited, unavailable) = explained(
+        connection,
+        &responders,
+        &|| awaited.clone(),
+        tell,
+        watch_until(connection, watched, verdict, deadline),
+    )
+    .await;
+    match waited? {
         Waited::Decided(Verdict::Failed { reason, message }) => Err(BootstrapError::SyncFailed {
             kind: served.kind,
             namespace: namespace.to_string(),
@@ -106,9 +130,15 @@ pub async fn wait_ready_at(
                 .and_then(|object| condition(&object, "Ready"))
                 .map(|ready| ready.message)
                 .filter(|message| !message.is_empty()),
+            likely_cause: likely_cause(&unavailable).map(Box::new),
         }
         .into()),
     }
+}
+
+/// The unavailable controllers' lines as one text, or `None` when all could answer.
+pub fn likely_cause(unavailable: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    (!unavailable.is_empty()).then(|| unavailable.values().cloned().collect::<Vec<_>>().join("; "))
 }
 
 #[cfg(test)]

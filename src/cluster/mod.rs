@@ -9,6 +9,7 @@ pub mod connection;
 pub mod deployment;
 pub mod discovery;
 pub mod error;
+pub mod explain;
 pub mod health;
 pub mod list;
 pub mod wait;

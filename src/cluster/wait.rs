@@ -15,8 +15,11 @@
 //!   afterwards (an object, a deletion, a completed list) clears the count.
 //! - Waiting gives up, with the typed error that names the watch, at once when waiting cannot
 //!   change the answer: a 4xx other than 408, 410 and 429 (401 credentials, 403 RBAC, 404 kind
-//!   not served, 400 bad selector), or a resource the server cannot watch; otherwise after
-//!   [`GIVE_UP_AFTER`] failures in a row (an unreachable server, 5xx answers).
+//!   not served, 400 bad selector), or a resource the server cannot watch; otherwise once the
+//!   server has failed every attempt for longer than the outage it is allowed (`--request-timeout`,
+//!   else [`OUTAGE_TOLERATED`]) and at least [`GIVE_UP_AFTER`] times in a row (an unreachable
+//!   server, 5xx answers). An API server restarted within that time is no error: the watch
+//!   resumes and the wait ends with the answer it would have had.
 //! - The deadline bounds all of it, backoff sleeps included.
 //!
 //! Retried failures are logged at debug level by [`watch_until`]; [`follow`] hands them to its
@@ -26,7 +29,7 @@
 
 use std::fmt::Debug;
 use std::pin::pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use kube::Resource;
@@ -38,10 +41,14 @@ use super::action::Action;
 use super::error::{Error, Result};
 use crate::cluster::connection::Connection;
 
-/// Failed attempts in a row after which a watch gives up on transient errors. Three is enough
-/// to ride out a dropped connection and short enough that an unreachable server is reported
-/// within seconds, not at the deadline.
+/// Failed attempts in a row, at least, before a watch gives up on transient errors: a single
+/// dropped connection is never an outage.
 pub const GIVE_UP_AFTER: u32 = 3;
+
+/// How long a server may fail every attempt before a watch gives up, when `--request-timeout`
+/// does not say: long enough for an API server to restart (a few seconds), short enough that
+/// a server that went away is reported well before a five-minute deadline.
+pub const OUTAGE_TOLERATED: Duration = Duration::from_secs(30);
 
 /// Which objects of an [`Api`] a watch follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,7 +202,8 @@ where
                     // Sent before the list is even requested: says nothing about success.
                     Some(Ok(watcher::Event::Init)) => continue,
                     Some(Err(err)) => {
-                        let next = failures.record(is_permanent(&err));
+                        let tolerated = context.request_timeout.unwrap_or(OUTAGE_TOLERATED);
+                        let next = failures.record(is_permanent(&err), Instant::now(), tolerated);
                         let error = context.error(err);
                         return Some(match next {
                             Next::Retry => (
@@ -224,16 +232,21 @@ enum Next {
     GiveUp,
 }
 
-/// Failed attempts since the server last sent something.
+/// Failed attempts since the server last sent something, and when the first of them failed.
 #[derive(Debug, Default)]
 struct Failures {
     in_a_row: u32,
+    since: Option<Instant>,
 }
 
 impl Failures {
-    fn record(&mut self, permanent: bool) -> Next {
+    /// Counts a failure at `now`: give up when it is `permanent`, or when the server has failed
+    /// for longer than `tolerated` and at least [`GIVE_UP_AFTER`] times in a row.
+    fn record(&mut self, permanent: bool, now: Instant, tolerated: Duration) -> Next {
         self.in_a_row += 1;
-        if permanent || self.in_a_row >= GIVE_UP_AFTER {
+        let since = *self.since.get_or_insert(now);
+        let outage = self.in_a_row >= GIVE_UP_AFTER && now.duration_since(since) >= tolerated;
+        if permanent || outage {
             Next::GiveUp
         } else {
             Next::Retry
@@ -242,6 +255,7 @@ impl Failures {
 
     fn clear(&mut self) {
         self.in_a_row = 0;
+        self.since = None;
     }
 }
 
@@ -263,7 +277,7 @@ fn is_permanent(err: &watcher::Error) -> bool {
 /// What a watch's errors name: the server and the watch itself.
 struct ErrorContext {
     server: String,
-    request_timeout: Option<std::time::Duration>,
+    request_timeout: Option<Duration>,
     action: Action,
 }
 
@@ -300,7 +314,6 @@ impl ErrorContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     use kube::core::Status;
 
@@ -309,7 +322,8 @@ mod tests {
     fn context() -> ErrorContext {
         ErrorContext {
             server: "https://127.0.0.1:6443".to_string(),
-            request_timeout: None,
+            // No outage tolerated beyond the attempts in a row: the sequences below are instant.
+            request_timeout: Some(Duration::ZERO),
             action: Action::new("watch", "kustomizations.kustomize.toolkit.fluxcd.io")
                 .named("apps")
                 .in_namespace("default"),
@@ -356,17 +370,46 @@ mod tests {
 
     #[test]
     fn failures_give_up_at_once_when_permanent_else_after_some_in_a_row() {
+        let now = Instant::now();
         let mut failures = Failures::default();
-        assert_eq!(failures.record(true), Next::GiveUp);
+        assert_eq!(failures.record(true, now, Duration::ZERO), Next::GiveUp);
         let mut failures = Failures::default();
         for _ in 1..GIVE_UP_AFTER {
-            assert_eq!(failures.record(false), Next::Retry);
+            assert_eq!(failures.record(false, now, Duration::ZERO), Next::Retry);
         }
         failures.clear();
         for _ in 1..GIVE_UP_AFTER {
-            assert_eq!(failures.record(false), Next::Retry);
+            assert_eq!(failures.record(false, now, Duration::ZERO), Next::Retry);
         }
-        assert_eq!(failures.record(false), Next::GiveUp);
+        assert_eq!(failures.record(false, now, Duration::ZERO), Next::GiveUp);
+    }
+
+    #[test]
+    fn an_outage_shorter_than_the_tolerated_time_is_ridden_out() {
+        let start = Instant::now();
+        let tolerated = Duration::from_secs(30);
+        let mut failures = Failures::default();
+        for seconds in [0, 1, 3, 6, 12, 25] {
+            let at = start + Duration::from_secs(seconds);
+            assert_eq!(
+                failures.record(false, at, tolerated),
+                Next::Retry,
+                "{seconds}s"
+            );
+        }
+        assert_eq!(
+            failures.record(false, start + Duration::from_secs(30), tolerated),
+            Next::GiveUp
+        );
+        // The server answered: a new outage starts from nothing.
+        failures.clear();
+        let later = start + Duration::from_secs(60);
+        assert_eq!(failures.record(false, later, tolerated), Next::Retry);
+        assert_eq!(
+            failures.record(false, later + Duration::from_secs(31), tolerated),
+            Next::Retry,
+            "only two failures in a row"
+        );
     }
 
     #[tokio::test]

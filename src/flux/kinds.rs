@@ -282,6 +282,20 @@ impl FluxKind {
         }
     }
 
+    /// The controllers that must answer a reconcile of this kind: its own, and
+    /// source-controller for the kinds that download their source's artifact from it
+    /// (Kustomization, HelmRelease).
+    pub fn answering_controllers(&self) -> Vec<&'static str> {
+        let mut controllers = vec![self.controller];
+        if matches!(self.source, SourceRef::Spec | SourceRef::HelmChart)
+            && self.group != IMAGE
+            && self.controller != GIT_REPOSITORY.controller
+        {
+            controllers.push(GIT_REPOSITORY.controller);
+        }
+        controllers
+    }
+
     /// The CRD's name, `plural.group`.
     pub fn crd_name(&self) -> String {
         format!("{}.{}", self.plural, self.group)
@@ -314,6 +328,20 @@ mod tests {
             Some("ImageUpdateAutomation")
         );
         assert_eq!(FluxKind::lookup("deployment"), None);
+    }
+
+    #[test]
+    fn kinds_with_a_source_artifact_also_wait_for_source_controller() {
+        let answering = |name| FluxKind::lookup(name).unwrap().answering_controllers();
+        assert_eq!(
+            answering("ks"),
+            ["kustomize-controller", "source-controller"]
+        );
+        assert_eq!(answering("hr"), ["helm-controller", "source-controller"]);
+        assert_eq!(answering("gitrepo"), ["source-controller"]);
+        assert_eq!(answering("hc"), ["source-controller"]);
+        assert_eq!(answering("imgauto"), ["image-automation-controller"]);
+        assert_eq!(answering("alert"), ["notification-controller"]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::cluster::Error as ClusterError;
 use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
+use crate::cluster::explain::{Responders, Tell, explained};
 use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
 use crate::error::Result;
 use crate::flux::Error as FluxError;
@@ -58,13 +59,16 @@ pub enum Outcome {
         reason: String,
         message: String,
     },
-    /// Not done within the timeout; the last Ready condition seen, if any.
+    /// Not done within the timeout; the last Ready condition seen, if any, and the controllers
+    /// that could not answer when the time was up (see [`explained_batch`]).
     #[serde(rename_all = "camelCase")]
     TimedOut {
         timeout_seconds: u64,
         last_ready_status: Option<String>,
         last_reason: Option<String>,
         last_message: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        likely_cause: Option<String>,
     },
     /// `--no-wait`: the request was made, nothing more.
     Requested,
@@ -252,6 +256,7 @@ pub async fn wait(
                 last_ready_status: last_ready.as_ref().map(|c| c.status.clone()),
                 last_reason: last_ready.as_ref().map(|c| c.reason.clone()),
                 last_message: last_ready.map(|c| c.message),
+                likely_cause: None,
             })
         }
     }
@@ -390,20 +395,97 @@ impl Tally {
     }
 }
 
+/// Runs a batch of reconcile (or resume) requests with their waits explained: while it waits,
+/// the controllers that must answer for the selected kinds are watched
+/// ([`crate::cluster::explain`]) and `tell` hears of those that cannot; a report that timed
+/// out names them as the likely cause.
+pub async fn explained_batch(
+    connection: &Connection,
+    objects: &[FluxObject],
+    options: &Options,
+    tell: Tell<'_>,
+    batch: impl Future<Output = Vec<Result<Report>>>,
+) -> Vec<Result<Report>> {
+    if !options.wait || objects.is_empty() {
+        return batch.await;
+    }
+    let mut deployments: Vec<String> = objects
+        .iter()
+        .flat_map(|object| object.kind.answering_controllers())
+        .map(str::to_string)
+        .collect();
+    deployments.sort();
+    deployments.dedup();
+    let responders = Responders {
+        namespace: flux_namespace(connection).await,
+        deployments,
+    };
+    let awaited = match objects {
+        [one] => format!(
+            "{} in namespace {} to reconcile",
+            one.display_name(),
+            one.namespace()
+        ),
+        many => format!("{} objects to reconcile", many.len()),
+    };
+    let (mut results, unavailable) =
+        explained(connection, &responders, &|| awaited.clone(), tell, batch).await;
+    for report in results.iter_mut().flatten() {
+        name_likely_cause(report, &unavailable);
+    }
+    results
+}
+
+/// The namespace of Flux's controllers, as the install labels its CRDs; Flux's default when
+/// that cannot be read.
+async fn flux_namespace(connection: &Connection) -> String {
+    crate::flux::installed(connection)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|install| install.namespace)
+        .unwrap_or_else(|| crate::manifests::DEFAULT_NAMESPACE.to_string())
+}
+
+/// Sets the likely cause of a timed-out `report` (and of its source and dependencies): the
+/// controllers of its kind that could not answer.
+fn name_likely_cause(report: &mut Report, unavailable: &BTreeMap<String, String>) {
+    if let Outcome::TimedOut { likely_cause, .. } = &mut report.outcome
+        && let Some(kind) = FluxKind::lookup(report.kind)
+    {
+        let lines: Vec<&str> = kind
+            .answering_controllers()
+            .iter()
+            .filter_map(|controller| unavailable.get(*controller).map(String::as_str))
+            .collect();
+        if !lines.is_empty() {
+            *likely_cause = Some(lines.join("; "));
+        }
+    }
+    if let Some(source) = &mut report.source {
+        name_likely_cause(source, unavailable);
+    }
+    for dependency in &mut report.dependencies {
+        name_likely_cause(dependency, unavailable);
+    }
+}
+
 /// Reconciles every selected object at once. Every object is checked against the options first,
 /// so nothing is requested when one cannot take them; a suspended object met through `--all`
-/// or `-l` is skipped (a named one is an error, from [`reconcile`]).
+/// or `-l` is skipped (a named one is an error, from [`reconcile`]). `tell` hears what stands
+/// in the way of the waits (see [`explained_batch`]).
 pub async fn reconcile_all(
     connection: &Connection,
     apis: &FluxApis,
     selection: &Selection,
     options: &Options,
     progress: Progress<'_>,
+    tell: Tell<'_>,
 ) -> Result<Vec<Result<Report>>> {
     for object in &selection.objects {
         options.check_kind(object.kind, object.name())?;
     }
-    Ok(join_all(selection.objects.iter().map(|object| async move {
+    let batch = join_all(selection.objects.iter().map(|object| async move {
         if !selection.named && is_suspended(&object.object) {
             return Ok(Report::skipped(object, "suspended"));
         }
@@ -412,8 +494,8 @@ pub async fn reconcile_all(
         } else {
             reconcile(connection, apis, object, options, progress).await
         }
-    }))
-    .await)
+    }));
+    Ok(explained_batch(connection, &selection.objects, options, tell, batch).await)
 }
 
 /// One cluster's reconcile: the objects selected there and what happened to each.
@@ -439,7 +521,7 @@ pub async fn reconcile_cluster(
     // Progress lines of many clusters at once would only interleave; each cluster's result is
     // printed whole.
     let quiet = |_: &str| {};
-    let results = reconcile_all(&connection, &apis, &selected, options, &quiet).await?;
+    let results = reconcile_all(&connection, &apis, &selected, options, &quiet, &|_| {}).await?;
     Ok(ClusterRun {
         warnings: selected.warnings,
         results,

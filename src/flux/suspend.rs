@@ -6,11 +6,13 @@
 use futures::future::join_all;
 
 use crate::cluster::connection::Connection;
+use crate::cluster::explain::Tell;
 use crate::error::Result;
 use crate::flux::discovery::FluxApis;
 use crate::flux::objects::{FluxObject, Selection};
 use crate::flux::reconcile::{
-    Options, Progress, Report, merge_patch, new_token, request_and_wait, request_patch,
+    Options, Progress, Report, explained_batch, merge_patch, new_token, request_and_wait,
+    request_patch,
 };
 
 /// Sets `spec.suspend: true`.
@@ -50,14 +52,15 @@ pub async fn resume_all(
     selection: &Selection,
     options: &Options,
     progress: Progress<'_>,
+    tell: Tell<'_>,
 ) -> Vec<Result<Report>> {
-    join_all(
+    let batch = join_all(
         selection
             .objects
             .iter()
             .map(|object| resume(connection, apis, object, options, progress)),
-    )
-    .await
+    );
+    explained_batch(connection, &selection.objects, options, tell, batch).await
 }
 
 /// Sets `spec.suspend: false` and requests a reconcile in the same patch, then waits for it

@@ -155,6 +155,8 @@ pub enum Error {
         "cannot hand the SSH key to ssh through a private ssh-agent: {cause}; install OpenSSH's client tools (ssh-agent and ssh-add, e.g. apt-get install openssh-client)"
     )]
     SshAgent { cause: String },
+
+    #[error(
         "{program} is not available to sign commits ({cause}); install it (GnuPG for --gpg-key-ring, OpenSSH 8.2 or newer for --ssh-signing-key-file) and put it on PATH"
     )]
     SigningToolMissing {

@@ -49,6 +49,7 @@ pub async fn install(
             namespace,
             &manifests.components,
             Instant::now() + timeout,
+            &|explanation| explanation.show(progress),
         )
         .await?;
         progress.success("all components are healthy");

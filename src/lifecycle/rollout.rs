@@ -10,16 +10,19 @@ use kube::api::Api;
 
 use crate::cluster::connection::Connection;
 use crate::cluster::deployment::{Rollout, rollout};
+use crate::cluster::explain::{Responders, Tell, explained};
 use crate::cluster::wait::{Observed, Selector, Waited, Watched, watch_until};
 use crate::error::{Error, Result};
 use crate::flux::labels;
 
-/// Watches the Deployments named `components` in `namespace` until all are available.
+/// Watches the Deployments named `components` in `namespace` until all are available, telling
+/// `tell` what their Pods say while they are not ([`crate::cluster::explain`]).
 pub async fn wait_available(
     connection: &Connection,
     namespace: &str,
     components: &[String],
     deadline: Instant,
+    tell: Tell<'_>,
 ) -> Result<()> {
     let watched = Watched {
         api: Api::namespaced(connection.client.clone(), namespace),
@@ -28,7 +31,23 @@ pub async fn wait_available(
     };
     let mut rollouts = Rollouts::new(components);
     let verdict = |observed: &Observed<Deployment>| rollouts.observe(observed);
-    match watch_until(connection, watched, verdict, deadline).await? {
+    let responders = Responders {
+        namespace: namespace.to_string(),
+        deployments: components.to_vec(),
+    };
+    let awaited = format!(
+        "the Flux controllers to be available ({})",
+        components.join(", ")
+    );
+    let (waited, unavailable) = explained(
+        connection,
+        &responders,
+        &|| awaited.clone(),
+        tell,
+        watch_until(connection, watched, verdict, deadline),
+    )
+    .await;
+    match waited? {
         Waited::Decided(Ok(())) => Ok(()),
         Waited::Decided(Err(Stuck { name, message })) => Err(Error::RolloutStuck {
             namespace: namespace.to_string(),
@@ -38,6 +57,8 @@ pub async fn wait_available(
         Waited::TimedOut { .. } => Err(Error::RolloutTimedOut {
             namespace: namespace.to_string(),
             pending: rollouts.pending().join(", "),
+            likely_cause: (!unavailable.is_empty())
+                .then(|| unavailable.into_values().collect::<Vec<_>>().join("; ")),
         }),
     }
 }

@@ -68,6 +68,38 @@ impl Progress {
         }
     }
 
+    /// Something a wait learnt on the way (a controller that cannot answer): a `!` line, above
+    /// the spinner on a terminal, which keeps turning.
+    pub fn notice(&self, message: impl AsRef<str>) {
+        self.above_spinner('!', message.as_ref());
+    }
+
+    /// Good news on the way (a controller available again), above a turning spinner.
+    pub fn good_news(&self, message: impl AsRef<str>) {
+        self.above_spinner('✔', message.as_ref());
+    }
+
+    fn above_spinner(&self, symbol: char, message: &str) {
+        let line = format!("{symbol} {}", printable(message));
+        if let Ok(slot) = self.spinner.lock()
+            && let Some(spinner) = slot.as_ref()
+        {
+            spinner.println(line);
+            return;
+        }
+        if let Ok(mut sink) = self.sink.lock() {
+            let _ = writeln!(sink, "{line}");
+        }
+    }
+
+    /// A wait's heartbeat (what is still awaited, for how long): a `◎` line where no spinner
+    /// keeps time, nothing on a terminal.
+    pub fn still_waiting(&self, message: impl AsRef<str>) {
+        if !self.terminal {
+            self.line('◎', message.as_ref());
+        }
+    }
+
     /// Work that takes a moment (building, dry-running): a spinner on a terminal until
     /// [`Progress::pause`] or the next line, nothing elsewhere (the result says it all).
     pub fn busy(&self, message: impl AsRef<str>) {

@@ -19,6 +19,7 @@ use crate::support::git_servers::{GitHttpServer, GitSshServer};
 use crate::support::golden::{assert_golden, loopback_ports, transcript};
 use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::processes::temp_dir;
+use crate::support::streamed::Streamed;
 use crate::support::{plugin_command, run, run_async, stderr, stdout};
 use crate::{assert_failed_after_progress as assert_clean_failure, client_for, names};
 
@@ -68,13 +69,23 @@ pub(crate) fn bootstrap_command(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Command {
+    bootstrap_command_within(plane, args, env, "90s")
+}
+
+/// [`bootstrap_command`] with a `--timeout` of its own.
+fn bootstrap_command_within(
+    plane: &ControlPlane,
+    args: &[&str],
+    env: &[(&str, &str)],
+    timeout: &str,
+) -> Command {
     let release = &plane.assets.flux_release;
     let mut command = plugin_command(plane, &["bootstrap", "git"]);
     command
         .args(args)
         .arg("--manifests")
         .arg(release.join("install.yaml"))
-        .args(["--timeout", "90s"])
+        .args(["--timeout", timeout])
         .env("XDG_CACHE_HOME", temp_dir("cache-"))
         .env_remove("GIT_PASSWORD");
     for (key, value) in env {
@@ -479,4 +490,120 @@ async fn a_push_rejected_because_the_branch_moved_is_retried_on_a_fresh_clone() 
         git(&bare, &["log", "--format=%s", "main"]),
         "Add Flux sync manifests\nAdd Flux v2.9.4 component manifests\nSomeone else's commit\nInitial commit"
     );
+}
+
+/// The Pod the kubelet stand-in writes for source-controller when its image cannot be pulled:
+/// created, then its status written through the `/status` subresource as a kubelet would.
+fn write_image_pull_backoff_pod(plane: &ControlPlane, name: &str, message: &str) {
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": "source-controller"}},
+        "spec": {"containers": [{"name": "manager",
+                                 "image": "ghcr.io/fluxcd/source-controller:v1.9.4"}]},
+    });
+    let file = temp_dir("pod-").join("pod.json");
+    std::fs::write(&file, pod.to_string()).unwrap();
+    plane.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    let status = serde_json::json!({"status": {"phase": "Pending", "containerStatuses": [{
+        "name": "manager", "image": "ghcr.io/fluxcd/source-controller:v1.9.4", "imageID": "",
+        "ready": false, "restartCount": 0, "started": false,
+        "state": {"waiting": {"reason": "ImagePullBackOff", "message": message}}}]}});
+    plane.kubectl_ok(&[
+        "patch",
+        "pod",
+        name,
+        "-n",
+        NS,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &status.to_string(),
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_that_cannot_answer_is_named_while_waiting_and_by_the_timeout() {
+    let plane = ControlPlane::start_private();
+    let server = GitHttpServer::start();
+    let url = server.create_repo("fleet");
+    let bare = server.bare_path("fleet");
+    // source-controller's stand-ins are withheld: its Deployment never has a replica available
+    // and nothing answers for the GitRepository. The other controllers are available.
+    let client = client_for(&plane).await;
+    let _kubelet = KubeletStandIn::start(
+        client,
+        NS,
+        Arc::new(|name: &str| name != "source-controller"),
+    );
+    let args = https_args(&server, &url);
+    let password = [("GIT_PASSWORD", server.password.as_str())];
+    let mut running = Streamed::spawn(bootstrap_command_within(
+        &plane,
+        &strs(&args),
+        &password,
+        "50s",
+    ));
+
+    let waiting = running.wait_for_line(Duration::from_secs(40), |l| {
+        l.starts_with("◎ waiting for GitRepository flux-system/flux-system")
+    });
+    // Without a Pod that says why, the controller is named after a few seconds' grace.
+    running.wait_for_line(Duration::from_secs(15), |l| {
+        l == "! source-controller: 0/1 available"
+    });
+    // A Pod with a waiting reason, as the kubelet writes it, is quoted at once.
+    let message = "Back-off pulling image \"ghcr.io/fluxcd/source-controller:v1.9.4\"";
+    write_image_pull_backoff_pod(&plane, "source-controller-7d9f", message);
+    let pod_written = running.elapsed();
+    let quoted = format!(
+        "! source-controller: 0/1 available; Pod source-controller-7d9f: ImagePullBackOff: {message}"
+    );
+    running.wait_for_line(Duration::from_secs(10), |l| l == quoted);
+    let ended = running.finish(Duration::from_secs(90));
+
+    let head = git(&bare, &["rev-parse", "refs/heads/main"]);
+    let expected_waiting = format!(
+        "◎ waiting for GitRepository flux-system/flux-system to be reconciled at main@sha1:{head}"
+    );
+    assert_eq!(waiting, expected_waiting);
+    let waited_at = ended.when(&expected_waiting).unwrap();
+    let named_at = ended.when("! source-controller: 0/1 available").unwrap();
+    assert!(
+        named_at - waited_at < Duration::from_secs(8),
+        "named {:?} after the wait began",
+        named_at - waited_at
+    );
+    let quoted_at = ended.when(&quoted).unwrap();
+    assert!(
+        quoted_at.saturating_sub(pod_written) < Duration::from_secs(3),
+        "quoted {:?} after the Pod was written",
+        quoted_at.saturating_sub(pod_written)
+    );
+    // Told once each, in this order, then the heartbeat (every 30 s where no spinner runs),
+    // then the timeout error naming the controller as the likely cause.
+    let after_wait: Vec<&str> = ended
+        .lines
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .skip_while(|l| *l != expected_waiting)
+        .collect();
+    assert_eq!(
+        after_wait,
+        [
+            expected_waiting.as_str(),
+            "! source-controller: 0/1 available",
+            quoted.as_str(),
+            &format!(
+                "◎ still waiting for GitRepository flux-system/flux-system to be reconciled at main@sha1:{head} (30s); {}",
+                &quoted[2..]
+            ),
+            &format!(
+                "error: GitRepository flux-system/flux-system did not become Ready at main@sha1:{head} in time; likely cause: {} (see kubectl -n flux-system get pods)",
+                &quoted[2..]
+            ),
+        ],
+        "{}",
+        ended.stderr()
+    );
+    assert_eq!(ended.status.code(), Some(1));
 }

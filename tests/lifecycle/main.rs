@@ -7,6 +7,7 @@ mod support;
 mod bootstrap;
 mod bootstrap_signing;
 mod check;
+mod faults;
 mod install;
 mod interop;
 mod interrupts;

@@ -112,6 +112,12 @@ pub struct ControlPlane {
     processes: Mutex<Vec<Child>>,
     flux_crds: OnceLock<()>,
     controller_manager: OnceLock<()>,
+    /// What the API server is started again with (fault tests): the same etcd, port and
+    /// certificates, and its place in `processes`.
+    etcd_url: String,
+    tokens: PathBuf,
+    apiserver_port: u16,
+    apiserver_index: usize,
 }
 
 static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
@@ -157,9 +163,10 @@ impl ControlPlane {
         let etcd_url = start_with_retries("etcd", || start_etcd(&assets, &dir), &mut processes);
         let port = start_with_retries(
             "kube-apiserver",
-            || start_apiserver(&assets, &dir, &pki, &etcd_url, &tokens),
+            || start_apiserver(&assets, &dir, &pki, &etcd_url, &tokens, free_port()),
             &mut processes,
         );
+        let apiserver_index = processes.len() - 1;
         let server = format!("https://127.0.0.1:{port}");
         let (cert, key) = pki.client_cert("admin", Some("system:masters"));
         let kubeconfig = dir.join("admin.kubeconfig");
@@ -182,6 +189,10 @@ impl ControlPlane {
             processes: Mutex::new(processes),
             flux_crds: OnceLock::new(),
             controller_manager: OnceLock::new(),
+            etcd_url,
+            tokens,
+            apiserver_port: port,
+            apiserver_index,
         };
         plane.wait_ready();
         plane
@@ -386,6 +397,37 @@ impl ControlPlane {
         });
     }
 
+    /// Stops the API server (SIGTERM, as a node restart would), leaving etcd and its data: for
+    /// fault tests, on a control plane of the test's own.
+    pub fn stop_apiserver(&self) {
+        let mut processes = self.processes.lock().unwrap_or_else(|p| p.into_inner());
+        stop(
+            &mut processes[self.apiserver_index],
+            Duration::from_secs(10),
+        );
+    }
+
+    /// Starts the API server stopped by [`ControlPlane::stop_apiserver`] again, on the same
+    /// port, with the same etcd data, certificates and tokens, and waits until it is ready.
+    pub fn start_apiserver_again(&self) {
+        let started = start_apiserver(
+            &self.assets,
+            &self.dir,
+            &self.pki,
+            &self.etcd_url,
+            &self.tokens,
+            self.apiserver_port,
+        );
+        let (_, child) = started.unwrap_or_else(|err| {
+            panic!(
+                "kube-apiserver did not start again on port {}: {err}",
+                self.apiserver_port
+            )
+        });
+        self.processes.lock().unwrap_or_else(|p| p.into_inner())[self.apiserver_index] = child;
+        self.wait_ready();
+    }
+
     /// Stops etcd and the API server now (normally left to the exit handler).
     pub fn stop(&self) {
         for child in self
@@ -477,8 +519,8 @@ fn start_apiserver(
     pki: &Pki,
     etcd_url: &str,
     tokens: &Path,
+    port: u16,
 ) -> Result<(u16, Child), String> {
-    let port = free_port();
     let log = dir.join("kube-apiserver.log");
     let mut command = Command::new(assets.bin_dir.join("kube-apiserver"));
     command

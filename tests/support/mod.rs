@@ -9,6 +9,7 @@ pub mod golden;
 pub mod helm_repository;
 pub mod processes;
 pub mod signing_keys;
+pub mod streamed;
 
 pub use control_plane::control_plane;
 

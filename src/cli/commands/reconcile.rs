@@ -2,6 +2,7 @@
 
 use crate::cli::args::{SelectionFlags, WaitFlags};
 use crate::cluster::connection::{Connection, ConnectionFlags};
+use crate::cluster::explain::Explanation;
 use crate::error::{Error, Result};
 use crate::fleet::reconcile::{self as fleet_reconcile, ClusterOutcome, ClusterReport};
 use crate::fleet::{self, Fleet, FleetFlags, Member, Reached};
@@ -126,7 +127,8 @@ pub async fn run_reconcile(args: ReconcileArgs, ui: &Ui) -> Result<()> {
     }
     let (connection, apis, selected) = resolve(ui, &args.connection, &selection, true).await?;
     let progress = |line: &str| ui.transient(line);
-    let results = reconcile_all(&connection, &apis, &selected, &options, &progress).await?;
+    let tell = |explanation| show_explanation(ui, explanation);
+    let results = reconcile_all(&connection, &apis, &selected, &options, &progress, &tell).await?;
     finish(ui, results, args.wait.output)
 }
 
@@ -162,8 +164,19 @@ pub async fn run_resume(args: ResumeArgs, ui: &Ui) -> Result<()> {
     };
     let (connection, apis, selected) = resolve(ui, &args.connection, &selection, false).await?;
     let progress = |line: &str| ui.transient(line);
-    let results = resume_all(&connection, &apis, &selected, &options, &progress).await;
+    let tell = |explanation| show_explanation(ui, explanation);
+    let results = resume_all(&connection, &apis, &selected, &options, &progress, &tell).await;
     finish(ui, results, args.wait.output)
+}
+
+/// What stands in the way of a wait: a controller that cannot answer as a `!` line, and the
+/// heartbeat (reconcile has no spinner, so it is shown on terminals too).
+fn show_explanation(ui: &Ui, explanation: Explanation) {
+    match explanation {
+        Explanation::Unavailable(text) => ui.line(&format!("! {text}")),
+        Explanation::Available(text) => ui.line(&format!("✔ {text}")),
+        Explanation::StillWaiting(text) => ui.line(&format!("◎ {text}")),
+    }
 }
 
 /// Prints every report (a line each, or one JSON/YAML list) and a summary, and turns failures
@@ -249,15 +262,22 @@ fn print_prefixed(ui: &Ui, report: &Report, prefix: &str) -> Result<()> {
             last_ready_status,
             last_reason,
             last_message,
+            likely_cause,
         } => {
-            let last = match (last_ready_status, last_reason, last_message) {
+            let mut last = match (last_ready_status, last_reason, last_message) {
                 (Some(status), reason, message) => format!(
                     "last Ready condition: {status} {}: {}",
                     reason.as_deref().unwrap_or_default(),
                     message.as_deref().map(short_revision).unwrap_or_default()
                 ),
+                _ if likely_cause.is_some() => {
+                    "the controller wrote no Ready condition".to_string()
+                }
                 _ => "the controller wrote no Ready condition (is it running?)".to_string(),
             };
+            if let Some(cause) = likely_cause {
+                last.push_str(&format!("; likely cause: {cause}"));
+            }
             ui.line(&format!(
                 "{prefix}✗ {who}: not reconciled within {timeout_seconds}s; {last}"
             ));

@@ -294,7 +294,9 @@ async fn watch(
         let change = match update {
             Update::Changed(change) => *change,
             Update::Retrying { kind, error } => {
-                tracing::warn!("watch of {} failed, retrying: {error}", kind.plural);
+                // Retried under the wait policy (an API server restart is no error); a watch
+                // that gives up ends the view with its error.
+                tracing::debug!("watch of {} failed, retrying: {error}", kind.plural);
                 continue;
             }
             Update::NotWatched(warning) => {
@@ -589,7 +591,7 @@ async fn watch_fleet(
         let change = match update {
             Ok(Update::Changed(change)) => *change,
             Ok(Update::Retrying { kind, error }) => {
-                tracing::warn!(
+                tracing::debug!(
                     "{cluster}: watch of {} failed, retrying: {error}",
                     kind.plural
                 );

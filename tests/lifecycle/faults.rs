@@ -1,0 +1,195 @@
+//! Faults while a command waits: the API server stopped and started again on the same port
+//! (same etcd data, certificates and tokens) under `reconcile` and `status -w`, and a server
+//! gone for longer than `--request-timeout`. Each test stops the API server of a control plane
+//! of its own.
+
+use std::time::Duration;
+
+use kubectl_gitops::flux::FluxKind;
+
+use crate::client_for;
+use crate::support::control_plane::ControlPlane;
+use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
+use crate::support::plugin_command;
+use crate::support::processes::temp_dir;
+use crate::support::streamed::Streamed;
+
+const REVISION: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
+
+/// A control plane of the test's own with the Flux CRDs and a GitRepository `default/app`.
+fn plane_with_a_git_repository() -> ControlPlane {
+    let plane = ControlPlane::start_private();
+    plane.install_flux_crds();
+    let object = serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "app", "namespace": "default"},
+        "spec": {"url": "https://git.example/app.git", "interval": "10m",
+                 "ref": {"branch": "main"}},
+    });
+    let file = temp_dir("faults-").join("app.json");
+    std::fs::write(&file, object.to_string()).unwrap();
+    plane.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+    plane
+}
+
+/// Waits until the plugin has asked for a reconcile of `default/app` (so its wait has begun).
+fn wait_for_request(plane: &ControlPlane) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let requested = plane.kubectl_ok(&[
+            "get",
+            "gitrepository",
+            "app",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.metadata.annotations.reconcile\\.fluxcd\\.io/requestedAt}",
+        ]);
+        if !requested.is_empty() {
+            // The watch starts right after the request.
+            std::thread::sleep(Duration::from_secs(1));
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the plugin did not request a reconcile within 30s");
+}
+
+fn git_repository() -> &'static FluxKind {
+    FluxKind::lookup("GitRepository").expect("kind")
+}
+
+/// `✔ GitRepository/app in namespace default: fetched revision <REVISION> (1.2s)` without the
+/// elapsed time, which varies.
+fn without_elapsed(line: &str) -> &str {
+    line.rsplit_once(" (").map_or(line, |(head, _)| head)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_waits_through_an_api_server_restart() {
+    let plane = plane_with_a_git_repository();
+    let running = Streamed::spawn(plugin_command(
+        &plane,
+        &[
+            "reconcile",
+            "gitrepository",
+            "app",
+            "-n",
+            "default",
+            "--timeout",
+            "2m",
+        ],
+    ));
+    wait_for_request(&plane);
+    plane.stop_apiserver();
+    std::thread::sleep(Duration::from_secs(2));
+    plane.start_apiserver_again();
+    // The controller answers only after the restart: the answer must come through the
+    // resumed watch.
+    let _controller = fake_flux_controller(
+        client_for(&plane).await,
+        git_repository(),
+        "default",
+        "app",
+        Behaviour::Succeed {
+            revision: REVISION.into(),
+        },
+        Duration::from_millis(100),
+    );
+    let ended = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(120)))
+        .await
+        .unwrap();
+    // No error for a short restart; the restart may take long enough for the 30 s heartbeat.
+    let said: Vec<&str> = ended
+        .lines
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .filter(|l| {
+            *l != "◎ still waiting for GitRepository/app in namespace default to reconcile (30s)"
+        })
+        .collect();
+    assert!(said.is_empty(), "{}", ended.stderr());
+    assert_eq!(ended.status.code(), Some(0));
+    let lines: Vec<&str> = ended.stdout.lines().map(without_elapsed).collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "✔ GitRepository/app in namespace default: fetched revision {REVISION}"
+        )]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_the_request_timeout_ends_the_wait_with_a_clear_error() {
+    let plane = plane_with_a_git_repository();
+    let running = Streamed::spawn(plugin_command(
+        &plane,
+        &[
+            "reconcile",
+            "gitrepository",
+            "app",
+            "-n",
+            "default",
+            "--timeout",
+            "2m",
+            "--request-timeout",
+            "3s",
+        ],
+    ));
+    wait_for_request(&plane);
+    let stopped_at = running.elapsed();
+    plane.stop_apiserver();
+    let ended = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let waited = ended.lines.last().map(|(at, _)| *at).unwrap_or_default() - stopped_at;
+    assert_eq!(
+        ended.stderr(),
+        format!(
+            "error: cannot reach the Kubernetes API server at {}: Connection refused (os error 111); check that the cluster is running and that the kubeconfig, --context or --server point at it\n",
+            plane.server
+        )
+    );
+    assert_eq!(ended.status.code(), Some(1));
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(40),
+        "gave up {waited:?} after the server stopped"
+    );
+    plane.start_apiserver_again();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_watch_goes_on_through_an_api_server_restart() {
+    let plane = plane_with_a_git_repository();
+    let mut running = Streamed::spawn(plugin_command(&plane, &["status", "-w", "-n", "default"]));
+    running.wait_for_stdout_line(Duration::from_secs(20), |l| l.contains("GitRepository/app"));
+    std::thread::sleep(Duration::from_secs(1));
+    plane.stop_apiserver();
+    std::thread::sleep(Duration::from_secs(2));
+    plane.start_apiserver_again();
+    // A change made after the restart is shown: the watch resumed.
+    let _controller = fake_flux_controller(
+        client_for(&plane).await,
+        git_repository(),
+        "default",
+        "app",
+        Behaviour::Succeed {
+            revision: REVISION.into(),
+        },
+        Duration::from_millis(100),
+    );
+    plane.kubectl_ok(&[
+        "annotate",
+        "--overwrite",
+        "gitrepository/app",
+        "-n",
+        "default",
+        "reconcile.fluxcd.io/requestedAt=after-restart",
+    ]);
+    let shown = running.wait_for_stdout_line(Duration::from_secs(60), |l| {
+        l.contains("GitRepository/app") && l.contains("main@sha1:0123456")
+    });
+    let ended = running.kill();
+    assert_eq!(ended.stderr(), "", "no error for a short restart");
+    assert!(shown.contains("True"), "{shown}");
+}
