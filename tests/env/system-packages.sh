@@ -10,6 +10,15 @@ command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-pip)
 [[ -e /usr/lib/lighttpd/mod_openssl.so ]] || packages+=(lighttpd-mod-openssl)
 [[ -x /usr/sbin/sshd ]] || packages+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || packages+=(openssh-client)
+# The cross-platform check (tests/env/cross-check.sh), when the caller asks for it: Debian's
+# Rust builds other targets' standard library; MinGW and clang compile ring's C.
+if [[ ${WANT_CROSS_CHECK:-} == 1 ]]; then
+  [[ -x /usr/bin/rustc ]] || packages+=(rustc-web)
+  [[ -x /usr/bin/cargo ]] || packages+=(cargo-web)
+  [[ -d /usr/lib/rustlib/src/rust/library ]] || packages+=(rust-web-src)
+  command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || packages+=(gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)
+  command -v clang >/dev/null 2>&1 || packages+=(clang)
+fi
 if ((${#packages[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian packages: ${packages[*]}"

@@ -19,6 +19,7 @@ mod git_servers;
 mod hostile_text;
 mod install_manifests;
 mod krew;
+mod least_privilege;
 mod plugin_discovery;
 mod reconcile;
 mod rollback;

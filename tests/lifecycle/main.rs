@@ -8,6 +8,7 @@ mod bootstrap;
 mod check;
 mod install;
 mod interop;
+mod least_privilege;
 mod uninstall;
 
 use std::process::Output;
