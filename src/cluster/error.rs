@@ -360,14 +360,19 @@ fn forbidden_next_step(action: &Action, message: &str) -> String {
             "a server-side dry-run needs the rights of the change itself: the built-in ClusterRole edit grants them for most namespaced kinds ({binding}; README, \"Least privilege\"), or use a context with more rights"
         );
     }
-    let scope = match &right.namespace {
-        Some(ns) => format!("a RoleBinding in namespace \"{ns}\" or a ClusterRoleBinding"),
-        None => "a ClusterRoleBinding".to_string(),
-    };
     match role_granting(&right) {
-        Some(role) => format!(
-            "the ClusterRole {role} grants it (docs/rbac/{role}.yaml; README, \"Least privilege\"): ask a cluster admin to bind it to you with {scope}, or use a context with more rights"
-        ),
+        Some(role) => {
+            // Installing touches cluster-scoped objects: only a cluster-wide binding will do.
+            let scope = match &right.namespace {
+                Some(ns) if role != "gitops-admin" => {
+                    format!("a RoleBinding in namespace \"{ns}\" or a ClusterRoleBinding")
+                }
+                _ => "a ClusterRoleBinding".to_string(),
+            };
+            format!(
+                "the ClusterRole {role} grants it (docs/rbac/{role}.yaml; README, \"Least privilege\"): ask a cluster admin to bind it to you with {scope}, or use a context with more rights"
+            )
+        }
         None => {
             "ask a cluster admin for that permission, or use a context with more rights".to_string()
         }
