@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
-# Debian packages the tests need (git, python3, lighttpd, sshd): installed when missing.
+# Debian packages the tests need (git, python3, lighttpd, sshd, and the cross check's Rust,
+# MinGW and clang): installed when missing.
+WANT_CROSS_CHECK=1
 source tests/env/system-packages.sh
 command -v cargo >/dev/null 2>&1 || die "cargo is not installed: install Rust (https://rustup.rs) and run again"
 command -v go >/dev/null 2>&1 || [[ -n ${KUBEBUILDER_ASSETS:-} ]] \
@@ -24,6 +26,8 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
+say "cargo check for every platform of the krew manifest (tests/env/cross-check.sh)"
+tests/env/cross-check.sh
 say "cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

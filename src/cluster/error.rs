@@ -10,6 +10,7 @@ use std::time::Duration;
 use kube::config::KubeconfigError;
 
 use super::action::Action;
+use super::roles::{Right, role_granting};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -116,7 +117,8 @@ pub enum Error {
     Unauthorized { server: String, action: Box<Action> },
 
     #[error(
-        "forbidden: {user} cannot {action} (403: {message}); ask a cluster admin for that permission, or use a context with more rights"
+        "forbidden: {user} cannot {action} (403: {message}); {next_step}",
+        next_step = forbidden_next_step(.action, .message)
     )]
     Forbidden {
         user: String,
@@ -327,6 +329,56 @@ fn chain<'a>(
     std::iter::successors(Some(err), |e| e.source())
 }
 
+/// What to ask for after a 403: the plugin's ClusterRole that grants the missing right
+/// (docs/rbac/), read from the server's message, or from the action when the message does not
+/// say (an authorizer other than RBAC may word it differently).
+fn forbidden_next_step(action: &Action, message: &str) -> String {
+    let right = Right::from_forbidden_message(message).unwrap_or_else(|| {
+        let (resource, group) = action
+            .resource
+            .split_once('.')
+            .unwrap_or((action.resource.as_str(), ""));
+        Right {
+            // Server-side apply (also in dry-run) is authorized as patch.
+            verb: match action.verb.as_str() {
+                "apply" | "dry-run apply" => "patch".to_string(),
+                verb => verb.to_string(),
+            },
+            group: group.to_string(),
+            resource: resource.to_string(),
+            namespace: action.namespace.clone(),
+        }
+    });
+    // The kinds a dry-run touches are whatever the user's manifests hold, which no role of
+    // the plugin's can list.
+    if action.verb == "dry-run apply" {
+        let binding = match &right.namespace {
+            Some(ns) => format!("bind it with a RoleBinding in namespace \"{ns}\""),
+            None => "bind it with a ClusterRoleBinding".to_string(),
+        };
+        return format!(
+            "a server-side dry-run needs the rights of the change itself: the built-in ClusterRole edit grants them for most namespaced kinds ({binding}; README, \"Least privilege\"), or use a context with more rights"
+        );
+    }
+    match role_granting(&right) {
+        Some(role) => {
+            // Installing touches cluster-scoped objects: only a cluster-wide binding will do.
+            let scope = match &right.namespace {
+                Some(ns) if role != "gitops-admin" => {
+                    format!("a RoleBinding in namespace \"{ns}\" or a ClusterRoleBinding")
+                }
+                _ => "a ClusterRoleBinding".to_string(),
+            };
+            format!(
+                "the ClusterRole {role} grants it (docs/rbac/{role}.yaml; README, \"Least privilege\"): ask a cluster admin to bind it to you with {scope}, or use a context with more rights"
+            )
+        }
+        None => {
+            "ask a cluster admin for that permission, or use a context with more rights".to_string()
+        }
+    }
+}
+
 /// The user named in a 403 message (`User "alice" cannot ...`), or a neutral word.
 fn forbidden_user(message: &str) -> String {
     message
@@ -475,5 +527,50 @@ mod tests {
         assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
         let err = Error::from_kube(status(409, "conflict"), "s", None, action());
         assert!(matches!(err, Error::Api { code: 409, .. }), "{err:?}");
+    }
+
+    fn forbidden(action: Action, message: &str) -> String {
+        Error::Forbidden {
+            user: forbidden_user(message),
+            action: Box::new(action),
+            message: message.to_string(),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn a_forbidden_answer_names_the_plugins_role_that_grants_the_right() {
+        let message = "kustomizations.kustomize.toolkit.fluxcd.io \"apps\" is forbidden: User \"ann\" cannot patch resource \"kustomizations\" in API group \"kustomize.toolkit.fluxcd.io\" in the namespace \"team\"";
+        let patch = Action::new("patch", "kustomizations.kustomize.toolkit.fluxcd.io")
+            .named("apps")
+            .in_namespace("team");
+        assert_eq!(
+            forbidden(patch, message),
+            format!(
+                "forbidden: user \"ann\" cannot patch kustomizations.kustomize.toolkit.fluxcd.io \"apps\" in namespace \"team\" (403: {message}); the ClusterRole gitops-operate grants it (docs/rbac/gitops-operate.yaml; README, \"Least privilege\"): ask a cluster admin to bind it to you with a RoleBinding in namespace \"team\" or a ClusterRoleBinding, or use a context with more rights"
+            )
+        );
+        // Server-side apply is authorized as patch (or create): read from the message, or
+        // from the action when an authorizer words it otherwise.
+        let apply = Action::new("apply", "customresourcedefinitions.apiextensions.k8s.io")
+            .named("gitrepositories.source.toolkit.fluxcd.io");
+        assert!(
+            forbidden(apply, "forbidden").ends_with(
+                "the ClusterRole gitops-admin grants it (docs/rbac/gitops-admin.yaml; README, \"Least privilege\"): ask a cluster admin to bind it to you with a ClusterRoleBinding, or use a context with more rights"
+            )
+        );
+        let list = Action::new("list", "events").in_namespace("team");
+        assert!(forbidden(list, "forbidden").contains("the ClusterRole gitops-view grants it"));
+    }
+
+    #[test]
+    fn a_forbidden_dry_run_points_at_the_built_in_edit_role() {
+        let message = "configmaps \"settings\" is forbidden: User \"ann\" cannot patch resource \"configmaps\" in API group \"\" in the namespace \"default\"";
+        let dry_run = Action::new("dry-run apply", "configmaps")
+            .named("settings")
+            .in_namespace("default");
+        assert!(forbidden(dry_run, message).ends_with(
+            "; a server-side dry-run needs the rights of the change itself: the built-in ClusterRole edit grants them for most namespaced kinds (bind it with a RoleBinding in namespace \"default\"; README, \"Least privilege\"), or use a context with more rights"
+        ));
     }
 }

@@ -233,7 +233,8 @@ fn validate_namespace(namespace: &str) -> Result<()> {
     }
 }
 
-/// `$XDG_CACHE_HOME/kubectl-gitops/manifests`, else `~/.cache/kubectl-gitops/manifests`.
+/// `$XDG_CACHE_HOME/kubectl-gitops/manifests`, else `~/.cache/kubectl-gitops/manifests`, else
+/// (Windows) `%LOCALAPPDATA%\kubectl-gitops\manifests`.
 pub(super) fn default_cache_dir() -> Result<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
@@ -244,10 +245,25 @@ pub(super) fn default_cache_dir() -> Result<PathBuf> {
                 .filter(|v| !v.is_empty())
                 .map(|home| PathBuf::from(home).join(".cache"))
         })
+        .or_else(per_user_cache)
         .ok_or_else(|| Error::CacheUnavailable {
             cause: "neither XDG_CACHE_HOME nor HOME is set".into(),
         })?;
     Ok(base.join("kubectl-gitops").join("manifests"))
+}
+
+/// Windows' own per-user cache folder, `%LOCALAPPDATA%`: HOME is usually unset there outside
+/// Git Bash.
+#[cfg(windows)]
+fn per_user_cache() -> Option<PathBuf> {
+    std::env::var_os("LOCALAPPDATA")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+#[cfg(not(windows))]
+fn per_user_cache() -> Option<PathBuf> {
+    None
 }
 
 #[cfg(test)]

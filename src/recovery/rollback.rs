@@ -9,10 +9,12 @@
 
 use std::time::Duration;
 
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde::Serialize;
 
 use std::path::Path;
 
+use crate::cluster::action::{Action, qualified_plural};
 use crate::cluster::connection::Connection;
 use crate::cluster::discovery::Resources;
 use crate::flux::discovery::FluxApis;
@@ -401,6 +403,48 @@ pub async fn reconcile_after(
         );
     }
     Ok(reports)
+}
+
+/// Refuses before anything is pushed when the user may not request the reconciles that
+/// [`reconcile_after`] makes: a server-side dry-run of an empty merge patch on each object it
+/// patches (the source, the Kustomization, the HelmRelease) is authorized exactly as the
+/// real request, so a missing right gives the usual forbidden message, naming the role that
+/// grants it, while the branch is still untouched.
+pub async fn check_may_reconcile(connection: &Connection, subject: &Subject) -> crate::Result<()> {
+    let apis = FluxApis::discover(connection).await?;
+    let mut objects = Vec::new();
+    let mut patched = vec![&subject.manager];
+    if subject.is_helm_release() {
+        patched.push(&subject.object);
+    }
+    for object in patched {
+        if let Some(source) = reconcile::source_of(connection, &apis, object).await? {
+            objects.push(source);
+        }
+        objects.push(object.clone());
+    }
+    let params = PatchParams {
+        dry_run: true,
+        ..PatchParams::default()
+    };
+    for object in &objects {
+        let served = apis.require(object.kind)?;
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            connection.client.clone(),
+            object.namespace(),
+            &served.resource,
+        );
+        let action = Action::new("patch", &qualified_plural(&served.resource))
+            .named(object.name())
+            .in_namespace(object.namespace());
+        connection
+            .call(
+                action,
+                api.patch(object.name(), &params, &Patch::Merge(serde_json::json!({}))),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 fn short(commit: &str) -> String {

@@ -12,6 +12,15 @@ command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-pip)
 command -v ssh-keygen >/dev/null 2>&1 || packages+=(openssh-client)
 # Signed commits: gpg signs and verifies OpenPGP signatures (ssh-keygen does SSH ones).
 command -v gpg >/dev/null 2>&1 || packages+=(gnupg)
+# The cross-platform check (tests/env/cross-check.sh), when the caller asks for it: Debian's
+# Rust builds other targets' standard library; MinGW and clang compile ring's C.
+if [[ ${WANT_CROSS_CHECK:-} == 1 ]]; then
+  [[ -x /usr/bin/rustc ]] || packages+=(rustc-web)
+  [[ -x /usr/bin/cargo ]] || packages+=(cargo-web)
+  [[ -d /usr/lib/rustlib/src/rust/library ]] || packages+=(rust-web-src)
+  command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || packages+=(gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)
+  command -v clang >/dev/null 2>&1 || packages+=(clang)
+fi
 if ((${#packages[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian packages: ${packages[*]}"

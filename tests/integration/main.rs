@@ -20,6 +20,7 @@ mod hostile_text;
 mod install_manifests;
 mod interrupts;
 mod krew;
+mod least_privilege;
 mod plugin_discovery;
 mod reconcile;
 mod rollback;

@@ -27,16 +27,16 @@ fn git(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> String {
 
 /// A repository with two commits changing apps/ (values a, then b) and a GitRepository and
 /// Kustomization `apps` in a fresh namespace that applied the second.
-struct Fixture {
-    server: GitHttpServer,
-    ns: String,
+pub(crate) struct Fixture {
+    pub(crate) server: GitHttpServer,
+    pub(crate) ns: String,
     work: std::path::PathBuf,
-    v1: String,
-    v2: String,
+    pub(crate) v1: String,
+    pub(crate) v2: String,
 }
 
 impl Fixture {
-    async fn new(prefix: &str) -> Fixture {
+    pub(crate) async fn new(prefix: &str) -> Fixture {
         let server = GitHttpServer::start();
         let url = server.create_repo("fleet");
         let env = https_env(&server);
@@ -93,18 +93,29 @@ impl Fixture {
     }
 
     async fn rollback(&self, args: &[&str]) -> std::process::Output {
+        self.run_as(control_plane(), "rollback", args).await
+    }
+
+    /// `kubectl gitops <command> ks/apps -n <ns> <args>` as the user of `kubeconfig`, with
+    /// the Git server's credentials.
+    pub(crate) async fn run_as(
+        &self,
+        kubeconfig: impl AsRef<Path>,
+        command: &str,
+        args: &[&str],
+    ) -> std::process::Output {
         let ca_file = self.server.ca_file.display().to_string();
-        let mut full = vec!["rollback", "ks/apps", "-n", &self.ns, "--ca-file", &ca_file];
+        let mut full = vec![command, "ks/apps", "-n", &self.ns, "--ca-file", &ca_file];
         full.extend_from_slice(&["--git-username", &self.server.username]);
         full.extend_from_slice(args);
-        let mut command = plugin_command(control_plane(), &full);
+        let mut command = plugin_command(kubeconfig, &full);
         command
             .env("PATH", control_plane().assets.path_with_kubectl())
             .env("GIT_PASSWORD", &self.server.password);
         run_async(command).await
     }
 
-    fn head(&self) -> String {
+    pub(crate) fn head(&self) -> String {
         let bare = self.server.bare_path("fleet");
         git(
             &self.work,

@@ -11,6 +11,7 @@ mod faults;
 mod install;
 mod interop;
 mod interrupts;
+mod least_privilege;
 mod uninstall;
 
 use std::process::Output;

@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::git::Signature;
 use crate::preview::kustomize::Kubectl;
 use crate::recovery::rollback::{
-    Done, Plan, RollbackOptions, cluster_changes, commit_and_push, prepare, reconcile_after,
+    Done, Plan, RollbackOptions, check_may_reconcile, cluster_changes, commit_and_push, prepare,
+    reconcile_after,
 };
 use crate::ui::Ui;
 use crate::ui::output::OutputFormat;
@@ -105,6 +106,7 @@ pub async fn run(args: RollbackArgs, ui: &Ui) -> Result<()> {
     if args.dry_run {
         return report(ui, args.output, Done::planned(plan, Some(changes)));
     }
+    check_may_reconcile(&connection, &subject).await?;
     ui.confirm(
         &format!(
             "Push this commit to branch {} of {} and reconcile {}?",
