@@ -6,6 +6,7 @@
 //! templates do, and [`Manifests`] writes the result as `gotk-components.yaml`. Install and
 //! bootstrap build on these; nothing here talks to a cluster or to Git.
 
+mod archive;
 mod bundle;
 mod error;
 mod flags;
