@@ -162,6 +162,13 @@ pub(super) fn from_archive(archive: &[u8], origin: &str, version: &str) -> Resul
     bundle.finish()
 }
 
+/// The bundle in one multi-document text such as install.yaml.
+pub(super) fn from_text(text: &str, origin: &str, version: &str) -> Result<Bundle> {
+    let mut bundle = Bundle::empty(origin, version);
+    bundle.add_file(origin, text)?;
+    bundle.finish()
+}
+
 /// The bundle in a local folder (per-component files) or file (e.g. install.yaml).
 pub(super) fn read_local(path: &Path, version: &str) -> Result<Bundle> {
     let origin = path.display().to_string();

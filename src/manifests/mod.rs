@@ -10,6 +10,8 @@ mod archive;
 mod bundle;
 mod error;
 mod flags;
+#[doc(hidden)]
+pub mod fuzzing;
 mod generate;
 mod registry_secret;
 mod release;
