@@ -314,3 +314,63 @@ mod tests {
         assert_eq!(v, "v2.9.4");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn digest(content: &[u8]) -> String {
+        hex(&Sha256::digest(content))
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(content in any::<Vec<u8>>(), checksums in any::<String>(), file in any::<String>()) {
+            let _ = verify(&content, &checksums, &file, "u", "c");
+        }
+
+        /// The file's line is found among any others, in either sha256sum mode (` ` or `*`),
+        /// with the digest in either case and CRLF line ends.
+        #[test]
+        fn the_listed_digest_is_accepted(
+            content in any::<Vec<u8>>(),
+            others in prop::collection::vec(("[0-9a-f]{64}", "[a-z0-9_.-]{1,30}"), 0..6),
+            at in any::<prop::sample::Index>(),
+            binary in any::<bool>(),
+            upper in any::<bool>(),
+            crlf in any::<bool>(),
+        ) {
+            let mut lines: Vec<(String, String)> = others.into_iter().filter(|(_, n)| n != MANIFESTS_ASSET).collect();
+            let d = digest(&content);
+            let d = if upper { d.to_ascii_uppercase() } else { d };
+            let name = if binary { format!("*{MANIFESTS_ASSET}") } else { MANIFESTS_ASSET.to_string() };
+            lines.insert(at.index(lines.len() + 1), (d, name));
+            let end = if crlf { "\r\n" } else { "\n" };
+            let text: String = lines.iter().map(|(d, n)| format!("{d}  {n}{end}")).collect();
+            prop_assert!(verify(&content, &text, MANIFESTS_ASSET, "u", "c").is_ok(), "{text}");
+        }
+
+        /// Any other content is refused, naming both digests.
+        #[test]
+        fn other_content_is_refused(content in any::<Vec<u8>>(), other in any::<Vec<u8>>()) {
+            prop_assume!(content != other);
+            let text = format!("{}  {MANIFESTS_ASSET}\n", digest(&content));
+            let err = verify(&other, &text, MANIFESTS_ASSET, "u", "c").err().ok_or_else(|| TestCaseError::fail("accepted"))?;
+            let message = err.to_string();
+            let mismatch = matches!(err, Error::ManifestChecksumMismatch { .. });
+            prop_assert!(mismatch);
+            prop_assert!(message.contains(&digest(&content)) && message.contains(&digest(&other)), "{message}");
+        }
+
+        /// A file listed under another name (a prefix, a suffix, a folder) does not count.
+        #[test]
+        fn only_the_exact_name_counts(content in any::<Vec<u8>>(), extra in "[a-z/]{1,5}", before in any::<bool>()) {
+            let name = if before { format!("{extra}{MANIFESTS_ASSET}") } else { format!("{MANIFESTS_ASSET}{extra}") };
+            let text = format!("{}  {name}\n", digest(&content));
+            let missing = matches!(verify(&content, &text, MANIFESTS_ASSET, "u", "c"), Err(Error::ManifestChecksumMissing { .. }));
+            prop_assert!(missing);
+        }
+    }
+}
