@@ -8,6 +8,7 @@ mod bootstrap;
 mod check;
 mod install;
 mod interop;
+mod secrets_in_output;
 mod uninstall;
 
 use std::process::Output;
