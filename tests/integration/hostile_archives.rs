@@ -22,10 +22,10 @@ fn release_with(extra: &[(tar::EntryType, &str, &str, Vec<u8>)]) -> Vec<u8> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&real[..]));
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
-        let mut header = entry.header().clone();
+        let header = entry.header().clone();
         let mut data = Vec::new();
         entry.read_to_end(&mut data).unwrap();
-        builder.append(&mut header, &data[..]).unwrap();
+        builder.append(&header, &data[..]).unwrap();
     }
     for (kind, name, link, data) in extra {
         let mut header = tar::Header::new_old();
