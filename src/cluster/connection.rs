@@ -207,18 +207,8 @@ impl ConnectionFlags {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let mut merged = Kubeconfig::default();
-        for path in paths.iter().filter(|p| p.exists()) {
-            merged =
-                merged
-                    .merge(read_kubeconfig(path)?)
-                    .map_err(|err| Error::KubeconfigInvalid {
-                        path: path.clone(),
-                        source: Box::new(err),
-                    })?;
-        }
         Ok(LoadedKubeconfig {
-            config: merged,
+            config: merge_kubeconfigs(&paths)?,
             sources: if sources.is_empty() {
                 "no path".to_string()
             } else {
@@ -482,6 +472,21 @@ fn not_defined<'a>(
             defined.join(", ")
         },
     }
+}
+
+/// The files of `KUBECONFIG` merged as kubectl merges them: missing files skipped, and for
+/// every name (context, cluster, user) and the current-context, the first file that sets it wins.
+fn merge_kubeconfigs(paths: &[PathBuf]) -> Result<Kubeconfig> {
+    let mut merged = Kubeconfig::default();
+    for path in paths.iter().filter(|p| p.exists()) {
+        merged = merged
+            .merge(read_kubeconfig(path)?)
+            .map_err(|err| Error::KubeconfigInvalid {
+                path: path.clone(),
+                source: Box::new(err),
+            })?;
+    }
+    Ok(merged)
 }
 
 fn read_kubeconfig(path: &Path) -> Result<Kubeconfig> {
@@ -778,5 +783,119 @@ contexts:
                 .token
                 .is_some()
         );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A kubeconfig of a few contexts, each on its own cluster and user, with names from a
+    /// small alphabet so that files share names often.
+    #[derive(Debug, Clone)]
+    struct File {
+        current: Option<String>,
+        /// context name -> (cluster name, server, user name, namespace)
+        contexts: Vec<(String, String, String, String, Option<String>)>,
+    }
+
+    fn file() -> impl Strategy<Value = File> {
+        (
+            proptest::option::of("[a-d]"),
+            prop::collection::vec(
+                ("[a-d]", 1u16..65535, proptest::option::of("[a-z]{1,8}")),
+                0..4,
+            ),
+        )
+            .prop_map(|(current, entries)| {
+                let mut seen = std::collections::BTreeSet::new();
+                File {
+                    current,
+                    contexts: entries
+                        .into_iter()
+                        .filter(|(name, ..)| seen.insert(name.clone()))
+                        .map(|(name, port, ns)| {
+                            (
+                                format!("c-{name}"),
+                                format!("https://h:{port}"),
+                                format!("u-{name}"),
+                                ns,
+                                name,
+                            )
+                        })
+                        .map(|(cluster, server, user, ns, name)| (name, cluster, server, user, ns))
+                        .collect(),
+                }
+            })
+    }
+
+    fn yaml(file: &File) -> String {
+        let mut text = String::from("apiVersion: v1\nkind: Config\n");
+        if let Some(c) = &file.current {
+            text.push_str(&format!("current-context: {c}\n"));
+        }
+        text.push_str("contexts:\n");
+        for (name, cluster, _, user, ns) in &file.contexts {
+            text.push_str(&format!(
+                "- name: {name}\n  context:\n    cluster: {cluster}\n    user: {user}\n"
+            ));
+            if let Some(ns) = ns {
+                text.push_str(&format!("    namespace: {ns}\n"));
+            }
+        }
+        text.push_str("clusters:\n");
+        for (_, cluster, server, ..) in &file.contexts {
+            text.push_str(&format!(
+                "- name: {cluster}\n  cluster:\n    server: {server}\n"
+            ));
+        }
+        text.push_str("users:\n");
+        for (_, _, _, user, _) in &file.contexts {
+            text.push_str(&format!("- name: {user}\n  user:\n    token: t-{user}\n"));
+        }
+        text
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Merged first-wins: every context of every file is there once, defined as in the
+        /// first file that has it; the current-context is the first file's that sets one; a
+        /// missing file changes nothing.
+        #[test]
+        fn kubeconfigs_merge_first_wins(files in prop::collection::vec(file(), 1..4), missing_at in any::<prop::sample::Index>()) {
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut paths: Vec<PathBuf> = files.iter().enumerate().map(|(i, f)| {
+                let path = dir.path().join(format!("config-{i}"));
+                std::fs::write(&path, yaml(f)).map(|()| path)
+            }).collect::<std::io::Result<_>>().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            paths.insert(missing_at.index(paths.len() + 1), dir.path().join("missing"));
+            let merged = merge_kubeconfigs(&paths).map_err(|e| TestCaseError::fail(e.to_string()))?;
+
+            let mut want: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+            for file in &files {
+                for (name, cluster, _, user, ns) in &file.contexts {
+                    want.entry(name.clone()).or_insert((format!("{cluster}/{user}"), ns.clone()));
+                }
+            }
+            let got: BTreeMap<String, (String, Option<String>)> = merged.contexts.iter().map(|c| {
+                let ctx = c.context.clone().unwrap_or_default();
+                (c.name.clone(), (format!("{}/{}", ctx.cluster, ctx.user.unwrap_or_default()), ctx.namespace))
+            }).collect();
+            prop_assert_eq!(merged.contexts.len(), got.len(), "a context appears twice");
+            prop_assert_eq!(got, want);
+
+            let first_server = |cluster: &str| files.iter().flat_map(|f| &f.contexts).find(|c| c.1 == cluster).map(|c| c.2.clone());
+            for cluster in &merged.clusters {
+                let server = cluster.cluster.as_ref().and_then(|c| c.server.clone());
+                prop_assert_eq!(server, first_server(&cluster.name), "cluster {}", cluster.name);
+            }
+            let want_current = files.iter().find_map(|f| f.current.clone());
+            prop_assert_eq!(merged.current_context, want_current);
+        }
     }
 }

@@ -172,3 +172,37 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(id in any::<String>(), version in any::<String>()) {
+            let _ = parse_id(&id, &version);
+        }
+
+        /// An id written as Flux writes it (`:` in names as `__`) reads back to its parts.
+        #[test]
+        fn ids_round_trip(
+            namespace in "([a-z0-9][a-z0-9-]{0,20})?",
+            name in "[a-z0-9:][a-z0-9.:-]{0,30}",
+            group in "([a-z0-9][a-z0-9.-]{0,20})?",
+            kind in "[A-Z][A-Za-z0-9]{0,20}",
+            version in "v[0-9][a-z0-9]{0,6}",
+        ) {
+            let id = format!("{namespace}_{}_{group}_{kind}", name.replace(':', "__"));
+            let entry = parse_id(&id, &version).ok_or_else(|| TestCaseError::fail(format!("{id} refused")))?;
+            prop_assert_eq!(entry, Entry { namespace, name, group, kind, version });
+        }
+
+        /// Fewer than three separators is not an id.
+        #[test]
+        fn short_ids_are_refused(parts in prop::collection::vec("[a-z]{0,5}", 1..=3)) {
+            prop_assert_eq!(parse_id(&parts.join("_"), "v1"), None);
+        }
+    }
+}

@@ -614,3 +614,79 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::flux::kinds::KINDS;
+
+    /// Any way a user may name a kind: kind, plural, short name, `plural.group`, any case.
+    fn kind_spelling() -> impl Strategy<Value = (String, &'static FluxKind)> {
+        (0..KINDS.len(), 0..4usize, any::<bool>()).prop_map(|(i, form, upper)| {
+            let kind = &KINDS[i];
+            let text = match form {
+                0 => kind.kind.to_string(),
+                1 => kind.plural.to_string(),
+                2 => kind.short_names.first().unwrap_or(&kind.plural).to_string(),
+                _ => format!("{}.{}", kind.plural, kind.group),
+            };
+            (
+                if upper {
+                    text.to_ascii_uppercase()
+                } else {
+                    text
+                },
+                kind,
+            )
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(args in prop::collection::vec(any::<String>(), 0..4)) {
+            let _ = parse_targets(&args);
+        }
+
+        /// `<kind>/<name>` gives that kind and name back, whatever the name holds but `/`.
+        #[test]
+        fn slash_targets_round_trip(
+            targets in prop::collection::vec((kind_spelling(), "[^/]{1,40}"), 1..4)
+        ) {
+            let args: Vec<String> = targets.iter().map(|((k, _), n)| format!("{k}/{n}")).collect();
+            let (kind, parsed) = parse_targets(&args).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(kind.is_none());
+            prop_assert_eq!(parsed.len(), targets.len());
+            for (target, ((_, want_kind), want_name)) in parsed.iter().zip(&targets) {
+                prop_assert_eq!(target.kind.kind, want_kind.kind);
+                prop_assert_eq!(&target.name, want_name);
+            }
+        }
+
+        /// A kind then plain names gives that kind and those names.
+        #[test]
+        fn kind_then_names_round_trip(
+            (spelling, want) in kind_spelling(),
+            names in prop::collection::vec("[^/]{1,40}", 0..4),
+        ) {
+            let args: Vec<String> = std::iter::once(spelling).chain(names.iter().cloned()).collect();
+            let (kind, parsed) = parse_targets(&args).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(kind.map(|k| k.kind), Some(want.kind));
+            prop_assert_eq!(parsed.iter().map(|t| t.name.clone()).collect::<Vec<_>>(), names);
+        }
+
+        /// An empty kind or name, or forms mixed, are refused.
+        #[test]
+        fn malformed_targets_are_refused((spelling, _) in kind_spelling(), name in "[a-z0-9-]{1,20}") {
+            for args in [
+                vec![format!("{spelling}/")],
+                vec![format!("/{name}")],
+                vec![format!("{spelling}/{name}"), name.clone()],
+                vec![spelling.clone(), format!("{spelling}/{name}")],
+            ] {
+                prop_assert!(parse_targets(&args).is_err(), "{args:?} accepted");
+            }
+        }
+    }
+}

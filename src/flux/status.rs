@@ -122,7 +122,10 @@ pub fn summarize(kind: &FluxKind, object: &DynamicObject) -> Summary {
         || (observed.is_none() && ready.is_none() && kind.reconcilable);
     let suspended = is_suspended(object);
 
-    let state = if suspended {
+    let malformed = malformed_status(&object.data["status"]);
+    let state = if malformed.is_some() {
+        State::Unknown
+    } else if suspended {
         State::Suspended
     } else if is_true(&stalled) {
         State::Stalled
@@ -152,6 +155,7 @@ pub fn summarize(kind: &FluxKind, object: &DynamicObject) -> Summary {
         _ => ready.as_ref(),
     };
     let message = match (explaining, state) {
+        _ if malformed.is_some() => malformed.clone().unwrap_or_default(),
         (Some(c), _) if !c.message.is_empty() => c.message.clone(),
         (_, State::Reconciling) if ready.is_none() => {
             "waiting for the controller to reconcile".to_string()
@@ -172,7 +176,11 @@ pub fn summarize(kind: &FluxKind, object: &DynamicObject) -> Summary {
             .as_ref()
             .map(|c| c.status.clone())
             .unwrap_or_else(|| "Unknown".to_string()),
-        reason: explaining.map(|c| c.reason.clone()).unwrap_or_default(),
+        reason: if malformed.is_some() {
+            MALFORMED_STATUS.to_string()
+        } else {
+            explaining.map(|c| c.reason.clone()).unwrap_or_default()
+        },
         message,
         revision: revision(kind, object),
         last_reconciled,
@@ -182,6 +190,57 @@ pub fn summarize(kind: &FluxKind, object: &DynamicObject) -> Summary {
         depends_on: depends_on(kind, object),
         blocked_by: None,
     }
+}
+
+/// The reason shown for an object whose status has a shape no Flux controller writes.
+pub const MALFORMED_STATUS: &str = "MalformedStatus";
+
+/// What is wrong with a status that Flux's controllers would never write (a CRD without
+/// schema, another tool writing the status): its state cannot be known, and saying why beats
+/// "not reconciled yet".
+fn malformed_status(status: &Value) -> Option<String> {
+    let type_of = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    };
+    let wrong = |field: &str, value: &Value, want: &str| {
+        Some(format!(
+            "status.{field} is {}, not {want}: the status was not written by a Flux controller",
+            type_of(value)
+        ))
+    };
+    match status {
+        Value::Null => return None,
+        Value::Object(_) => {}
+        other => {
+            return wrong("", other, "an object").map(|m| m.replacen("status. is", "status is", 1));
+        }
+    }
+    let generation = &status["observedGeneration"];
+    if !generation.is_null() && !generation.is_i64() {
+        return wrong("observedGeneration", generation, "an integer");
+    }
+    let conditions = match &status["conditions"] {
+        Value::Null => return None,
+        Value::Array(list) => list,
+        other => return wrong("conditions", other, "a list"),
+    };
+    for (i, condition) in conditions.iter().enumerate() {
+        if !condition.is_object() {
+            return wrong(&format!("conditions[{i}]"), condition, "an object");
+        }
+        for field in ["type", "status", "reason", "message", "lastTransitionTime"] {
+            let value = &condition[field];
+            if !value.is_null() && !value.is_string() {
+                return wrong(&format!("conditions[{i}].{field}"), value, "a string");
+            }
+        }
+    }
+    None
 }
 
 fn non_empty(value: &Value) -> Option<String> {
@@ -377,5 +436,119 @@ mod tests {
         );
         assert_eq!(short_revision("main@sha1:abc"), "main@sha1:abc");
         assert_eq!(short_revision("6.5.0"), "6.5.0");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::flux::kinds::KINDS;
+
+    /// Any JSON value, nested a few levels.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+            prop::sample::select(vec![
+                "Ready",
+                "Stalled",
+                "Reconciling",
+                "True",
+                "False",
+                "Unknown",
+                "DependencyNotReady"
+            ])
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop::sample::select(vec![
+                            "type",
+                            "status",
+                            "reason",
+                            "message",
+                            "conditions",
+                            "observedGeneration",
+                            "lastTransitionTime",
+                            "artifact",
+                            "revision",
+                            "history",
+                            "inventory",
+                            "entries",
+                            "id"
+                        ]),
+                        inner
+                    ),
+                    0..6
+                )
+                .prop_map(|fields| Value::Object(
+                    fields
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect()
+                )),
+            ]
+        })
+    }
+
+    fn object(status: Value, spec: Value) -> DynamicObject {
+        let mut object = DynamicObject::new("x", &KINDS[0].api_resource());
+        object.metadata.generation = Some(2);
+        object.data = serde_json::json!({"status": status, "spec": spec});
+        object
+    }
+
+    proptest! {
+        /// Whatever the status holds, every kind summarizes it without panicking, and a status
+        /// of a shape Flux never writes shows as Unknown with the reason.
+        #[test]
+        fn any_status_is_summarized(status in json(), spec in json(), kind in 0..KINDS.len()) {
+            let object = object(status.clone(), spec);
+            let summary = summarize(&KINDS[kind], &object);
+            if let Some(reason) = malformed_status(&status) {
+                prop_assert_eq!(summary.state, State::Unknown);
+                prop_assert_eq!(summary.reason.as_str(), MALFORMED_STATUS);
+                prop_assert_eq!(summary.message, reason);
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_are_named() {
+        let cases = [
+            (
+                serde_json::json!("broken"),
+                "status is a string, not an object",
+            ),
+            (
+                serde_json::json!({"conditions": "Ready"}),
+                "status.conditions is a string, not a list",
+            ),
+            (
+                serde_json::json!({"conditions": [1]}),
+                "status.conditions[0] is a number, not an object",
+            ),
+            (
+                serde_json::json!({"conditions": [{"type": "Ready", "status": true}]}),
+                "status.conditions[0].status is a boolean, not a string",
+            ),
+            (
+                serde_json::json!({"observedGeneration": "1"}),
+                "status.observedGeneration is a string, not an integer",
+            ),
+        ];
+        for (status, want) in cases {
+            let summary = summarize(&KINDS[0], &object(status, Value::Null));
+            assert_eq!(summary.state, State::Unknown);
+            assert!(summary.message.starts_with(want), "{}", summary.message);
+        }
     }
 }

@@ -237,3 +237,87 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(url in any::<String>()) {
+            let _ = GitUrl::parse(&url);
+            let _ = redact_userinfo(&url);
+        }
+
+        #[test]
+        fn never_panics_on_url_like_text(url in "(https?|ssh|file|HTTPS)?(://)?[a-z@:\\[\\]0-9./_-]{0,40}") {
+            let _ = GitUrl::parse(&url);
+        }
+
+        /// The parts of a URL come back as written, and the text is kept as given.
+        #[test]
+        fn urls_round_trip(
+            scheme in prop::sample::select(vec!["https", "http", "ssh"]),
+            user in proptest::option::of("[a-z][a-z0-9_.-]{0,10}"),
+            host in "[a-z0-9][a-z0-9.-]{0,20}",
+            port in proptest::option::of(any::<u16>()),
+            path in "(/[A-Za-z0-9._~-]{1,12}){1,4}",
+        ) {
+            let text = format!(
+                "{scheme}://{}{host}{}{path}",
+                user.as_ref().map(|u| format!("{u}@")).unwrap_or_default(),
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            );
+            let url = GitUrl::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(url.as_str(), text.as_str());
+            prop_assert_eq!(url.user, user);
+            prop_assert_eq!(url.host, host);
+            prop_assert_eq!(url.port, port);
+            prop_assert_eq!(url.path, path);
+        }
+
+        #[test]
+        fn ipv6_hosts_lose_their_brackets(port in proptest::option::of(any::<u16>()), last in 0u16..0xffff) {
+            let host = format!("fd00::{last:x}");
+            let text = format!("ssh://git@[{host}]{}/repo.git", port.map(|p| format!(":{p}")).unwrap_or_default());
+            let url = GitUrl::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(url.host, host);
+            prop_assert_eq!(url.port, port);
+        }
+
+        #[test]
+        fn scp_like_urls_are_ssh(
+            user in "[a-z][a-z0-9_.-]{0,10}",
+            host in "[a-z0-9][a-z0-9.-]{0,20}",
+            path in "[A-Za-z0-9._~-][A-Za-z0-9._~/-]{0,30}",
+        ) {
+            let url = GitUrl::parse(&format!("{user}@{host}:{path}")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(url.transport, Transport::Ssh);
+            prop_assert_eq!(url.user.as_deref(), Some(user.as_str()));
+            prop_assert_eq!(url.host, host);
+            prop_assert_eq!(url.path, path);
+        }
+
+        /// A password in the URL is refused, and the refusal does not repeat it.
+        #[test]
+        fn passwords_are_refused_unrepeated(
+            scheme in prop::sample::select(vec!["https", "http", "ssh"]),
+            user in "[a-z]{1,8}",
+            password in "[A-Z][A-Z0-9!$%]{7,20}",
+            host in "[a-z0-9.-]{1,20}",
+        ) {
+            let text = format!("{scheme}://{user}:{password}@{host}/org/repo");
+            let err = GitUrl::parse(&text).err().ok_or_else(|| TestCaseError::fail("accepted"))?;
+            prop_assert!(!err.to_string().contains(&password), "{err}");
+            prop_assert!(!redact_userinfo(&text).contains(&password));
+        }
+
+        #[test]
+        fn control_characters_are_refused(before in "[a-z/:]{0,10}", c in prop::char::range('\0', '\u{1f}'), after in "[a-z/]{0,10}") {
+            let refused = GitUrl::parse(&format!("https://h/{before}{c}{after}")).is_err();
+            prop_assert!(refused);
+        }
+    }
+}

@@ -3,7 +3,6 @@
 //! the same files, or from one multi-document file (install.yaml), whose objects are sorted
 //! into those parts by kind and component label.
 
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -152,40 +151,21 @@ pub(super) fn parse(text: &str) -> std::result::Result<Vec<Value>, String> {
 /// The bundle in a release's `manifests.tar.gz`.
 pub(super) fn from_archive(archive: &[u8], origin: &str, version: &str) -> Result<Bundle> {
     let mut bundle = Bundle::empty(origin, version);
-    let unreadable = |cause: String| Error::ManifestsUnreadable {
-        origin: origin.to_string(),
-        cause,
-    };
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
-    let entries = tar
-        .entries()
-        .map_err(|e| unreadable(format!("not a tar.gz archive: {e}")))?;
-    let mut files: Vec<(String, String)> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| unreadable(format!("broken archive: {e}")))?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        let path = entry
-            .path()
-            .map_err(|e| unreadable(format!("broken archive: {e}")))?
-            .to_string_lossy()
-            .into_owned();
-        let name = path.rsplit('/').next().unwrap_or_default().to_string();
-        if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
-            continue;
-        }
-        let mut text = String::new();
-        entry
-            .take(MAX_FILE_BYTES)
-            .read_to_string(&mut text)
-            .map_err(|e| unreadable(format!("{path}: {e}")))?;
-        files.push((name, text));
-    }
+    let mut files: Vec<(String, String)> = super::archive::yaml_files(archive, origin)?
+        .into_iter()
+        .map(|f| (f.name, f.text))
+        .collect();
     files.sort();
     for (name, text) in files {
         bundle.add_file(&name, &text)?;
     }
+    bundle.finish()
+}
+
+/// The bundle in one multi-document text such as install.yaml.
+pub(super) fn from_text(text: &str, origin: &str, version: &str) -> Result<Bundle> {
+    let mut bundle = Bundle::empty(origin, version);
+    bundle.add_file(origin, text)?;
     bundle.finish()
 }
 

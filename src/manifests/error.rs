@@ -89,6 +89,16 @@ pub enum Error {
     )]
     ManifestsUnreadable { origin: String, cause: String },
 
+    /// A release archive that breaks a rule no Flux release breaks (src/manifests/archive.rs).
+    #[error(
+        "refused the release archive {archive}: entry {entry} {rule}. Flux's manifests.tar.gz holds only plain YAML files of a few hundred KB, so this is not a Flux release; nothing from it was used or cached. Check --base-url, or delete the archive if it is a cached copy"
+    )]
+    ManifestArchiveRefused {
+        archive: String,
+        entry: String,
+        rule: String,
+    },
+
     #[error(
         "the Flux manifests from {origin} have no {component}; pick components that they contain, or use a complete release"
     )]

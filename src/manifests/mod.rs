@@ -6,9 +6,12 @@
 //! templates do, and [`Manifests`] writes the result as `gotk-components.yaml`. Install and
 //! bootstrap build on these; nothing here talks to a cluster or to Git.
 
+mod archive;
 mod bundle;
 mod error;
 mod flags;
+#[doc(hidden)]
+pub mod fuzzing;
 mod generate;
 mod registry_secret;
 mod release;

@@ -75,3 +75,41 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use secrecy::SecretString;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever the user, password and registry hold, the Docker config is JSON whose
+        /// `auths` entry for the registry gives them back, `auth` being base64 of user:password
+        /// as Docker reads it.
+        #[test]
+        fn the_docker_config_gives_the_credentials_back(
+            user in any::<String>(),
+            password in any::<String>(),
+            registry in any::<String>(),
+        ) {
+            let options = InstallOptions {
+                image_pull_secret: Some("regcred".into()),
+                registry_credentials: Some((user.clone(), SecretString::from(password.clone()))),
+                registry: registry.clone(),
+                ..InstallOptions::for_tests()
+            };
+            let secret = registry_credentials_secret(&options).ok_or_else(|| TestCaseError::fail("no Secret"))?;
+            let text = secret["stringData"][".dockerconfigjson"].as_str().unwrap_or_default();
+            let config: Value = serde_json::from_str(text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let entry = &config["auths"][registry.as_str()];
+            prop_assert_eq!(entry["username"].as_str(), Some(user.as_str()));
+            prop_assert_eq!(entry["password"].as_str(), Some(password.as_str()));
+            let auth = base64::engine::general_purpose::STANDARD
+                .decode(entry["auth"].as_str().unwrap_or_default())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(auth, format!("{user}:{password}").into_bytes());
+            prop_assert_eq!(config["auths"].as_object().map(|a| a.len()), Some(1));
+        }
+    }
+}

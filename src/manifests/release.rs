@@ -2,7 +2,7 @@
 //! against the release's checksums file, and cached per version so that later runs (and
 //! air-gapped ones) need no network.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -117,8 +117,14 @@ pub(super) async fn load(base_url: &str, cache_dir: &Path, version: &str) -> Res
         &checksums_url,
     )?;
     let bundle = bundle::from_archive(&archive, &archive_url, version)?;
-    store(&folder, &checksums_name, checksums.as_bytes())?;
-    store(&folder, MANIFESTS_ASSET, &archive)?;
+    store(
+        cache_dir,
+        version,
+        &[
+            (checksums_name.as_str(), checksums.as_bytes()),
+            (MANIFESTS_ASSET, &archive),
+        ],
+    )?;
     Ok(bundle)
 }
 
@@ -157,19 +163,59 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes a verified file into the cache through a temporary file and a rename, so readers
-/// never see half a file.
-fn store(folder: &Path, name: &str, content: &[u8]) -> Result<()> {
-    let cache_error = |path: PathBuf, source: std::io::Error| Error::ManifestCache { path, source };
-    std::fs::create_dir_all(folder).map_err(|e| cache_error(folder.to_path_buf(), e))?;
-    let target = folder.join(name);
-    let partial = folder.join(format!(".{name}.{}.partial", std::process::id()));
-    std::fs::write(&partial, content)
-        .and_then(|()| std::fs::rename(&partial, &target))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&partial);
-            cache_error(target.clone(), e)
-        })
+/// Puts a verified release into `<cache_dir>/<version>/` all at once: its files are written
+/// into a private folder beside it (same filesystem, so a rename can move it), which is then
+/// renamed into place. Readers, and a run interrupted at any point, see the whole release or
+/// none of it; what an interrupted run leaves is a `.partial-*` folder that a later run
+/// ignores.
+fn store(cache_dir: &Path, version: &str, files: &[(&str, &[u8])]) -> Result<()> {
+    let cache_error = |path: &Path, source: std::io::Error| Error::ManifestCache {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(cache_dir).map_err(|e| cache_error(cache_dir, e))?;
+    let unique = format!(
+        "{version}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    let staging = cache_dir.join(format!(".partial-{unique}"));
+    private_dir(&staging).map_err(|e| cache_error(&staging, e))?;
+    let target = cache_dir.join(version);
+    let placed = files
+        .iter()
+        .try_for_each(|(name, content)| std::fs::write(staging.join(name), content))
+        .and_then(|()| {
+            // A folder cannot be renamed over a non-empty one: an older copy (one that failed
+            // verification) is moved aside first, then removed.
+            let aside = cache_dir.join(format!(".old-{unique}"));
+            let moved_aside = std::fs::rename(&target, &aside).is_ok();
+            let placed = std::fs::rename(&staging, &target);
+            if moved_aside {
+                let _ = std::fs::remove_dir_all(&aside);
+            }
+            placed
+        });
+    if placed.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    match placed {
+        Ok(()) => Ok(()),
+        // Another run put the same verified release in place meanwhile.
+        Err(_) if target.is_dir() => Ok(()),
+        Err(e) => Err(cache_error(&target, e)),
+    }
+}
+
+/// Creates `path`, readable by its owner only where the platform has modes.
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
 }
 
 async fn download(url: &str) -> Result<Vec<u8>> {
@@ -266,5 +312,65 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(v, "v2.9.4");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn digest(content: &[u8]) -> String {
+        hex(&Sha256::digest(content))
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(content in any::<Vec<u8>>(), checksums in any::<String>(), file in any::<String>()) {
+            let _ = verify(&content, &checksums, &file, "u", "c");
+        }
+
+        /// The file's line is found among any others, in either sha256sum mode (` ` or `*`),
+        /// with the digest in either case and CRLF line ends.
+        #[test]
+        fn the_listed_digest_is_accepted(
+            content in any::<Vec<u8>>(),
+            others in prop::collection::vec(("[0-9a-f]{64}", "[a-z0-9_.-]{1,30}"), 0..6),
+            at in any::<prop::sample::Index>(),
+            binary in any::<bool>(),
+            upper in any::<bool>(),
+            crlf in any::<bool>(),
+        ) {
+            let mut lines: Vec<(String, String)> = others.into_iter().filter(|(_, n)| n != MANIFESTS_ASSET).collect();
+            let d = digest(&content);
+            let d = if upper { d.to_ascii_uppercase() } else { d };
+            let name = if binary { format!("*{MANIFESTS_ASSET}") } else { MANIFESTS_ASSET.to_string() };
+            lines.insert(at.index(lines.len() + 1), (d, name));
+            let end = if crlf { "\r\n" } else { "\n" };
+            let text: String = lines.iter().map(|(d, n)| format!("{d}  {n}{end}")).collect();
+            prop_assert!(verify(&content, &text, MANIFESTS_ASSET, "u", "c").is_ok(), "{text}");
+        }
+
+        /// Any other content is refused, naming both digests.
+        #[test]
+        fn other_content_is_refused(content in any::<Vec<u8>>(), other in any::<Vec<u8>>()) {
+            prop_assume!(content != other);
+            let text = format!("{}  {MANIFESTS_ASSET}\n", digest(&content));
+            let err = verify(&other, &text, MANIFESTS_ASSET, "u", "c").err().ok_or_else(|| TestCaseError::fail("accepted"))?;
+            let message = err.to_string();
+            let mismatch = matches!(err, Error::ManifestChecksumMismatch { .. });
+            prop_assert!(mismatch);
+            prop_assert!(message.contains(&digest(&content)) && message.contains(&digest(&other)), "{message}");
+        }
+
+        /// A file listed under another name (a prefix, a suffix, a folder) does not count.
+        #[test]
+        fn only_the_exact_name_counts(content in any::<Vec<u8>>(), extra in "[a-z/]{1,5}", before in any::<bool>()) {
+            let name = if before { format!("{extra}{MANIFESTS_ASSET}") } else { format!("{MANIFESTS_ASSET}{extra}") };
+            let text = format!("{}  {name}\n", digest(&content));
+            let missing = matches!(verify(&content, &text, MANIFESTS_ASSET, "u", "c"), Err(Error::ManifestChecksumMissing { .. }));
+            prop_assert!(missing);
+        }
     }
 }

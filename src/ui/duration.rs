@@ -41,7 +41,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
                 ));
             }
         };
-        total += Duration::from_secs_f64(value * seconds_per_unit);
+        let too_long = || format!("\"{text}\" is longer than any timeout can be");
+        let part = Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| too_long())?;
+        total = total.checked_add(part).ok_or_else(too_long)?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -94,5 +96,50 @@ mod tests {
         assert_eq!(human(Duration::from_secs(300)), "5m");
         assert_eq!(human(Duration::from_secs(3 * 3600)), "3h");
         assert_eq!(human(Duration::from_secs(2 * 86_400)), "2d");
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(text in any::<String>()) {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn never_panics_on_digits_and_units(text in "[0-9.]{0,400}(ms|s|m|h)?([0-9.]{0,30}(ms|s|m|h))*") {
+            let _ = parse(&text);
+        }
+
+        /// What Go's `time.Duration.String()` writes for whole milliseconds reads back exactly.
+        #[test]
+        fn go_forms_read_back(h in 0u64..10_000, m in 0u64..60, s in 0u64..60, ms in 0u64..1000) {
+            let mut text = String::new();
+            if h > 0 { text.push_str(&format!("{h}h")); }
+            if h > 0 || m > 0 { text.push_str(&format!("{m}m")); }
+            if ms > 0 { text.push_str(&format!("{s}.{ms:03}s")) } else { text.push_str(&format!("{s}s")) }
+            let want = Duration::from_millis(((h * 60 + m) * 60 + s) * 1000 + ms);
+            let got = parse(&text).map_err(TestCaseError::fail)?;
+            // f64 arithmetic: within a microsecond.
+            prop_assert!(got.abs_diff(want) < Duration::from_micros(1), "{text}: {got:?} != {want:?}");
+        }
+
+        #[test]
+        fn bare_integers_are_seconds(n in any::<u64>()) {
+            prop_assert_eq!(parse(&n.to_string()), Ok(Duration::from_secs(n)));
+        }
+
+        /// Anything with a letter that is not a unit is refused.
+        #[test]
+        fn unknown_units_are_refused(n in 1u32..1000, unit in "[a-zA-Z]{1,3}") {
+            prop_assume!(!["ms", "s", "m", "h"].contains(&unit.as_str()));
+            let refused = parse(&format!("{n}{unit}")).is_err();
+            prop_assert!(refused);
+        }
     }
 }

@@ -180,9 +180,14 @@ impl Ui {
     }
 }
 
-/// Text with every control character but newline and tab shown as an escape (`\u{1b}`).
+/// Text with every control character but newline and tab shown as an escape (`\u{1b}`), and
+/// the bidirectional overrides and isolates too: they reorder what the terminal shows, so a
+/// name could read as another.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+    };
     if !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }

@@ -28,13 +28,13 @@ fn assets() -> &'static Assets {
 }
 
 /// A static file server on loopback (Python's http.server), serving `root`.
-struct FileServer {
+pub(crate) struct FileServer {
     port: u16,
     child: Child,
 }
 
 impl FileServer {
-    fn start(root: &Path) -> FileServer {
+    pub(crate) fn start(root: &Path) -> FileServer {
         let mut last_log = String::new();
         for _ in 0..5 {
             let port = free_port();
@@ -61,11 +61,11 @@ impl FileServer {
         panic!("python3 -m http.server did not start:\n{last_log}");
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         stop(&mut self.child, Duration::from_secs(2));
     }
 }
@@ -81,7 +81,7 @@ const RELEASES: &str = "fluxcd/flux2/releases";
 
 /// A folder shaped like GitHub's releases, holding the prepared release of the pinned version
 /// (checksums file under the name Flux's releases use). Returns (root, version folder).
-fn release_root() -> (PathBuf, PathBuf) {
+pub(crate) fn release_root() -> (PathBuf, PathBuf) {
     let assets = assets();
     let version = &assets.flux_version;
     let root = temp_dir("flux-releases-");
@@ -103,7 +103,7 @@ struct Cli {
 }
 
 /// Options from command-line flags (parsed by our clap flags), reading from `source`.
-fn options(args: &[&str], source: ManifestSource) -> InstallOptions {
+pub(crate) fn options(args: &[&str], source: ManifestSource) -> InstallOptions {
     let cli = Cli::try_parse_from(std::iter::once("install").chain(args.iter().copied()))
         .unwrap_or_else(|e| panic!("{args:?}: {e}"));
     let mut options = cli.install.options(&cli.namespace).expect("valid options");
@@ -111,7 +111,7 @@ fn options(args: &[&str], source: ManifestSource) -> InstallOptions {
     options
 }
 
-fn release_source(server: &FileServer, cache: &Path) -> ManifestSource {
+pub(crate) fn release_source(server: &FileServer, cache: &Path) -> ManifestSource {
     ManifestSource::Release {
         base_url: format!("{}/{RELEASES}", server.url()),
         cache_dir: cache.to_path_buf(),

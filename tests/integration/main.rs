@@ -16,6 +16,7 @@ mod flux_objects;
 mod flux_release;
 mod git_remote;
 mod git_servers;
+mod hostile_archives;
 mod hostile_text;
 mod install_manifests;
 mod interrupts;

@@ -12,6 +12,7 @@ mod install;
 mod interop;
 mod interrupts;
 mod least_privilege;
+mod secrets_in_output;
 mod uninstall;
 
 use std::process::Output;
