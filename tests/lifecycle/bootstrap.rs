@@ -63,7 +63,7 @@ pub async fn stand_ins(plane: &ControlPlane, bare_repo: &Path) -> StandIns {
 
 /// `kubectl-gitops bootstrap git <args>` against `plane`, with manifests from the release
 /// layout (no download), a private cache folder, and `env` added.
-fn bootstrap_command(plane: &ControlPlane, args: &[&str], env: &[(&str, &str)]) -> Command {
+pub fn bootstrap_command(plane: &ControlPlane, args: &[&str], env: &[(&str, &str)]) -> Command {
     let release = &plane.assets.flux_release;
     let mut command = plugin_command(plane, &["bootstrap", "git"]);
     command
@@ -108,7 +108,7 @@ pub fn strs(args: &[String]) -> Vec<&str> {
 }
 
 /// The source Secret's data, decoded.
-fn source_secret(plane: &ControlPlane) -> std::collections::BTreeMap<String, String> {
+pub fn source_secret(plane: &ControlPlane) -> std::collections::BTreeMap<String, String> {
     use base64::Engine;
     let secret = plane.kubectl_ok(&["get", "secret", NS, "-n", NS, "-o", "json"]);
     let secret: serde_json::Value = serde_json::from_str(&secret).unwrap();

@@ -5,6 +5,7 @@
 mod support;
 
 mod bootstrap;
+mod bootstrap_keys;
 mod check;
 mod install;
 mod interop;
