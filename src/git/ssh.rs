@@ -73,7 +73,7 @@ impl From<KeyAlgorithm> for KeyOptions {
 pub fn check_rsa_bits(bits: usize) -> Result<()> {
     let reason = if bits < MIN_RSA_BITS {
         format!("an RSA key needs at least {MIN_RSA_BITS} bits")
-    } else if bits % 8 != 0 {
+    } else if !bits.is_multiple_of(8) {
         "the size of an RSA key is a multiple of 8 bits".to_string()
     } else if bits > MAX_RSA_BITS {
         format!("keys larger than {MAX_RSA_BITS} bits take too long to generate")
@@ -477,10 +477,7 @@ mod tests {
                 key.public_key
             );
             let private = scratch
-                .write_private(
-                    &format!("{bits}"),
-                    key.private_key.expose_secret().as_bytes(),
-                )
+                .write_private(bits, key.private_key.expose_secret().as_bytes())
                 .unwrap();
             let listed = Command::new("ssh-keygen")
                 .arg("-l")

@@ -322,6 +322,11 @@ impl GitSshServer {
         writeln!(file, "{}", public_key.trim()).expect("append key");
     }
 
+    /// Takes access away from every key authorized so far.
+    pub fn revoke_all_keys(&self) {
+        std::fs::write(&self.authorized_keys, "").expect("empty authorized_keys");
+    }
+
     /// Creates an empty bare repository and returns its ssh:// URL.
     pub fn create_repo(&self, name: &str) -> String {
         let path = create_bare(&self.root, name);
