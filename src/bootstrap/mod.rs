@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::flux::discovery::FluxApis;
 use crate::flux::install::RootKustomization;
 use crate::flux::{GIT_REPOSITORY, KUSTOMIZATION};
-use crate::git::{self, Auth, KeyAlgorithm, Remote, Signature};
+use crate::git::{self, Auth, KeyOptions, Remote, Signature};
 use crate::manifests::{self, InstallOptions};
 use crate::ui::Ui;
 use error::Error as BootstrapError;
@@ -39,17 +39,23 @@ pub use plan::{Plan, plan, sync_url};
 
 /// How the source-controller (and bootstrap itself) authenticates to the repository.
 pub enum Credentials {
-    /// SSH: the key in `private_key_file`, or a generated deploy key of `algorithm` (kept in
-    /// the cluster's Secret; bootstrap itself then uses the user's own ssh setup).
+    /// SSH: the key in `private_key_file` (decrypted with `passphrase` when protected), or a
+    /// generated deploy key of kind `key` (kept in the cluster's Secret; bootstrap itself then
+    /// uses the user's own ssh setup). Only host keys of `host_key_algorithms` (all when empty)
+    /// are scanned and trusted.
     Ssh {
         private_key_file: Option<PathBuf>,
-        algorithm: KeyAlgorithm,
+        passphrase: Option<SecretString>,
+        key: KeyOptions,
+        host_key_algorithms: Vec<String>,
     },
-    /// HTTPS with a user name and password or token (`--token-auth`).
+    /// HTTPS with a user name and password or token (`--token-auth`), or with the password
+    /// sent as a bearer token (`--with-bearer-token`).
     Token {
         username: String,
         password: SecretString,
         ca_file: Option<PathBuf>,
+        bearer: bool,
     },
 }
 
@@ -64,6 +70,10 @@ pub struct BootstrapOptions {
     pub author: Signature,
     pub commit_message_appendix: Option<String>,
     pub credentials: Credentials,
+    /// The GitRepository's `spec.recurseSubmodules` (`--recurse-submodules`).
+    pub recurse_submodules: bool,
+    /// The GitRepository's `spec.sparseCheckout` folders (`--sparse-checkout`), as given.
+    pub sparse_checkout: Vec<String>,
     /// For the whole run, waits included (flux: 5m).
     pub timeout: Duration,
     /// Do not ask whether a generated deploy key was given access (`--silent`, `--yes`).
@@ -249,10 +259,14 @@ async fn generate(options: &BootstrapOptions, ui: &Ui) -> Result<Plan> {
 /// For SSH, the Git host's keys (known_hosts lines), each fingerprint shown to the user.
 async fn scan_host_keys(options: &BootstrapOptions, ui: &Ui) -> Result<Option<String>> {
     match &options.credentials {
-        Credentials::Ssh { .. } => {
+        Credentials::Ssh {
+            host_key_algorithms,
+            ..
+        } => {
             crate::interrupt::step(format!("scanning the SSH host keys of \"{}\"", options.url));
             let url = options.url.clone();
-            let scanned = blocking(move || git::scan_known_hosts(&url)).await?;
+            let algorithms = host_key_algorithms.clone();
+            let scanned = blocking(move || git::scan_known_hosts_for(&url, &algorithms)).await?;
             for fingerprint in &scanned.fingerprints {
                 ui.progress()
                     .success(format!("Git host key: {fingerprint}"));
@@ -281,9 +295,21 @@ fn repository_host(
 fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<&str>) -> Result<Remote> {
     let (auth, ca_file) = match &options.credentials {
         Credentials::Token {
+            password,
+            ca_file,
+            bearer: true,
+            ..
+        } => (
+            Auth::Bearer {
+                token: password.clone(),
+            },
+            ca_file.clone(),
+        ),
+        Credentials::Token {
             username,
             password,
             ca_file,
+            bearer: false,
         } => (
             Auth::Basic {
                 username: username.clone(),
@@ -293,10 +319,14 @@ fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<&str>) -> Re
         ),
         Credentials::Ssh {
             private_key_file: Some(file),
+            passphrase,
             ..
         } => (
             Auth::SshKey {
-                private_key: git::load_deploy_key(file)?.private_key,
+                // Decrypted in memory; git's ssh gets it the way every SSH key is handed over.
+                private_key: git::load_key_file(file, passphrase.as_ref())?
+                    .key
+                    .private_key,
                 known_hosts: known_hosts.unwrap_or_default().to_string(),
             },
             None,

@@ -38,6 +38,8 @@ pub async fn plan(options: &BootstrapOptions) -> Result<Plan> {
         interval: options.interval,
         secret_name: options.secret_name.clone(),
         path: sync::normalize_path(&options.path),
+        recurse_submodules: options.recurse_submodules,
+        sparse_checkout: options.sparse_checkout.clone(),
     };
     let mut plan = Plan {
         manifests,

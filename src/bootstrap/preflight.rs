@@ -2,7 +2,7 @@
 //! server or the release server is contacted: a typo in `--url` or `--path` must not first wait
 //! for an unreachable cluster to time out. Each refusal is a usage error (exit status 2).
 
-use crate::bootstrap::{BootstrapOptions, sync, sync_url};
+use crate::bootstrap::{BootstrapOptions, Credentials, sync, sync_url};
 use crate::error::Result;
 use crate::git;
 
@@ -21,5 +21,16 @@ pub fn check(options: &BootstrapOptions) -> Result<()> {
         reason: "it must name a folder inside the repository (relative, without . or .. parts, not in .git)"
             .to_string(),
     })?;
+    sync::check_sparse_checkout(&options.path, &options.sparse_checkout)?;
+    if let Credentials::Ssh {
+        key,
+        host_key_algorithms,
+        ..
+    } = &options.credentials
+    {
+        // Checked whatever the algorithm, as flux checks the flag.
+        git::check_rsa_bits(key.rsa_bits)?;
+        git::check_host_key_algorithms(host_key_algorithms)?;
+    }
     Ok(())
 }

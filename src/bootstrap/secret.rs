@@ -17,21 +17,27 @@ use crate::cluster::action::Action;
 use crate::cluster::apply::Change;
 use crate::cluster::connection::Connection;
 use crate::error::{Error, Result};
-use crate::git::{self, KeyAlgorithm};
+use crate::git::{self, KeyOptions};
 use crate::ui::Ui;
 
 /// What the source-controller needs to clone the repository.
 pub enum SourceCredentials {
-    /// `identity`, `identity.pub`, `known_hosts`.
+    /// `identity`, `identity.pub`, `known_hosts`, and `password` for a protected `identity`.
     Ssh {
         private_key: SecretString,
         public_key: String,
         known_hosts: String,
+        passphrase: Option<SecretString>,
     },
     /// `username`, `password`, and `ca.crt` for a private CA.
     Basic {
         username: String,
         password: SecretString,
+        ca_certificate: Option<String>,
+    },
+    /// `bearerToken`, and `ca.crt` for a private CA (`--with-bearer-token`).
+    Bearer {
+        token: SecretString,
         ca_certificate: Option<String>,
     },
 }
@@ -42,6 +48,18 @@ impl SourceCredentials {
             private_key: key.private_key,
             public_key: key.public_key,
             known_hosts: known_hosts.unwrap_or_default(),
+            passphrase: None,
+        }
+    }
+
+    /// A key file as flux stores it: the file's text as given, and its passphrase, which
+    /// source-controller decrypts it with.
+    fn key_file(file: git::KeyFile, known_hosts: Option<String>) -> SourceCredentials {
+        SourceCredentials::Ssh {
+            private_key: file.as_given,
+            public_key: file.key.public_key,
+            known_hosts: known_hosts.unwrap_or_default(),
+            passphrase: file.passphrase,
         }
     }
 }
@@ -57,10 +75,23 @@ pub fn source_secret(name: &str, namespace: &str, credentials: &SourceCredential
             private_key,
             public_key,
             known_hosts,
+            passphrase,
         } => {
             put("identity", private_key.expose_secret());
             put("identity.pub", public_key);
             put("known_hosts", known_hosts);
+            if let Some(passphrase) = passphrase {
+                put("password", passphrase.expose_secret());
+            }
+        }
+        SourceCredentials::Bearer {
+            token,
+            ca_certificate,
+        } => {
+            put("bearerToken", token.expose_secret());
+            if let Some(ca) = ca_certificate {
+                put("ca.crt", ca);
+            }
         }
         SourceCredentials::Basic {
             username,
@@ -124,9 +155,19 @@ pub(super) async fn reconcile(
     let name = &options.secret_name;
     let credentials = match &options.credentials {
         Credentials::Token {
+            password,
+            ca_file,
+            bearer: true,
+            ..
+        } => SourceCredentials::Bearer {
+            token: password.clone(),
+            ca_certificate: ca_file.as_deref().map(read_ca_file).transpose()?,
+        },
+        Credentials::Token {
             username,
             password,
             ca_file,
+            bearer: false,
         } => SourceCredentials::Basic {
             username: username.clone(),
             password: password.clone(),
@@ -134,18 +175,22 @@ pub(super) async fn reconcile(
         },
         Credentials::Ssh {
             private_key_file: Some(file),
+            passphrase,
             ..
-        } => SourceCredentials::ssh(git::load_deploy_key(file)?, known_hosts),
+        } => {
+            SourceCredentials::key_file(git::load_key_file(file, passphrase.as_ref())?, known_hosts)
+        }
         Credentials::Ssh {
             private_key_file: None,
-            algorithm,
+            key,
+            ..
         } => {
             if has_identity(connection, namespace, name).await? {
                 ui.progress()
                     .success(format!("source secret {namespace}/{name} is kept"));
                 return Ok(());
             }
-            let key = new_authorized_key(options, *algorithm, host, ui, report).await?;
+            let key = new_authorized_key(options, *key, host, ui, report).await?;
             SourceCredentials::ssh(key, known_hosts)
         }
     };
@@ -181,12 +226,12 @@ async fn has_identity(connection: &Connection, namespace: &str, name: &str) -> R
 /// Generates a deploy key, shows it, and returns once the host lets it read the repository.
 async fn new_authorized_key(
     options: &BootstrapOptions,
-    algorithm: KeyAlgorithm,
+    key_options: KeyOptions,
     host: &dyn RepositoryHost,
     ui: &Ui,
     report: &mut Report,
 ) -> Result<git::DeployKey> {
-    let key = git::generate_deploy_key(algorithm)?;
+    let key = git::generate_deploy_key(key_options)?;
     ui.progress()
         .success(format!("deploy key: {}", key.public_key));
     ui.progress()
@@ -226,6 +271,7 @@ mod tests {
                 private_key: SecretString::from("-----BEGIN OPENSSH PRIVATE KEY-----"),
                 public_key: "ecdsa-sha2-nistp384 AAAA".into(),
                 known_hosts: "[127.0.0.1]:2222 ssh-ed25519 AAAA".into(),
+                passphrase: None,
             },
         );
         let keys: Vec<_> = ssh.data.unwrap().into_keys().collect();

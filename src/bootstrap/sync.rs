@@ -34,6 +34,10 @@ pub struct SyncOptions {
     pub secret_name: String,
     /// The cluster's folder in the repository, e.g. `clusters/my-cluster` (no leading `./`).
     pub path: String,
+    /// `spec.recurseSubmodules` (written only when true, as flux omits false).
+    pub recurse_submodules: bool,
+    /// `spec.sparseCheckout`, as given (written only when not empty).
+    pub sparse_checkout: Vec<String>,
 }
 
 /// Normalises a `--path` the way flux does: no leading `./` or `/`, no trailing `/`;
@@ -45,6 +49,28 @@ pub fn normalize_path(path: &str) -> String {
     } else {
         trimmed.to_string()
     }
+}
+
+/// flux's rule for `--sparse-checkout`: the cluster's folder must be in the checkout, so
+/// `path` must be one of the sparse folders (or inside one).
+pub fn check_sparse_checkout(path: &str, sparse_checkout: &[String]) -> Result<()> {
+    if sparse_checkout.is_empty() {
+        return Ok(());
+    }
+    let path = normalize_path(path);
+    let covered = sparse_checkout
+        .iter()
+        .map(|folder| normalize_path(folder))
+        .any(|folder| {
+            folder.is_empty() || path == folder || path.starts_with(&format!("{folder}/"))
+        });
+    if covered {
+        return Ok(());
+    }
+    Err(crate::Error::InvalidUsage(format!(
+        "--path \"{path}\" is not among the --sparse-checkout folders ({}): source-controller would leave the cluster's folder out of the checkout; add it to --sparse-checkout",
+        sparse_checkout.join(",")
+    )))
 }
 
 /// `./<path>` as the Kustomization's `spec.path` (`./` for the repository root).
@@ -63,17 +89,24 @@ pub fn manifests_dir(path: &str, namespace: &str) -> String {
 /// The GitRepository and Kustomization, as objects (for apply) in flux's field order.
 pub fn sync_objects(options: &SyncOptions) -> [serde_json::Value; 2] {
     let metadata = json!({"name": options.name, "namespace": options.namespace});
+    // flux's YAML has its keys sorted, and leaves out the optional fields it does not set.
+    let mut source_spec = serde_json::Map::new();
+    source_spec.insert("interval".into(), go_duration(options.interval).into());
+    if options.recurse_submodules {
+        source_spec.insert("recurseSubmodules".into(), true.into());
+    }
+    source_spec.insert("ref".into(), json!({"branch": options.branch}));
+    source_spec.insert("secretRef".into(), json!({"name": options.secret_name}));
+    if !options.sparse_checkout.is_empty() {
+        source_spec.insert("sparseCheckout".into(), json!(options.sparse_checkout));
+    }
+    source_spec.insert("url".into(), options.url.clone().into());
     [
         json!({
             "apiVersion": "source.toolkit.fluxcd.io/v1",
             "kind": "GitRepository",
             "metadata": metadata,
-            "spec": {
-                "interval": go_duration(options.interval),
-                "ref": {"branch": options.branch},
-                "secretRef": {"name": options.secret_name},
-                "url": options.url,
-            },
+            "spec": source_spec,
         }),
         json!({
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
@@ -142,6 +175,8 @@ mod tests {
             interval: DEFAULT_SOURCE_INTERVAL,
             secret_name: "flux-system".into(),
             path: normalize_path(path),
+            recurse_submodules: false,
+            sparse_checkout: Vec::new(),
         }
     }
 
@@ -180,6 +215,58 @@ spec:
             sync_file(&options("./clusters/my-cluster/")).unwrap(),
             expected
         );
+    }
+
+    /// What flux v2.9.4 writes with `--interval=5m --secret-name=fleet-auth
+    /// --recurse-submodules --sparse-checkout=clusters/dev,infra` (the interop test in
+    /// tests/lifecycle checks the same against the real flux CLI).
+    #[test]
+    fn optional_source_fields_are_written_in_fluxs_order() {
+        let options = SyncOptions {
+            interval: Duration::from_secs(300),
+            secret_name: "fleet-auth".into(),
+            recurse_submodules: true,
+            sparse_checkout: vec!["clusters/dev".into(), "infra".into()],
+            ..options("clusters/dev")
+        };
+        let text = sync_file(&options).unwrap();
+        let source = text.split("---\n").nth(1).unwrap();
+        assert_eq!(
+            source,
+            "apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 5m0s
+  recurseSubmodules: true
+  ref:
+    branch: main
+  secretRef:
+    name: fleet-auth
+  sparseCheckout:
+  - clusters/dev
+  - infra
+  url: ssh://git@example.com/org/fleet
+"
+        );
+    }
+
+    #[test]
+    fn the_path_must_be_one_of_the_sparse_folders() {
+        let folders = |list: &[&str]| list.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+        assert!(check_sparse_checkout("clusters/dev", &[]).is_ok());
+        assert!(check_sparse_checkout("./clusters/dev/", &folders(&["clusters/dev"])).is_ok());
+        assert!(check_sparse_checkout("clusters/dev", &folders(&["infra", "./clusters/"])).is_ok());
+        for (path, list) in [
+            ("clusters/dev", folders(&["infra"])),
+            ("clusters/development", folders(&["clusters/dev"])),
+            ("", folders(&["clusters/dev"])),
+        ] {
+            let err = check_sparse_checkout(path, &list).unwrap_err().to_string();
+            assert!(err.contains("--sparse-checkout"), "{err}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod agent;
 mod checkout;
 mod error;
 mod history;
+mod key_file;
 mod remote;
 mod repo;
 pub(crate) use repo::validate_path;
@@ -34,11 +35,13 @@ use secrecy::SecretString;
 pub use checkout::{Checkout, checkout};
 pub use error::{Error, Result};
 pub use history::CommitInfo;
+pub use key_file::{KeyFile, key_file_is_encrypted, load_key_file};
 pub use remote::git_version;
 pub use sign::{Signer, SigningKey};
 pub use ssh::{
-    DeployKey, KeyAlgorithm, KnownHosts, RSA_BITS, generate_deploy_key, known_hosts_fingerprints,
-    load_deploy_key, scan_known_hosts,
+    Curve, DeployKey, KeyAlgorithm, KeyOptions, KnownHosts, RSA_BITS, check_host_key_algorithms,
+    check_rsa_bits, generate_deploy_key, known_hosts_fingerprints, load_deploy_key,
+    scan_known_hosts, scan_known_hosts_for,
 };
 pub use url::{GitUrl, Transport};
 

@@ -9,7 +9,6 @@ use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use secrecy::SecretString;
-use ssh_key::private::RsaKeypair;
 use ssh_key::rand_core::OsRng;
 use ssh_key::{Algorithm, EcdsaCurve, HashAlg, LineEnding, PrivateKey, PublicKey};
 
@@ -19,18 +18,73 @@ use super::url::{GitUrl, Transport};
 /// RSA key size, as the flux CLI's `--ssh-rsa-bits` default.
 pub const RSA_BITS: usize = 2048;
 
+/// Smallest RSA key size flux generates (`--ssh-rsa-bits`); larger sizes are multiples of 8.
+pub const MIN_RSA_BITS: usize = 1024;
+
+/// Largest RSA key size generated here: bigger keys take minutes to generate and gain nothing.
+pub const MAX_RSA_BITS: usize = 16384;
+
 /// Seconds ssh-keyscan waits for a host before giving up.
 const KEYSCAN_TIMEOUT_SECONDS: &str = "10";
 
 /// The algorithm of a generated deploy key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KeyAlgorithm {
-    /// ECDSA on NIST P-384, the flux CLI's default for generic Git servers.
+    /// ECDSA (on NIST P-384 unless told otherwise), the flux CLI's default for generic Git
+    /// servers.
     #[default]
     Ecdsa,
     Ed25519,
-    /// RSA with [`RSA_BITS`] bits.
+    /// RSA ([`RSA_BITS`] bits unless told otherwise).
     Rsa,
+}
+
+/// The NIST curve of a generated ECDSA key (`--ssh-ecdsa-curve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Curve {
+    P256,
+    /// The flux CLI's default.
+    #[default]
+    P384,
+    P521,
+}
+
+/// What kind of deploy key to generate: flux's `--ssh-key-algorithm`, `--ssh-ecdsa-curve`
+/// and `--ssh-rsa-bits`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyOptions {
+    pub algorithm: KeyAlgorithm,
+    pub curve: Curve,
+    pub rsa_bits: usize,
+}
+
+impl From<KeyAlgorithm> for KeyOptions {
+    /// `algorithm` with flux's defaults: P-384, 2048 bits.
+    fn from(algorithm: KeyAlgorithm) -> KeyOptions {
+        KeyOptions {
+            algorithm,
+            curve: Curve::default(),
+            rsa_bits: RSA_BITS,
+        }
+    }
+}
+
+/// flux's rule for `--ssh-rsa-bits` (at least 1024, a multiple of 8), and a ceiling.
+pub fn check_rsa_bits(bits: usize) -> Result<()> {
+    let reason = if bits < MIN_RSA_BITS {
+        format!("an RSA key needs at least {MIN_RSA_BITS} bits")
+    } else if !bits.is_multiple_of(8) {
+        "the size of an RSA key is a multiple of 8 bits".to_string()
+    } else if bits > MAX_RSA_BITS {
+        format!("keys larger than {MAX_RSA_BITS} bits take too long to generate")
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidFlag {
+        flag: "--ssh-rsa-bits",
+        value: bits.to_string(),
+        reason,
+    })
 }
 
 /// An SSH key pair for Git: the private half goes into the cluster's Secret (`identity`), the
@@ -46,58 +100,43 @@ pub struct DeployKey {
 }
 
 /// Generates a new deploy key.
-pub fn generate_deploy_key(algorithm: KeyAlgorithm) -> Result<DeployKey> {
+pub fn generate_deploy_key(options: impl Into<KeyOptions>) -> Result<DeployKey> {
+    let options = options.into();
     let failed = |source: ssh_key::Error| Error::SshKeyGeneration {
-        algorithm: format!("{algorithm:?}"),
+        algorithm: format!("{options:?}"),
         source,
     };
-    let key = match algorithm {
+    let key = match options.algorithm {
         KeyAlgorithm::Ecdsa => PrivateKey::random(
             &mut OsRng,
             Algorithm::Ecdsa {
-                curve: EcdsaCurve::NistP384,
+                curve: match options.curve {
+                    Curve::P256 => EcdsaCurve::NistP256,
+                    Curve::P384 => EcdsaCurve::NistP384,
+                    Curve::P521 => EcdsaCurve::NistP521,
+                },
             },
         ),
         KeyAlgorithm::Ed25519 => PrivateKey::random(&mut OsRng, Algorithm::Ed25519),
-        KeyAlgorithm::Rsa => RsaKeypair::random(&mut OsRng, RSA_BITS).map(PrivateKey::from),
+        KeyAlgorithm::Rsa => {
+            check_rsa_bits(options.rsa_bits)?;
+            rsa::RsaPrivateKey::new(&mut OsRng, options.rsa_bits)
+                .map_err(|_| ssh_key::Error::Crypto)
+                .and_then(|key| super::key_file::rsa_keypair(&key))
+                .and_then(|data| PrivateKey::new(data, ""))
+        }
     }
     .map_err(failed)?;
     deploy_key(&key).map_err(failed)
 }
 
-/// Reads a deploy key from an OpenSSH private key file (`--private-key-file`).
+/// Reads a deploy key from an unprotected private key file (`--private-key-file`); see
+/// [`super::load_key_file`] for every form and passphrases.
 pub fn load_deploy_key(path: &Path) -> Result<DeployKey> {
-    let unusable = |cause: String, next_step: &'static str| Error::SshKeyFile {
-        path: path.to_path_buf(),
-        cause,
-        next_step,
-    };
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| unusable(err.to_string(), "pass a readable private key file"))?;
-    let key = PrivateKey::from_openssh(text.trim_start()).map_err(|err| {
-        if text.contains("BEGIN OPENSSH PRIVATE KEY") {
-            unusable(
-                err.to_string(),
-                "check the file is a complete OpenSSH private key",
-            )
-        } else {
-            unusable(
-                "it is not an OpenSSH private key (PEM and PKCS#8 keys are not read)".to_string(),
-                "convert a copy with: ssh-keygen -p -m OpenSSH -f <copy>",
-            )
-        }
-    })?;
-    if key.is_encrypted() {
-        return Err(unusable(
-            "it is protected by a passphrase, and Flux's source-controller needs it without one"
-                .to_string(),
-            "remove the passphrase from a copy with: ssh-keygen -p -N '' -f <copy>",
-        ));
-    }
-    deploy_key(&key).map_err(|err| unusable(err.to_string(), "pass an OpenSSH private key file"))
+    super::key_file::load_key_file(path, None).map(|file| file.key)
 }
 
-fn deploy_key(key: &PrivateKey) -> ssh_key::Result<DeployKey> {
+pub(super) fn deploy_key(key: &PrivateKey) -> ssh_key::Result<DeployKey> {
     let private_key = key.to_openssh(LineEnding::LF)?;
     let public = key.public_key();
     Ok(DeployKey {
@@ -126,6 +165,64 @@ pub struct KnownHosts {
 
 /// Scans the SSH host keys of the Git host of an SSH `url` (`ssh-keyscan -p <port> <host>`).
 pub fn scan_known_hosts(url: &str) -> Result<KnownHosts> {
+    scan_known_hosts_for(url, &[])
+}
+
+/// The host key types of each `--ssh-hostkey-algos` name: (the name, ssh-keyscan's `-t`
+/// type, the key type known_hosts lines carry). RSA keys sign with SHA-2 under the
+/// `rsa-sha2-*` names (what Azure DevOps requires) and are stored as `ssh-rsa` keys.
+const HOST_KEY_ALGORITHMS: &[(&str, &str, &str)] = &[
+    ("rsa-sha2-512", "rsa", "ssh-rsa"),
+    ("rsa-sha2-256", "rsa", "ssh-rsa"),
+    ("ssh-rsa", "rsa", "ssh-rsa"),
+    ("ssh-ed25519", "ed25519", "ssh-ed25519"),
+    ("ecdsa-sha2-nistp256", "ecdsa", "ecdsa-sha2-nistp256"),
+    ("ecdsa-sha2-nistp384", "ecdsa", "ecdsa-sha2-nistp384"),
+    ("ecdsa-sha2-nistp521", "ecdsa", "ecdsa-sha2-nistp521"),
+    (
+        "sk-ssh-ed25519@openssh.com",
+        "ed25519-sk",
+        "sk-ssh-ed25519@openssh.com",
+    ),
+    (
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+        "ecdsa-sk",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+    ),
+];
+
+/// Refuses a `--ssh-hostkey-algos` name that is not an SSH host key algorithm known here.
+pub fn check_host_key_algorithms(algorithms: &[String]) -> Result<()> {
+    for name in algorithms {
+        if !HOST_KEY_ALGORITHMS.iter().any(|(known, ..)| known == name) {
+            return Err(Error::InvalidFlag {
+                flag: "--ssh-hostkey-algos",
+                value: name.clone(),
+                reason: format!(
+                    "not a host key algorithm known here; use some of {}",
+                    HOST_KEY_ALGORITHMS
+                        .iter()
+                        .map(|(name, ..)| *name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Like [`scan_known_hosts`], keeping only keys of the host key `algorithms` (all when
+/// empty): ssh-keyscan asks for their key types only, and any other line is dropped, so
+/// bootstrap's own ssh and source-controller accept no other host key.
+pub fn scan_known_hosts_for(url: &str, algorithms: &[String]) -> Result<KnownHosts> {
+    check_host_key_algorithms(algorithms)?;
+    let allowed: Vec<&(&str, &str, &str)> = HOST_KEY_ALGORITHMS
+        .iter()
+        .filter(|(name, ..)| algorithms.iter().any(|a| a == name))
+        .collect();
+    let mut scan_types: Vec<&str> = allowed.iter().map(|(_, scan, _)| *scan).collect();
+    scan_types.dedup();
     let parsed = GitUrl::parse(url)?;
     if parsed.transport != Transport::Ssh {
         return Err(Error::GitUrl {
@@ -140,17 +237,20 @@ pub fn scan_known_hosts(url: &str) -> Result<KnownHosts> {
         port,
         cause,
     };
-    let output = crate::interrupt::output(
-        Command::new("ssh-keyscan")
-            .args(["-T", KEYSCAN_TIMEOUT_SECONDS, "-p", &port.to_string(), "--"])
-            .arg(&parsed.host)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env("LC_ALL", "C"),
-        crate::interrupt::Terminal::NotNeeded,
-    )
-    .map_err(|err| match err.kind() {
+    let mut command = Command::new("ssh-keyscan");
+    command.args(["-T", KEYSCAN_TIMEOUT_SECONDS, "-p", &port.to_string()]);
+    if !scan_types.is_empty() {
+        command.arg("-t").arg(scan_types.join(","));
+    }
+    command
+        .arg("--")
+        .arg(&parsed.host)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("LC_ALL", "C");
+    let output = crate::interrupt::output(&mut command, crate::interrupt::Terminal::NotNeeded)
+        .map_err(|err| match err.kind() {
             std::io::ErrorKind::NotFound => failed(
                 "ssh-keyscan is not installed; install OpenSSH's client (e.g. apt-get install openssh-client)"
                     .to_string(),
@@ -162,6 +262,13 @@ pub fn scan_known_hosts(url: &str) -> Result<KnownHosts> {
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter(|line| {
+            allowed.is_empty()
+                || line
+                    .split_whitespace()
+                    .nth(1)
+                    .is_some_and(|key_type| allowed.iter().any(|(.., kept)| *kept == key_type))
+        })
         .collect();
     // One order whatever order the server answered in, so re-runs write identical Secrets.
     lines.sort_unstable();
@@ -174,7 +281,12 @@ pub fn scan_known_hosts(url: &str) -> Result<KnownHosts> {
             .filter(|line| !line.is_empty() && !line.starts_with('#'))
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(failed(if detail.is_empty() {
+        return Err(failed(if !allowed.is_empty() && detail.is_empty() {
+            format!(
+                "no host key of the algorithms {} (--ssh-hostkey-algos) received: the host offers none, or nothing listens there",
+                algorithms.join(",")
+            )
+        } else if detail.is_empty() {
             "no host keys received (nothing listens there, or it is not an SSH server)".to_string()
         } else {
             detail
@@ -332,36 +444,84 @@ mod tests {
     }
 
     #[test]
-    fn passphrase_protected_and_pem_keys_are_refused_with_the_next_step() {
-        let dir = tempfile::tempdir().unwrap();
-        let protected = dir.path().join("protected");
-        let out = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "a passphrase", "-f"])
-            .arg(&protected)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let err = load_deploy_key(&protected).unwrap_err().to_string();
-        assert!(
-            err.contains("passphrase") && err.contains("ssh-keygen -p"),
-            "{err}"
-        );
+    fn every_curve_and_rsa_size_flux_offers_is_generated_and_accepted_by_ssh_keygen() {
+        let scratch = ScratchDir::in_temp("kubectl-gitops-test-keys-").unwrap();
+        for (options, key_type, bits) in [
+            (
+                KeyOptions {
+                    curve: Curve::P256,
+                    ..KeyAlgorithm::Ecdsa.into()
+                },
+                "ecdsa-sha2-nistp256",
+                "256",
+            ),
+            (
+                KeyOptions {
+                    curve: Curve::P521,
+                    ..KeyAlgorithm::Ecdsa.into()
+                },
+                "ecdsa-sha2-nistp521",
+                "521",
+            ),
+            (
+                KeyOptions {
+                    rsa_bits: 1024,
+                    ..KeyAlgorithm::Rsa.into()
+                },
+                "ssh-rsa",
+                "1024",
+            ),
+        ] {
+            let key = generate_deploy_key(options).unwrap();
+            assert!(
+                key.public_key.starts_with(&format!("{key_type} ")),
+                "{}",
+                key.public_key
+            );
+            let private = scratch
+                .write_private(bits, key.private_key.expose_secret().as_bytes())
+                .unwrap();
+            let listed = Command::new("ssh-keygen")
+                .arg("-l")
+                .arg("-f")
+                .arg(&private)
+                .output()
+                .unwrap();
+            let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+            // `<bits> SHA256:<fingerprint> <comment> (<TYPE>)`
+            assert!(
+                listed.starts_with(&format!("{bits} {} ", key.fingerprint)),
+                "{listed}"
+            );
+        }
+    }
 
-        let pem = dir.path().join("pem");
-        let out = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ecdsa", "-m", "PEM", "-N", "", "-f"])
-            .arg(&pem)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let err = load_deploy_key(&pem).unwrap_err().to_string();
-        assert!(err.contains("not an OpenSSH private key"), "{err}");
-        assert!(!err.contains("BEGIN"), "{err}");
+    #[test]
+    fn rsa_sizes_follow_fluxs_rule() {
+        for ok in [1024, 2048, 2056, 4096] {
+            assert!(check_rsa_bits(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            (512, "at least 1024"),
+            (2047, "multiple of 8"),
+            (32768, "too long"),
+        ] {
+            let err = check_rsa_bits(bad).unwrap_err().to_string();
+            assert!(err.contains("--ssh-rsa-bits") && err.contains(why), "{err}");
+        }
+    }
 
-        let missing = load_deploy_key(&dir.path().join("absent"))
+    #[test]
+    fn host_key_algorithms_must_be_known() {
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert!(check_host_key_algorithms(&names(&["rsa-sha2-512", "rsa-sha2-256"])).is_ok());
+        let err = check_host_key_algorithms(&names(&["ssh-dss"]))
             .unwrap_err()
             .to_string();
-        assert!(missing.contains("absent"), "{missing}");
+        assert!(
+            err.contains("--ssh-hostkey-algos") && err.contains("rsa-sha2-512"),
+            "{err}"
+        );
     }
 
     #[test]

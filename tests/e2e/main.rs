@@ -13,6 +13,7 @@
 mod support;
 
 mod bootstrap;
+mod bootstrap_keys;
 mod dependencies;
 mod diff;
 mod fleet;

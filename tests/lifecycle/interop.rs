@@ -9,7 +9,21 @@ use crate::support::control_plane::ControlPlane;
 use crate::support::git_servers::GitHttpServer;
 use crate::support::{run, stderr, stdout};
 
-fn flux_bootstrap(plane: &ControlPlane, server: &GitHttpServer, url: &str) -> std::process::Output {
+/// Flags that change gotk-sync.yaml's GitRepository: with them, flux finds the sync file
+/// kubectl-gitops wrote byte-identical to its own ("sync manifests are up to date").
+const SYNC_FLAGS: [&str; 4] = [
+    "--interval=5m",
+    "--secret-name=fleet-auth",
+    "--recurse-submodules",
+    "--sparse-checkout=clusters/dev,infra",
+];
+
+fn flux_bootstrap(
+    plane: &ControlPlane,
+    server: &GitHttpServer,
+    url: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut command = Command::new(&plane.assets.flux_cli);
     command
         .args([
@@ -24,6 +38,7 @@ fn flux_bootstrap(plane: &ControlPlane, server: &GitHttpServer, url: &str) -> st
         .arg(format!("--ca-file={}", server.ca_file.display()))
         .arg("--path=clusters/dev")
         .arg("--timeout=90s")
+        .args(extra)
         .arg(format!("--kubeconfig={}", plane.kubeconfig.display()))
         .env("GIT_PASSWORD", &server.password);
     run(&mut command)
@@ -37,7 +52,7 @@ async fn a_flux_bootstrapped_repository_and_cluster_need_no_change() {
     let bare = server.bare_path("fleet");
     let _stand_ins = stand_ins(&plane, &bare).await;
 
-    let flux = tokio::task::block_in_place(|| flux_bootstrap(&plane, &server, &url));
+    let flux = tokio::task::block_in_place(|| flux_bootstrap(&plane, &server, &url, &[]));
     assert!(
         flux.status.success(),
         "flux bootstrap failed:\n{}\n{}",
@@ -67,11 +82,13 @@ async fn flux_accepts_a_repository_bootstrapped_by_kubectl_gitops() {
     let _stand_ins = stand_ins(&plane, &bare).await;
 
     let password = [("GIT_PASSWORD", server.password.as_str())];
-    let out = bootstrap(&plane, &strs(&https_args(&server, &url)), &password).await;
+    let mut args = https_args(&server, &url);
+    args.extend(SYNC_FLAGS.map(str::to_string));
+    let out = bootstrap(&plane, &strs(&args), &password).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let ours = git(&bare, &["rev-parse", "refs/heads/main"]);
 
-    let flux = tokio::task::block_in_place(|| flux_bootstrap(&plane, &server, &url));
+    let flux = tokio::task::block_in_place(|| flux_bootstrap(&plane, &server, &url, &SYNC_FLAGS));
     assert!(
         flux.status.success(),
         "flux bootstrap failed:\n{}\n{}",

@@ -6,6 +6,7 @@ mod support;
 
 mod bootstrap;
 mod bootstrap_signing;
+mod bootstrap_keys;
 mod check;
 mod faults;
 mod install;

@@ -96,12 +96,14 @@ fn wait_listening(child: &mut Child, port: u16, log: &Path, what: &str) {
     );
 }
 
-/// Smart HTTPS Git server with basic auth (lighttpd + git http-backend).
+/// Smart HTTPS Git server (lighttpd + git http-backend) with basic auth under `/git/`, and
+/// bearer auth (`Authorization: Bearer <bearer_token>`, anything else refused) under `/bearer/`.
 pub struct GitHttpServer {
     pub root: PathBuf,
     pub port: u16,
     pub username: String,
     pub password: String,
+    pub bearer_token: String,
     /// The CA that signed the server's certificate (for `--ca-file`, GIT_SSL_CAINFO).
     pub ca_file: PathBuf,
     child: Child,
@@ -116,6 +118,7 @@ impl GitHttpServer {
         let (ca_file, cert, key) = loopback_server_cert(&dir, "git-http");
         let username = "git-user".to_string();
         let password = format!("pw-{}", random_hex());
+        let bearer_token = format!("bt-{}", random_hex());
         let users = dir.join("users");
         std::fs::write(&users, format!("{username}:{password}\n")).expect("write users");
         let backend = Path::new(
@@ -179,7 +182,7 @@ exit $status
             std::fs::write(
                 &config,
                 format!(
-                    r#"server.modules = ("mod_alias", "mod_setenv", "mod_cgi", "mod_auth", "mod_authn_file", "mod_openssl")
+                    r#"server.modules = ("mod_access", "mod_alias", "mod_setenv", "mod_cgi", "mod_auth", "mod_authn_file", "mod_openssl")
 server.document-root = "{root}"
 server.bind = "127.0.0.1"
 server.port = {port}
@@ -187,10 +190,15 @@ server.errorlog = "{log}"
 ssl.engine = "enable"
 ssl.pemfile = "{cert}"
 ssl.privkey = "{key}"
-alias.url = ( "/git" => "{backend}" )
-$HTTP["url"] =~ "^/git" {{
+alias.url = ( "/git" => "{backend}", "/bearer" => "{backend}" )
+$HTTP["url"] =~ "^/(git|bearer)/" {{
   cgi.assign = ( "" => "" )
   setenv.add-environment = ( "GIT_PROJECT_ROOT" => "{root}", "GIT_HTTP_EXPORT_ALL" => "" )
+}}
+$HTTP["url"] =~ "^/bearer/" {{
+  $REQUEST_HEADER["Authorization"] != "Bearer {bearer_token}" {{
+    url.access-deny = ( "" )
+  }}
 }}
 auth.backend = "plain"
 auth.backend.plain.userfile = "{users}"
@@ -202,6 +210,7 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
                     key = key.display(),
                     backend = backend.display(),
                     users = users.display(),
+                    bearer_token = bearer_token,
                 ),
             )
             .expect("write lighttpd.conf");
@@ -218,6 +227,7 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
                 port,
                 username,
                 password,
+                bearer_token,
                 ca_file,
                 child,
             };
@@ -241,6 +251,11 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
 
     pub fn bare_path(&self, name: &str) -> PathBuf {
         self.root.join(format!("{name}.git"))
+    }
+
+    /// The HTTPS URL of repository `name` that takes bearer auth only.
+    pub fn bearer_url(&self, name: &str) -> String {
+        format!("https://127.0.0.1:{}/bearer/{name}.git", self.port)
     }
 
     /// After the next fetch of `branch` from repository `name` has been answered, the server
@@ -276,7 +291,8 @@ impl GitSshServer {
         std::fs::create_dir_all(&root).expect("create repos dir");
         std::fs::create_dir_all("/run/sshd").expect("create /run/sshd (privilege separation dir)");
         let mut host_public_keys = Vec::new();
-        for kind in ["ed25519", "ecdsa"] {
+        // An RSA host key too, as Azure DevOps has (only): --ssh-hostkey-algos picks it.
+        for kind in ["ed25519", "ecdsa", "rsa"] {
             let key = dir.join(format!("ssh_host_{kind}_key"));
             let out = Command::new("ssh-keygen")
                 .args(["-q", "-t", kind, "-N", "", "-f"])
@@ -309,7 +325,7 @@ impl GitSshServer {
             std::fs::write(
                 &config,
                 format!(
-                    "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_ecdsa_key\nAuthorizedKeysFile {keys}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPidFile {d}/sshd.pid\n",
+                    "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_ecdsa_key\nHostKey {d}/ssh_host_rsa_key\nAuthorizedKeysFile {keys}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPidFile {d}/sshd.pid\n",
                     d = dir.display(),
                     keys = authorized_keys.display(),
                 ),
@@ -343,6 +359,11 @@ impl GitSshServer {
             .open(&self.authorized_keys)
             .expect("open authorized_keys");
         writeln!(file, "{}", public_key.trim()).expect("append key");
+    }
+
+    /// Takes access away from every key authorized so far.
+    pub fn revoke_all_keys(&self) {
+        std::fs::write(&self.authorized_keys, "").expect("empty authorized_keys");
     }
 
     /// Creates an empty bare repository and returns its ssh:// URL.

@@ -8,7 +8,7 @@ use crate::bootstrap::{self, BootstrapOptions, Credentials};
 use crate::cli::args::{flux_namespace, json_or_yaml, parse_duration};
 use crate::cluster::connection::ConnectionFlags;
 use crate::error::Result;
-use crate::git::{KeyAlgorithm, Signature, SigningKey};
+use crate::git::{Curve, KeyAlgorithm, KeyOptions, Signature, SigningKey};
 use crate::manifests::InstallFlags;
 use crate::ui::Ui;
 use crate::ui::output::OutputFormat;
@@ -30,6 +30,13 @@ enum SshKeyAlgorithm {
     Ecdsa,
     Ed25519,
     Rsa,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum SshEcdsaCurve {
+    P256,
+    P384,
+    P521,
 }
 
 /// Commit Flux's components and sync configuration to a Git repository, install them in the
@@ -67,18 +74,36 @@ struct GitArgs {
     /// Algorithm of the generated SSH deploy key
     #[arg(long, value_enum, default_value = "ecdsa")]
     ssh_key_algorithm: SshKeyAlgorithm,
-    /// An SSH private key (OpenSSH format) to use instead of a generated deploy key
+    /// Curve of a generated ECDSA deploy key
+    #[arg(long, value_enum, default_value = "p384")]
+    ssh_ecdsa_curve: SshEcdsaCurve,
+    /// Size of a generated RSA deploy key (at least 1024, a multiple of 8)
+    #[arg(long, value_name = "BITS", default_value_t = crate::git::RSA_BITS)]
+    ssh_rsa_bits: usize,
+    /// Host key algorithms to scan and trust, comma-separated (Azure DevOps: rsa-sha2-512,rsa-sha2-256)
+    #[arg(long, value_name = "ALGORITHMS", value_delimiter = ',')]
+    ssh_hostkey_algos: Vec<String>,
+    /// An SSH private key to use instead of a generated deploy key: OpenSSH (with or without a passphrase, given as --password) or PEM (PKCS#1, SEC1, PKCS#8)
     #[arg(long, value_name = "FILE")]
     private_key_file: Option<PathBuf>,
     /// Authenticate over HTTPS with --username and --password (a token) instead of SSH
     #[arg(long)]
     token_auth: bool,
+    /// Send --password as a bearer token (Authorization: Bearer) over HTTPS; implies --token-auth
+    #[arg(long)]
+    with_bearer_token: bool,
     /// User name for --token-auth
     #[arg(short = 'u', long, default_value = "git")]
     username: String,
-    /// Password or token for --token-auth; better from GIT_PASSWORD or the prompt (a flag shows in the process list)
+    /// Password or token for --token-auth, or the passphrase of --private-key-file; better from GIT_PASSWORD or the prompt (a flag shows in the process list)
     #[arg(short = 'p', long, env = "GIT_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
     password: Option<SecretString>,
+    /// Make the GitRepository include the repository's Git submodules (with the same credentials)
+    #[arg(long)]
+    recurse_submodules: bool,
+    /// Folders the GitRepository checks out, comma-separated; --path must be one of them
+    #[arg(long, value_name = "FOLDERS", value_delimiter = ',')]
+    sparse_checkout: Vec<String>,
     /// PEM file of the certificate authorities of a Git server with a private CA
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
@@ -194,7 +219,7 @@ pub async fn run(args: BootstrapArgs, ui: &Ui) -> Result<()> {
 
 /// The library's options from the flags; the password is asked for here when needed.
 fn options(args: &GitArgs, namespace: &str, ui: &Ui) -> Result<BootstrapOptions> {
-    let credentials = if args.token_auth {
+    let credentials = if args.token_auth || args.with_bearer_token {
         Credentials::Token {
             username: args.username.clone(),
             password: match args.password.clone() {
@@ -205,15 +230,26 @@ fn options(args: &GitArgs, namespace: &str, ui: &Ui) -> Result<BootstrapOptions>
                 )?,
             },
             ca_file: args.ca_file.clone(),
+            bearer: args.with_bearer_token,
         }
     } else {
         Credentials::Ssh {
             private_key_file: args.private_key_file.clone(),
-            algorithm: match args.ssh_key_algorithm {
-                SshKeyAlgorithm::Ecdsa => KeyAlgorithm::Ecdsa,
-                SshKeyAlgorithm::Ed25519 => KeyAlgorithm::Ed25519,
-                SshKeyAlgorithm::Rsa => KeyAlgorithm::Rsa,
+            passphrase: key_passphrase(args, ui)?,
+            key: KeyOptions {
+                algorithm: match args.ssh_key_algorithm {
+                    SshKeyAlgorithm::Ecdsa => KeyAlgorithm::Ecdsa,
+                    SshKeyAlgorithm::Ed25519 => KeyAlgorithm::Ed25519,
+                    SshKeyAlgorithm::Rsa => KeyAlgorithm::Rsa,
+                },
+                curve: match args.ssh_ecdsa_curve {
+                    SshEcdsaCurve::P256 => Curve::P256,
+                    SshEcdsaCurve::P384 => Curve::P384,
+                    SshEcdsaCurve::P521 => Curve::P521,
+                },
+                rsa_bits: args.ssh_rsa_bits,
             },
+            host_key_algorithms: args.ssh_hostkey_algos.clone(),
         }
     };
     Ok(BootstrapOptions {
@@ -229,9 +265,30 @@ fn options(args: &GitArgs, namespace: &str, ui: &Ui) -> Result<BootstrapOptions>
         },
         commit_message_appendix: args.commit_message_appendix.clone(),
         credentials,
+        recurse_submodules: args.recurse_submodules,
+        sparse_checkout: args.sparse_checkout.clone(),
         timeout: parse_duration("--timeout", &args.timeout)?,
         assume_yes: args.yes || args.silent,
         force: args.yes || args.force,
         signing: args.signing.key(),
     })
+}
+
+/// The passphrase of a protected --private-key-file: --password (or GIT_PASSWORD), else asked
+/// for without echo on a terminal.
+fn key_passphrase(args: &GitArgs, ui: &Ui) -> Result<Option<SecretString>> {
+    let Some(file) = &args.private_key_file else {
+        return Ok(None);
+    };
+    if args.password.is_some() {
+        return Ok(args.password.clone());
+    }
+    if !crate::git::key_file_is_encrypted(file)? {
+        return Ok(None);
+    }
+    ui.password(
+        &format!("Passphrase of {}", file.display()),
+        "--private-key-file is protected by a passphrase: set GIT_PASSWORD (or pass --password)",
+    )
+    .map(Some)
 }

@@ -1,0 +1,176 @@
+//! Bootstrap's key and source flags against the real Git servers (a stand-in for the
+//! controllers, as in bootstrap.rs): a passphrase-protected key of the user's with RSA host
+//! keys only (`--ssh-hostkey-algos`, as Azure DevOps needs), a bearer token over HTTPS, and
+//! the GitRepository's `--recurse-submodules` and `--sparse-checkout`. The end-to-end tests
+//! prove the real source-controller clones with such Secrets.
+
+use std::process::Command;
+
+use crate::assert_failed_after_progress as assert_clean_failure;
+use crate::bootstrap::{bootstrap, git, source_secret, stand_ins};
+use crate::support::control_plane::ControlPlane;
+use crate::support::git_servers::{GitHttpServer, GitSshServer};
+use crate::support::processes::temp_dir;
+use crate::support::{run, stderr, stdout};
+
+const SYNC: &str = "main:clusters/dev/flux-system/gotk-sync.yaml";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protected_key_with_rsa_host_keys_only_and_sparse_submodule_sync() {
+    let plane = ControlPlane::start_private();
+    let server = GitSshServer::start();
+    let url = server.create_repo("fleet");
+    let bare = server.bare_path("fleet");
+    let passphrase = "vault passphrase";
+    let key = temp_dir("user-key-").join("deploy");
+    let keygen = run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ecdsa", "-b", "256", "-N", passphrase, "-f"])
+        .arg(&key));
+    assert!(keygen.status.success(), "{}", stderr(&keygen));
+    server.authorize(&std::fs::read_to_string(key.with_extension("pub")).unwrap());
+    let key_file = key.display().to_string();
+    let args = |sparse: &str| {
+        vec![
+            "--url".to_string(),
+            url.clone(),
+            "--path".into(),
+            "clusters/dev".into(),
+            "--private-key-file".into(),
+            key_file.clone(),
+            "--ssh-hostkey-algos".into(),
+            "rsa-sha2-512,rsa-sha2-256".into(),
+            "--recurse-submodules".into(),
+            format!("--sparse-checkout={sparse}"),
+        ]
+    };
+    let strs = |args: &[String]| args.iter().map(String::clone).collect::<Vec<_>>();
+    let env = [("GIT_PASSWORD", passphrase)];
+
+    // flux's rule: the cluster's folder must be checked out. Refused before anything else.
+    let refused = strs(&args("infra"));
+    let out = bootstrap(
+        &plane,
+        &refused.iter().map(String::as_str).collect::<Vec<_>>(),
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("--path \"clusters/dev\" is not among the --sparse-checkout folders (infra)"),
+        "{}",
+        stderr(&out)
+    );
+
+    let _stand_ins = stand_ins(&plane, &bare).await;
+    let good = strs(&args("clusters/dev,infra"));
+    let good: Vec<&str> = good.iter().map(String::as_str).collect();
+    // A wrong passphrase is an error before any change.
+    let out = bootstrap(&plane, &good, &[("GIT_PASSWORD", "not it")]).await;
+    let err = assert_clean_failure(&out);
+    assert!(err.contains("the passphrase does not decrypt it"), "{err}");
+    assert!(!err.contains("not it"), "{err}");
+    assert_eq!(
+        run(Command::new("git").arg("--git-dir").arg(&bare).args([
+            "rev-parse",
+            "--verify",
+            "-q",
+            "main"
+        ]))
+        .status
+        .code(),
+        Some(1),
+        "nothing pushed"
+    );
+
+    // Bootstrap clones and pushes with the decrypted key (no ssh setup of the user's).
+    let out = bootstrap(&plane, &good, &env).await;
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let progress = stderr(&out);
+    let host_keys: Vec<&str> = progress
+        .lines()
+        .filter(|l| l.starts_with("✔ Git host key: "))
+        .collect();
+    assert_eq!(host_keys.len(), 1, "{progress}");
+    assert!(
+        host_keys[0].starts_with("✔ Git host key: ssh-rsa SHA256:"),
+        "{progress}"
+    );
+    for output in [stdout(&out), progress] {
+        assert!(!output.contains(passphrase) && !output.contains("PRIVATE KEY"));
+    }
+
+    // The Secret: the key file as given (still encrypted) and its passphrase, as flux stores
+    // them, and the RSA host key only.
+    let secret = source_secret(&plane);
+    let keys: Vec<&String> = secret.keys().collect();
+    assert_eq!(
+        keys,
+        ["identity", "identity.pub", "known_hosts", "password"]
+    );
+    assert_eq!(secret["identity"], std::fs::read_to_string(&key).unwrap());
+    assert_eq!(secret["password"], passphrase);
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let public: Vec<&str> = public.split_whitespace().take(2).collect();
+    assert_eq!(secret["identity.pub"].trim(), public.join(" "));
+    let rsa_host_key = server
+        .host_public_keys()
+        .iter()
+        .find(|k| k.starts_with("ssh-rsa "))
+        .expect("the server's RSA host key");
+    let rsa_host_key: Vec<&str> = rsa_host_key.split_whitespace().take(2).collect();
+    assert_eq!(
+        secret["known_hosts"],
+        format!("[127.0.0.1]:{} {}\n", server.port, rsa_host_key.join(" "))
+    );
+
+    let sync = git(&bare, &["show", SYNC]);
+    assert!(
+        sync.contains(&format!(
+            "  interval: 1m0s\n  recurseSubmodules: true\n  ref:\n    branch: main\n  secretRef:\n    name: flux-system\n  sparseCheckout:\n  - clusters/dev\n  - infra\n  url: {url}\n"
+        )),
+        "{sync}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bearer_token_over_https_reaches_git_and_the_secret() {
+    let plane = ControlPlane::start_private();
+    let server = GitHttpServer::start();
+    server.create_repo("fleet");
+    let url = server.bearer_url("fleet");
+    let bare = server.bare_path("fleet");
+    let _stand_ins = stand_ins(&plane, &bare).await;
+    let ca_file = server.ca_file.display().to_string();
+    let args = [
+        "--url",
+        &url,
+        "--with-bearer-token",
+        "--ca-file",
+        &ca_file,
+        "--path",
+        "clusters/dev",
+    ];
+
+    // The server refuses anything but its bearer token (basic auth's password included).
+    let out = bootstrap(&plane, &args, &[("GIT_PASSWORD", server.password.as_str())]).await;
+    let err = assert_clean_failure(&out);
+    assert!(err.contains("403"), "{err}");
+
+    let out = bootstrap(
+        &plane,
+        &args,
+        &[("GIT_PASSWORD", server.bearer_token.as_str())],
+    )
+    .await;
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    for output in [stdout(&out), stderr(&out)] {
+        assert!(!output.contains(&server.bearer_token), "token in output");
+    }
+    let secret = source_secret(&plane);
+    let keys: Vec<&String> = secret.keys().collect();
+    assert_eq!(keys, ["bearerToken", "ca.crt"]);
+    assert_eq!(secret["bearerToken"], server.bearer_token);
+    let sync = git(&bare, &["show", SYNC]);
+    assert!(sync.contains(&format!("  url: {url}\n")), "{sync}");
+}
