@@ -32,6 +32,9 @@ KUBECTL_PYPI_VERSION=1.36.3
 FLUX_VERSION=v2.9.4
 # krew and krew-index's manifest validator, for the install tests (the proxy serves v0.4.3).
 KREW_VERSION=v0.4.3
+# GitHub's OpenAPI description (npm @octokit/openapi), which the GitHub API stand-in validates
+# every request of the contract tests against.
+OCTOKIT_OPENAPI_VERSION=23.0.2
 # Controller module versions that make up Flux $FLUX_VERSION (see docs/test-environment.md).
 FLUX_CONTROLLERS=(
   source-controller@v1.9.4
@@ -378,6 +381,21 @@ ensure_flux_cli() { # release-dir
   finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
 }
 
+# GitHub's REST API description for api.github.com, from the npm registry's tarball of
+# @octokit/openapi (only that one file of it is kept: the package unpacks to 400 MB).
+ensure_github_openapi() {
+  local out=$CACHE/github-openapi-$OCTOKIT_OPENAPI_VERSION
+  if [[ -f $out/api.github.com.json ]]; then log "@octokit/openapi $OCTOKIT_OPENAPI_VERSION: cached"; return; fi
+  need npm "install Node.js and npm (Debian: npm) to fetch GitHub's OpenAPI description"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-openapi.XXXXXX")
+  (cd "$tmp" && npm pack --silent "@octokit/openapi@$OCTOKIT_OPENAPI_VERSION" >/dev/null) \
+    || die "could not download @octokit/openapi@$OCTOKIT_OPENAPI_VERSION from the npm registry"
+  tar -xzf "$tmp"/octokit-openapi-*.tgz -C "$tmp" package/generated/api.github.com.json package/LICENSE
+  mkdir -p "$tmp/out"
+  mv "$tmp/package/generated/api.github.com.json" "$tmp/package/LICENSE" "$tmp/out/"
+  finish_into "$tmp/out" "$out"; rm -rf "$tmp"
+}
+
 prepare_started=$SECONDS
 if [[ -n ${KUBEBUILDER_ASSETS:-} ]]; then
   for b in kube-apiserver etcd kubectl; do
@@ -403,6 +421,7 @@ if [[ $DEMO_ONLY == 0 ]]; then
   timed krew ensure_krew
 fi
 timed "Flux controllers" ensure_flux_controllers
+if [[ $DEMO_ONLY == 0 ]]; then timed "GitHub OpenAPI description" ensure_github_openapi; fi
 took=$((SECONDS - prepare_started))
 log "all components$([[ $DEMO_ONLY == 1 ]] && echo " of the demo"): took $((took / 60))m$((took % 60))s"
 
@@ -414,4 +433,5 @@ echo "export KUBECTL_GITOPS_TEST_KREW_DIR='$CACHE/krew-$KREW_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_RELEASE='$CACHE/flux-release-$FLUX_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_CLI='$CACHE/flux-cli-$FLUX_VERSION/flux'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_CONTROLLERS='$CACHE/flux-controllers-$FLUX_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_GITHUB_OPENAPI='$CACHE/github-openapi-$OCTOKIT_OPENAPI_VERSION/api.github.com.json'"
 echo "export KUBECTL_GITOPS_TEST_KUBE_CONTROLLER_MANAGER='$CACHE/kube-controller-manager-$K8S_VERSION/kube-controller-manager'"

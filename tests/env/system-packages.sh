@@ -10,6 +10,8 @@ command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-pip)
 [[ -e /usr/lib/lighttpd/mod_openssl.so ]] || packages+=(lighttpd-mod-openssl)
 [[ -x /usr/sbin/sshd ]] || packages+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || packages+=(openssh-client)
+# npm fetches GitHub's OpenAPI description (@octokit/openapi) for the forge stand-in.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if ((${#packages[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian packages: ${packages[*]}"
