@@ -141,8 +141,22 @@ impl ApiClient {
             let empty = page.is_empty();
             items.append(&mut page);
             match next_page(&answer.headers, &url) {
-                Some(next) if !empty && next.origin() == self.base.origin() => url = next,
-                _ => return Ok(items),
+                Some(_) if empty => return Ok(items),
+                Some(next) if next.origin() == self.base.origin() => url = next,
+                // A forge behind a proxy that links to its own address: following the link
+                // would send the token elsewhere, stopping would miss items.
+                Some(next) => {
+                    return Err(Error::BadAnswer {
+                        forge: self.kind.name,
+                        operation,
+                        reason: format!(
+                            "its next page is at {}, another address than --hostname's {}; set the forge's own URL (Gitea: ROOT_URL) to the address it is reached at, or pass that address as --hostname",
+                            next.origin().ascii_serialization(),
+                            self.base.origin().ascii_serialization()
+                        ),
+                    });
+                }
+                None => return Ok(items),
             }
         }
         Ok(items)
