@@ -67,6 +67,10 @@ pub struct BootstrapOptions {
     pub timeout: Duration,
     /// Do not ask before replacing another tool's install or using a new deploy key.
     pub assume_yes: bool,
+    /// The forge whose API creates the repository and registers the deploy key (`bootstrap
+    /// gitea|github|gitlab`); `None` for any Git server by URL (`bootstrap git`). Bootstrap
+    /// then pushes over HTTPS with the forge's token, and `url` is what the cluster syncs from.
+    pub forge: Option<host::forge::ForgeHost>,
 }
 
 /// What a bootstrap run did.
@@ -125,7 +129,14 @@ pub async fn bootstrap(
     report.seconds.generate = phase.elapsed().as_secs_f64();
     let known_hosts = scan_host_keys(options, ui).await?;
     let remote = bootstrap_remote(options, known_hosts.as_deref())?;
-    let host = repository_host(options, known_hosts.as_deref());
+    let plain_git;
+    let host: &dyn RepositoryHost = match &options.forge {
+        Some(forge) => forge,
+        None => {
+            plain_git = plain_git_host(options, known_hosts.as_deref());
+            &plain_git
+        }
+    };
 
     let phase = Instant::now();
     let repository = host.ensure_repository(ui).await?;
@@ -138,15 +149,7 @@ pub async fn bootstrap(
     let phase = Instant::now();
     let first_install = root.as_ref().is_none_or(|r| !r.applied);
     install_components(connection, options, &plan, first_install, ui, &mut report).await?;
-    secret::reconcile(
-        connection,
-        options,
-        host.as_ref(),
-        known_hosts,
-        ui,
-        &mut report,
-    )
-    .await?;
+    secret::reconcile(connection, options, host, known_hosts, ui, &mut report).await?;
     ui.progress().action("applying sync manifests");
     let applied = apply_all(connection, &sync::sync_objects(&plan.sync)).await?;
     note_changes(&mut report, &applied);
@@ -221,22 +224,22 @@ async fn scan_host_keys(options: &BootstrapOptions, ui: &Ui) -> Result<Option<St
     }
 }
 
-/// The host of the repository (today any Git server by URL; forges will be chosen here).
-fn repository_host(
-    options: &BootstrapOptions,
-    known_hosts: Option<&str>,
-) -> Box<dyn RepositoryHost> {
-    Box::new(PlainGit {
+/// The host of a repository on any Git server by URL.
+fn plain_git_host(options: &BootstrapOptions, known_hosts: Option<&str>) -> PlainGit {
+    PlainGit {
         url: options.url.clone(),
         branch: options.branch.clone(),
         known_hosts: known_hosts.unwrap_or_default().to_string(),
         assume_yes: options.assume_yes,
         timeout: options.timeout,
-    })
+    }
 }
 
 /// The remote bootstrap itself clones and pushes with.
 fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<&str>) -> Result<Remote> {
+    if let Some(forge) = &options.forge {
+        return Ok(forge.push_remote());
+    }
     let (auth, ca_file) = match &options.credentials {
         Credentials::Token {
             username,

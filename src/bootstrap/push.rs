@@ -58,7 +58,7 @@ pub(super) async fn commit_and_push(
             return head(&workspace);
         }
         ui.progress()
-            .action(format!("pushing to \"{}\"", options.url));
+            .action(format!("pushing to \"{}\"", remote.url));
         let pushed = blocking(move || workspace.push().map(|outcome| (outcome, workspace))).await?;
         match pushed {
             (PushOutcome::Pushed { commit }, _) => {

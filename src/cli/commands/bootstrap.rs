@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
+use super::bootstrap_forge::ForgeArgs;
+use crate::bootstrap::host::forge::{ForgeHost, GITEA};
 use crate::bootstrap::{self, BootstrapOptions, Credentials};
 use crate::cli::args::{flux_namespace, json_or_yaml, parse_duration};
 use crate::cluster::connection::ConnectionFlags;
@@ -23,6 +25,8 @@ pub struct BootstrapArgs {
 enum Provider {
     /// Bootstrap from any Git server, over SSH (a deploy key) or HTTPS (a token)
     Git(Box<GitArgs>),
+    /// Bootstrap from a Gitea repository, created and given a deploy key through Gitea's API
+    Gitea(Box<ForgeArgs>),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -43,6 +47,29 @@ struct GitArgs {
     /// Repository URL: ssh://user@host[:port]/path (deploy key) or https://host/path with --token-auth
     #[arg(long, value_name = "URL")]
     url: String,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// An SSH private key (OpenSSH format) to use instead of a generated deploy key
+    #[arg(long, value_name = "FILE")]
+    private_key_file: Option<PathBuf>,
+    /// Authenticate over HTTPS with --username and --password (a token) instead of SSH
+    #[arg(long)]
+    token_auth: bool,
+    /// User name for --token-auth
+    #[arg(short = 'u', long, default_value = "git")]
+    username: String,
+    /// Password or token for --token-auth; better from GIT_PASSWORD or the prompt (a flag shows in the process list)
+    #[arg(short = 'p', long, env = "GIT_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    password: Option<SecretString>,
+    /// PEM file of the certificate authorities of a Git server with a private CA
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+}
+
+/// The flags every bootstrap subcommand shares: what goes into the repository and the
+/// cluster, and how the run behaves.
+#[derive(clap::Args)]
+pub(super) struct CommonArgs {
     /// Branch to commit to and sync from
     #[arg(long, default_value = "main")]
     branch: String,
@@ -67,21 +94,6 @@ struct GitArgs {
     /// Algorithm of the generated SSH deploy key
     #[arg(long, value_enum, default_value = "ecdsa")]
     ssh_key_algorithm: SshKeyAlgorithm,
-    /// An SSH private key (OpenSSH format) to use instead of a generated deploy key
-    #[arg(long, value_name = "FILE")]
-    private_key_file: Option<PathBuf>,
-    /// Authenticate over HTTPS with --username and --password (a token) instead of SSH
-    #[arg(long)]
-    token_auth: bool,
-    /// User name for --token-auth
-    #[arg(short = 'u', long, default_value = "git")]
-    username: String,
-    /// Password or token for --token-auth; better from GIT_PASSWORD or the prompt (a flag shows in the process list)
-    #[arg(short = 'p', long, env = "GIT_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
-    password: Option<SecretString>,
-    /// PEM file of the certificate authorities of a Git server with a private CA
-    #[arg(long, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
     /// How long the whole bootstrap may take, waits included
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     timeout: String,
@@ -100,54 +112,118 @@ struct GitArgs {
     connection: ConnectionFlags,
 }
 
+impl CommonArgs {
+    pub(super) fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    pub(super) fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    pub(super) fn timeout(&self) -> Result<std::time::Duration> {
+        parse_duration("--timeout", &self.timeout)
+    }
+
+    pub(super) fn key_algorithm(&self) -> KeyAlgorithm {
+        match self.ssh_key_algorithm {
+            SshKeyAlgorithm::Ecdsa => KeyAlgorithm::Ecdsa,
+            SshKeyAlgorithm::Ed25519 => KeyAlgorithm::Ed25519,
+            SshKeyAlgorithm::Rsa => KeyAlgorithm::Rsa,
+        }
+    }
+
+    /// The library's options for these flags, the repository `url` and `credentials`.
+    pub(super) fn options(
+        &self,
+        url: String,
+        credentials: Credentials,
+        forge: Option<ForgeHost>,
+    ) -> Result<BootstrapOptions> {
+        let namespace = flux_namespace(&self.connection);
+        Ok(BootstrapOptions {
+            install: self.install.options(&namespace)?,
+            url,
+            branch: self.branch.clone(),
+            path: self.path.clone(),
+            interval: parse_duration("--interval", &self.interval)?,
+            secret_name: self.secret_name.clone(),
+            author: Signature {
+                name: self.author_name.clone(),
+                email: self.author_email.clone(),
+            },
+            commit_message_appendix: self.commit_message_appendix.clone(),
+            credentials,
+            timeout: self.timeout()?,
+            assume_yes: self.yes,
+            forge,
+        })
+    }
+
+    /// Refuses flags that cannot go together, before anything else.
+    pub(super) fn check_usage(&self) -> Result<()> {
+        if self.dry_run && self.output.is_some() {
+            return Err(crate::Error::InvalidUsage(
+                "--dry-run prints the files as they would be committed; -o formats the report of a real bootstrap: drop one of them".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs bootstrap (or prints the dry run) and reports.
+    pub(super) async fn execute(&self, options: BootstrapOptions, ui: &Ui) -> Result<()> {
+        // Everything the command line alone can get wrong is found before any network call.
+        bootstrap::preflight::check(&options)?;
+        if self.dry_run {
+            let plan = bootstrap::plan(&options).await?;
+            let mut text = String::new();
+            for (path, content) in &plan.files {
+                text += &format!("# {path}\n{content}");
+            }
+            text += &format!(
+                "# Besides the objects above, bootstrap would apply the Secret {}/{} (credentials, never written to Git).\n# kustomization.yaml is written only where the folder has none.\n",
+                options.install.namespace, options.secret_name
+            );
+            return ui.out(&text);
+        }
+        let connection = self.connection.connect().await?;
+        let report = bootstrap::bootstrap(&connection, &options, ui).await?;
+        ui.report(self.output, &report, |report| {
+            if report.nothing_changed() {
+                format!(
+                    "✔ bootstrap finished: nothing changed, the cluster is synced to {}\n",
+                    report.revision
+                )
+            } else {
+                format!(
+                    "✔ bootstrap finished: the cluster is synced to {} ({} commits pushed, {} objects changed)\n",
+                    report.revision,
+                    report.commits.len(),
+                    report.changed_objects.len() + usize::from(report.secret_changed)
+                )
+            }
+        })
+    }
+}
+
 fn parse_secret(value: &str) -> std::result::Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
 }
 
 pub async fn run(args: BootstrapArgs, ui: &Ui) -> Result<()> {
-    let Provider::Git(args) = args.provider;
-    if args.dry_run && args.output.is_some() {
-        return Err(crate::Error::InvalidUsage(
-            "--dry-run prints the files as they would be committed; -o formats the report of a real bootstrap: drop one of them".to_string(),
-        ));
-    }
-    let namespace = flux_namespace(&args.connection);
-    let options = options(&args, &namespace, ui)?;
-    // Everything the command line alone can get wrong is found before any network call.
-    bootstrap::preflight::check(&options)?;
-    if args.dry_run {
-        let plan = bootstrap::plan(&options).await?;
-        let mut text = String::new();
-        for (path, content) in &plan.files {
-            text += &format!("# {path}\n{content}");
+    match args.provider {
+        Provider::Git(args) => {
+            args.common.check_usage()?;
+            let options = git_options(&args, ui)?;
+            args.common.execute(options, ui).await
         }
-        text += &format!(
-            "# Besides the objects above, bootstrap would apply the Secret {namespace}/{} (credentials, never written to Git).\n# kustomization.yaml is written only where the folder has none.\n",
-            options.secret_name
-        );
-        return ui.out(&text);
+        Provider::Gitea(args) => super::bootstrap_forge::run(&GITEA, &args, ui).await,
     }
-    let connection = args.connection.connect().await?;
-    let report = bootstrap::bootstrap(&connection, &options, ui).await?;
-    ui.report(args.output, &report, |report| {
-        if report.nothing_changed() {
-            format!(
-                "✔ bootstrap finished: nothing changed, the cluster is synced to {}\n",
-                report.revision
-            )
-        } else {
-            format!(
-                "✔ bootstrap finished: the cluster is synced to {} ({} commits pushed, {} objects changed)\n",
-                report.revision,
-                report.commits.len(),
-                report.changed_objects.len() + usize::from(report.secret_changed)
-            )
-        }
-    })
 }
 
-/// The library's options from the flags; the password is asked for here when needed.
-fn options(args: &GitArgs, namespace: &str, ui: &Ui) -> Result<BootstrapOptions> {
+/// The library's options from `bootstrap git`'s flags; the password is asked for here when
+/// needed.
+fn git_options(args: &GitArgs, ui: &Ui) -> Result<BootstrapOptions> {
     let credentials = if args.token_auth {
         Credentials::Token {
             username: args.username.clone(),
@@ -163,27 +239,8 @@ fn options(args: &GitArgs, namespace: &str, ui: &Ui) -> Result<BootstrapOptions>
     } else {
         Credentials::Ssh {
             private_key_file: args.private_key_file.clone(),
-            algorithm: match args.ssh_key_algorithm {
-                SshKeyAlgorithm::Ecdsa => KeyAlgorithm::Ecdsa,
-                SshKeyAlgorithm::Ed25519 => KeyAlgorithm::Ed25519,
-                SshKeyAlgorithm::Rsa => KeyAlgorithm::Rsa,
-            },
+            algorithm: args.common.key_algorithm(),
         }
     };
-    Ok(BootstrapOptions {
-        install: args.install.options(namespace)?,
-        url: args.url.clone(),
-        branch: args.branch.clone(),
-        path: args.path.clone(),
-        interval: parse_duration("--interval", &args.interval)?,
-        secret_name: args.secret_name.clone(),
-        author: Signature {
-            name: args.author_name.clone(),
-            email: args.author_email.clone(),
-        },
-        commit_message_appendix: args.commit_message_appendix.clone(),
-        credentials,
-        timeout: parse_duration("--timeout", &args.timeout)?,
-        assume_yes: args.yes,
-    })
+    args.common.options(args.url.clone(), credentials, None)
 }
