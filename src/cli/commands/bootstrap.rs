@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use super::bootstrap_forge::ForgeArgs;
-use crate::bootstrap::host::forge::{ForgeHost, GITEA};
+use super::bootstrap_forge::{ForgeArgs, GitLabArgs};
+use crate::bootstrap::host::forge::{ForgeHost, GITEA, GITHUB};
 use crate::bootstrap::{self, BootstrapOptions, Credentials};
 use crate::cli::args::{flux_namespace, json_or_yaml, parse_duration};
 use crate::cluster::connection::ConnectionFlags;
@@ -27,6 +27,10 @@ enum Provider {
     Git(Box<GitArgs>),
     /// Bootstrap from a Gitea repository, created and given a deploy key through Gitea's API
     Gitea(Box<ForgeArgs>),
+    /// Bootstrap from a GitHub (or GitHub Enterprise) repository, created and given a deploy key through GitHub's API
+    Github(Box<ForgeArgs>),
+    /// Bootstrap from a GitLab project, created and given a deploy key through GitLab's API
+    Gitlab(Box<GitLabArgs>),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -218,6 +222,8 @@ pub async fn run(args: BootstrapArgs, ui: &Ui) -> Result<()> {
             args.common.execute(options, ui).await
         }
         Provider::Gitea(args) => super::bootstrap_forge::run(&GITEA, &args, ui).await,
+        Provider::Github(args) => super::bootstrap_forge::run(&GITHUB, &args, ui).await,
+        Provider::Gitlab(args) => args.run(ui).await,
     }
 }
 

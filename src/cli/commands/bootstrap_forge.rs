@@ -18,7 +18,8 @@ use crate::ui::Ui;
 /// with through the forge's API, install Flux and wait until the cluster follows the
 /// repository. Re-running it with the same options changes nothing and makes no API write.
 ///
-/// The token comes from the forge's environment variable (GITEA_TOKEN), --token-file, or a
+/// The token comes from the forge's environment variable (GITHUB_TOKEN, GITLAB_TOKEN,
+/// GITEA_TOKEN), --token-file, or a
 /// prompt on a terminal; it is used for the API and for pushing over HTTPS, and stays out of
 /// the cluster unless --token-auth makes it the sync credential.
 #[derive(clap::Args)]
@@ -63,6 +64,34 @@ pub struct ForgeArgs {
     common: CommonArgs,
 }
 
+/// `bootstrap gitlab`: the forge flags plus GitLab's project visibility.
+#[derive(clap::Args)]
+pub struct GitLabArgs {
+    /// Visibility of the project when it is created (or with --reconcile); --private=false means public
+    #[arg(long, value_enum)]
+    visibility: Option<VisibilityArg>,
+    #[command(flatten)]
+    forge: ForgeArgs,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum VisibilityArg {
+    Private,
+    Internal,
+    Public,
+}
+
+impl GitLabArgs {
+    pub async fn run(&self, ui: &Ui) -> Result<()> {
+        let visibility = self.visibility.map(|v| match v {
+            VisibilityArg::Private => Visibility::Private,
+            VisibilityArg::Internal => Visibility::Internal,
+            VisibilityArg::Public => Visibility::Public,
+        });
+        run_with(&forge::GITLAB, &self.forge, visibility, ui).await
+    }
+}
+
 impl ForgeArgs {
     fn request(&self, kind: &'static ForgeKind) -> ForgeRequest {
         ForgeRequest {
@@ -96,8 +125,21 @@ impl ForgeArgs {
 }
 
 pub async fn run(kind: &'static ForgeKind, args: &ForgeArgs, ui: &Ui) -> Result<()> {
+    run_with(kind, args, None, ui).await
+}
+
+/// [`run`], with a visibility that overrides `--private` (GitLab's `--visibility`).
+async fn run_with(
+    kind: &'static ForgeKind,
+    args: &ForgeArgs,
+    visibility: Option<Visibility>,
+    ui: &Ui,
+) -> Result<()> {
     args.common.check_usage()?;
-    let request = args.request(kind);
+    let mut request = args.request(kind);
+    if let Some(visibility) = visibility {
+        request.settings.visibility = visibility;
+    }
     let url = request.sync_url()?;
     // A dry run contacts nothing, so it needs no token.
     let token = if args.common.dry_run() {

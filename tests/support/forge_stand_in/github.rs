@@ -257,6 +257,33 @@ fn route(cx: &mut Context<'_>, request: &ApiRequest) -> Reply {
                 _ => not_found("deploy-keys/deploy-keys#delete-a-deploy-key"),
             }
         }
+        ("GET", "/repos/{owner}/{repo}/teams") => {
+            let Some(found) = cx.state.repo(&owner, &repo).cloned() else {
+                return not_found("repos/repos#list-repository-teams");
+            };
+            let items: Vec<Value> = found
+                .teams
+                .iter()
+                .map(|(slug, permission)| {
+                    let id = cx
+                        .state
+                        .teams
+                        .get(&(found.owner.clone(), slug.clone()))
+                        .copied()
+                        .unwrap_or_default();
+                    let mut team = example(cx, "repos/list-teams", "200", &[])
+                        .as_array()
+                        .and_then(|a| a.first().cloned())
+                        .unwrap_or_else(|| json!({}));
+                    team["id"] = json!(id);
+                    team["slug"] = json!(slug);
+                    team["name"] = json!(slug);
+                    team["permission"] = json!(permission);
+                    team
+                })
+                .collect();
+            Reply::json(200, &Value::Array(items))
+        }
         ("GET", "/orgs/{org}/teams/{team_slug}/repos/{owner}/{repo}") => {
             let team = request.param("team_slug");
             if !cx.state.teams.contains_key(&(org.clone(), team.clone())) {

@@ -17,6 +17,8 @@
 
 pub mod error;
 pub mod gitea;
+pub mod github;
+pub mod gitlab;
 pub mod http;
 pub mod token;
 
@@ -104,6 +106,30 @@ pub static GITEA: ForgeKind = ForgeKind {
     default_hostname: "gitea.com",
     endpoints: gitea::endpoints,
     connect: gitea::connect,
+};
+
+pub static GITHUB: ForgeKind = ForgeKind {
+    name: "GitHub",
+    command: "github",
+    token_env: "GITHUB_TOKEN",
+    token_prompt: "Please enter your GitHub personal access token (PAT)",
+    token_needed: "bootstrap github needs a GitHub access token: set GITHUB_TOKEN or pass --token-file",
+    token_scopes: "repo (classic token), or Administration and Contents read-write (fine-grained)",
+    default_hostname: "github.com",
+    endpoints: github::endpoints,
+    connect: github::connect,
+};
+
+pub static GITLAB: ForgeKind = ForgeKind {
+    name: "GitLab",
+    command: "gitlab",
+    token_env: "GITLAB_TOKEN",
+    token_prompt: "Please enter your GitLab personal access token (PAT)",
+    token_needed: "bootstrap gitlab needs a GitLab access token: set GITLAB_TOKEN or pass --token-file",
+    token_scopes: "api, with the Maintainer role on the project",
+    default_hostname: "gitlab.com",
+    endpoints: gitlab::endpoints,
+    connect: gitlab::connect,
 };
 
 /// A repository on a forge: `<owner>/<name>`.
