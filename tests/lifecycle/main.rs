@@ -5,6 +5,7 @@
 mod support;
 
 mod bootstrap;
+mod bootstrap_forges;
 mod check;
 mod install;
 mod interop;
