@@ -14,6 +14,9 @@ pub struct ApiDescription {
     prefix: String,
 }
 
+/// Path parameters by name, as they appear in the path (still percent-encoded).
+type PathParams = Vec<(String, String)>;
+
 /// The operation a valid request was matched to.
 #[derive(Debug, Clone)]
 pub struct Matched {
@@ -113,11 +116,10 @@ impl ApiDescription {
                 return Err(format!("{context}: the operation takes no body"));
             }
             None => {}
-            Some(spec) if body.is_empty() => {
-                if spec["required"] == true {
-                    return Err(format!("{context}: the request body is required"));
-                }
+            Some(spec) if body.is_empty() && spec["required"] == true => {
+                return Err(format!("{context}: the request body is required"));
             }
+            Some(_) if body.is_empty() => {}
             Some(spec) => {
                 let schema = spec
                     .pointer("/content/application~1json/schema")
@@ -135,9 +137,9 @@ impl ApiDescription {
 
     /// The path template matching `path` best (most literal segments), its path item, and the
     /// raw values of its parameters.
-    fn match_path(&self, path: &str) -> Option<(String, &Value, Vec<(String, String)>)> {
+    fn match_path(&self, path: &str) -> Option<(String, &Value, PathParams)> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let mut best: Option<(usize, String, &Value, Vec<(String, String)>)> = None;
+        let mut best: Option<(usize, String, &Value, PathParams)> = None;
         for (template, item) in self.document["paths"].as_object()? {
             let parts: Vec<&str> = template.trim_start_matches('/').split('/').collect();
             if parts.len() != segments.len() {
