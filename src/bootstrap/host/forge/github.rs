@@ -27,7 +27,7 @@ pub fn endpoints(hostname: &str) -> Result<Endpoints> {
         hostname: hostname.to_string(),
         reason: reason.to_string(),
     };
-    let trimmed = hostname.trim().trim_end_matches('/');
+    let trimmed = hostname.trim();
     let url = if trimmed.contains("://") {
         trimmed.to_string()
     } else {
