@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod control_plane;
 pub mod git_servers;
+pub mod gitea;
 pub mod golden;
 pub mod helm_repository;
 pub mod processes;
