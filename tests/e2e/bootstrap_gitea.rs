@@ -227,6 +227,12 @@ async fn gitea_bootstrap_creates_the_repository_registers_a_read_only_key_and_re
             "POST /api/v1/repos/platform/fleet/keys".to_string(),
         ]
     );
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "✔ bootstrap finished: the cluster is synced to {revision} (0 commits pushed, 0 objects changed, 1 change on the forge)\n"
+        )
+    );
     let keys = gitea.deploy_keys(&repo);
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert_eq!(
