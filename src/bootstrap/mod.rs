@@ -85,6 +85,9 @@ pub struct Report {
     pub changed_objects: Vec<String>,
     /// Whether the source Secret was created or changed.
     pub secret_changed: bool,
+    /// What bootstrap changed on the forge (repository, settings, teams, deploy key), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forge_changes: Vec<String>,
     /// The generated deploy key's public half, when one was generated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy_key: Option<String>,
@@ -108,7 +111,10 @@ pub struct Phases {
 
 impl Report {
     pub fn nothing_changed(&self) -> bool {
-        self.commits.is_empty() && self.changed_objects.is_empty() && !self.secret_changed
+        self.commits.is_empty()
+            && self.changed_objects.is_empty()
+            && !self.secret_changed
+            && self.forge_changes.is_empty()
     }
 }
 
@@ -150,6 +156,7 @@ pub async fn bootstrap(
     let first_install = root.as_ref().is_none_or(|r| !r.applied);
     install_components(connection, options, &plan, first_install, ui, &mut report).await?;
     secret::reconcile(connection, options, host, known_hosts, ui, &mut report).await?;
+    report.forge_changes = host.changes();
     ui.progress().action("applying sync manifests");
     let applied = apply_all(connection, &sync::sync_objects(&plan.sync)).await?;
     note_changes(&mut report, &applied);

@@ -86,7 +86,7 @@ pub(super) async fn commit_and_push(
 async fn clone(remote: &Remote, options: &BootstrapOptions, ui: &Ui) -> Result<Workspace> {
     ui.progress().action(format!(
         "cloning branch \"{}\" from Git repository \"{}\"",
-        options.branch, options.url
+        options.branch, remote.url
     ));
     let (cloned, branch) = (remote.clone(), options.branch.clone());
     let workspace = blocking(move || git::clone(&cloned, &branch)).await?;

@@ -402,11 +402,11 @@ ensure_github_openapi() {
 # wrapper module in tests/env/gitea (Gitea's go.mod names its module gitea.dev, served as
 # code.gitea.io/gitea, and carries replace directives a dependency's go.mod cannot pass on).
 # Pure Go: Gitea's default SQLite driver (modernc.org/sqlite) needs no cgo. The REST API and
-# the built-in SSH server need no frontend assets. Version stamped, as Gitea's Makefile does
+# the built-in SSH server need no frontend assets (but the options/ folder, see below). Version stamped, as Gitea's Makefile does
 # (`/api/v1/version` answers "development" otherwise). Cold: about 13 minutes on 2 cores.
 ensure_gitea() {
   local out=$CACHE/gitea-$GITEA_VERSION
-  if [[ -x $out/gitea ]]; then log "Gitea $GITEA_VERSION: cached"; return; fi
+  if [[ -x $out/gitea && -d $out/static/options/locale ]]; then log "Gitea $GITEA_VERSION: cached"; return; fi
   need go "install Go to build Gitea from its Go module"
   local wrapper; wrapper=$(cd "$(dirname "${BASH_SOURCE[0]}")/gitea" && pwd)
   grep -q "gitea.dev v$GITEA_VERSION\$" "$wrapper/go.mod" || die "$wrapper/go.mod does not require gitea.dev v$GITEA_VERSION"
@@ -419,6 +419,12 @@ ensure_gitea() {
     # gitea.dev's own modules, so nothing may be looked up there).
     nice -n 19 go build -mod=readonly -trimpath -ldflags "-s -w -X main.Version=$GITEA_VERSION" -o bin/gitea gitea.dev >&2
     [[ $(bin/gitea --version) == "gitea version $GITEA_VERSION "* ]] || die "the built Gitea does not report $GITEA_VERSION"
+    # Without the bindata build tag (its generated files are not in the module zip) Gitea
+    # reads options/ (locales, licence and gitignore templates) from STATIC_ROOT_PATH, and
+    # refuses to start without the locales: the harness points it at bin/static.
+    local dir; dir=$(go list -mod=readonly -m -f '{{.Dir}}' gitea.dev)
+    [[ -d $dir/options/locale ]] || die "the gitea.dev module has no options/locale"
+    mkdir -p bin/static && cp -r "$dir/options" bin/static/ && chmod -R u+w bin/static
   ) || die "building Gitea $GITEA_VERSION failed (see the output above)"
   finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
 }

@@ -62,6 +62,12 @@ pub trait RepositoryHost: Send + Sync {
     /// Called when bootstrap keeps the key of an existing source Secret: a host that can list
     /// its keys makes sure this public key is still registered (titled `title`, with
     /// [`Self::key_access`]); a host that cannot has nothing to check.
+    /// What this host changed so far (a forge: repository created, team granted, deploy key
+    /// registered), for bootstrap's report; a host that changes nothing has none.
+    fn changes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn check_kept_key<'a>(
         &'a self,
         _title: String,

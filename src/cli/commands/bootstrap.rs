@@ -199,8 +199,13 @@ impl CommonArgs {
                     report.revision
                 )
             } else {
+                let forge = match report.forge_changes.len() {
+                    0 => String::new(),
+                    1 => ", 1 change on the forge".to_string(),
+                    n => format!(", {n} changes on the forge"),
+                };
                 format!(
-                    "✔ bootstrap finished: the cluster is synced to {} ({} commits pushed, {} objects changed)\n",
+                    "✔ bootstrap finished: the cluster is synced to {} ({} commits pushed, {} objects changed{forge})\n",
                     report.revision,
                     report.commits.len(),
                     report.changed_objects.len() + usize::from(report.secret_changed)

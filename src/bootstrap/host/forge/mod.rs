@@ -374,6 +374,8 @@ pub fn parse_team(value: &str) -> std::result::Result<TeamGrant, String> {
 /// A repository on a forge, reached through its API with a token.
 pub struct ForgeHost {
     api: Box<dyn ForgeApi>,
+    /// What this run changed on the forge, for the report.
+    changes: std::sync::Mutex<Vec<String>>,
     endpoints: Endpoints,
     settings: ForgeSettings,
     token: SecretString,
@@ -390,6 +392,7 @@ impl ForgeHost {
     ) -> ForgeHost {
         ForgeHost {
             api,
+            changes: std::sync::Mutex::default(),
             endpoints,
             settings,
             token,
@@ -412,6 +415,13 @@ impl ForgeHost {
 
     pub fn settings(&self) -> &ForgeSettings {
         &self.settings
+    }
+
+    fn note(&self, change: String) {
+        self.changes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(change);
     }
 
     fn repository_name(&self) -> String {
@@ -447,6 +457,7 @@ impl ForgeHost {
                     .create_repository(repo, self.settings.owner, &wanted)
                     .await?;
                 ui.progress().success(format!("repository {repo} created"));
+                self.note(format!("created repository {repo}"));
                 Repository::Created
             }
         };
@@ -516,6 +527,12 @@ impl ForgeHost {
             .update_repository(&self.settings.repository, &settings)
             .await?;
         ui.progress().success("repository settings reconciled");
+        self.note(format!(
+            "updated repository {}: {}, default branch {}",
+            self.settings.repository,
+            settings.visibility.as_str(),
+            settings.default_branch
+        ));
         Ok(())
     }
 
@@ -563,10 +580,14 @@ impl ForgeHost {
             }
             .await;
             match outcome {
-                Ok(true) => ui.progress().success(format!(
-                    "granted {} permissions to team {}",
-                    team.permission, team.name
-                )),
+                Ok(true) => {
+                    let change = format!(
+                        "granted {} permissions to team {}",
+                        team.permission, team.name
+                    );
+                    ui.progress().success(&change);
+                    self.note(change);
+                }
                 Ok(false) => {}
                 Err(err) => ui.progress().warning(format!(
                     "failed to grant {} permissions to team {}: {err}",
@@ -628,8 +649,16 @@ impl ForgeHost {
                 },
                 _ => self.no_access(err, "adding a deploy key"),
             })?;
-        ui.progress()
-            .success(format!("deploy key \"{title}\" registered ({access})"));
+        let change = format!(
+            "{} deploy key \"{title}\" ({access})",
+            if same_title.is_empty() {
+                "registered"
+            } else {
+                "replaced"
+            }
+        );
+        ui.progress().success(&change);
+        self.note(change);
         Ok(())
     }
 
@@ -675,6 +704,13 @@ impl RepositoryHost for ForgeHost {
                 .await
         }
         .boxed()
+    }
+
+    fn changes(&self) -> Vec<String> {
+        self.changes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     fn key_access(&self) -> KeyAccess {

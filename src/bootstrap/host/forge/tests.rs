@@ -293,6 +293,14 @@ async fn a_key_of_other_access_or_content_is_replaced() {
             "POST key read_only=false",
         ]
     );
+    let title = "flux-system-main-flux-system-clusters/a";
+    assert_eq!(
+        host_rw.changes(),
+        [
+            format!("replaced deploy key \"{title}\" (read-write)"),
+            format!("replaced deploy key \"{title}\" (read-write)"),
+        ]
+    );
     let keys = forge.state.lock().unwrap().keys.clone();
     assert_eq!(keys.len(), 1);
     assert!(same_key(&keys[0].key, &other.public_key));
