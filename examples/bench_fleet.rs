@@ -94,7 +94,10 @@ fn delayed_pump(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
     std::thread::spawn(move || {
         let mut buffer = vec![0u8; 64 * 1024];
         while let Ok(n @ 1..) = from.read(&mut buffer) {
-            if chunks.send((Instant::now() + delay, buffer[..n].to_vec())).is_err() {
+            if chunks
+                .send((Instant::now() + delay, buffer[..n].to_vec()))
+                .is_err()
+            {
                 break;
             }
         }
@@ -435,7 +438,9 @@ async fn main() {
         println!(
             "\nat a network distance (every byte delayed by half the round trip each way; the same planes):\n"
         );
-        println!("| round trip | one cluster | {clusters} clusters | ratio | fleet plugin CPU | fleet peak RSS |");
+        println!(
+            "| round trip | one cluster | {clusters} clusters | ratio | fleet plugin CPU | fleet peak RSS |"
+        );
         println!("|---|---|---|---|---|---|");
         for (rtt, one, all) in &distances {
             println!(

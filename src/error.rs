@@ -18,6 +18,9 @@ pub enum Error {
     Cluster(#[from] cluster::Error),
 
     #[error(transparent)]
+    Forge(#[from] crate::bootstrap::host::forge::Error),
+
+    #[error(transparent)]
     Fleet(#[from] fleet::Error),
 
     #[error(transparent)]
@@ -154,6 +157,7 @@ impl Error {
             Error::InvalidFlag { .. } | Error::InvalidUsage(_) => true,
             Error::Cluster(err) => err.is_usage(),
             Error::Flux(err) => err.is_usage(),
+            Error::Forge(err) => err.is_usage(),
             Error::Fleet(err) => err.is_usage(),
             Error::Git(err) => err.is_usage(),
             Error::Manifests(err) => err.is_usage(),

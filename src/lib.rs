@@ -34,6 +34,7 @@
 //! | install, uninstall, check, version, controller rollouts      | [`lifecycle`] |
 //! | fleet mode: `--contexts`/`--all-contexts`/`--fleet`, many clusters at once | [`fleet`] (docs/fleet.md) |
 //! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
+//! | `bootstrap gitea` (forges): repository and deploy key through the API, token | [`bootstrap::host::forge`] (docs/forge-bootstrap.md) |
 //! | Git: clone, commit, push, URLs, SSH keys, host keys          | [`git`] (docs/yaml-and-git.md) |
 //! | Flux's install manifests: download, cache, install options   | [`manifests`] |
 //! | Ctrl-C/SIGTERM: stopping children, removing temporary folders, the interruption line | [`interrupt`] (every module registers what it starts or makes) |

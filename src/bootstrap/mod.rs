@@ -82,6 +82,10 @@ pub struct BootstrapOptions {
     pub force: bool,
     /// Sign both commits with this key (`--gpg-key-ring` or `--ssh-signing-key-file`).
     pub signing: Option<git::SigningKey>,
+    /// The forge whose API creates the repository and registers the deploy key (`bootstrap
+    /// gitea|github|gitlab`); `None` for any Git server by URL (`bootstrap git`). Bootstrap
+    /// then pushes over HTTPS with the forge's token, and `url` is what the cluster syncs from.
+    pub forge: Option<host::forge::ForgeHost>,
 }
 
 /// What a bootstrap run did.
@@ -96,6 +100,9 @@ pub struct Report {
     pub changed_objects: Vec<String>,
     /// Whether the source Secret was created or changed.
     pub secret_changed: bool,
+    /// What bootstrap changed on the forge (repository, settings, teams, deploy key), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forge_changes: Vec<String>,
     /// The generated deploy key's public half, when one was generated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy_key: Option<String>,
@@ -119,7 +126,10 @@ pub struct Phases {
 
 impl Report {
     pub fn nothing_changed(&self) -> bool {
-        self.commits.is_empty() && self.changed_objects.is_empty() && !self.secret_changed
+        self.commits.is_empty()
+            && self.changed_objects.is_empty()
+            && !self.secret_changed
+            && self.forge_changes.is_empty()
     }
 }
 
@@ -142,7 +152,14 @@ pub async fn bootstrap(
     report.seconds.generate = phase.elapsed().as_secs_f64();
     let known_hosts = scan_host_keys(options, ui).await?;
     let remote = bootstrap_remote(options, known_hosts.as_deref())?;
-    let host = repository_host(options, known_hosts.as_deref());
+    let plain_git;
+    let host: &dyn RepositoryHost = match &options.forge {
+        Some(forge) => forge,
+        None => {
+            plain_git = plain_git_host(options, known_hosts.as_deref());
+            &plain_git
+        }
+    };
 
     let phase = Instant::now();
     let repository = host.ensure_repository(ui).await?;
@@ -155,15 +172,8 @@ pub async fn bootstrap(
     let phase = Instant::now();
     let first_install = root.as_ref().is_none_or(|r| !r.applied);
     install_components(connection, options, &plan, first_install, ui, &mut report).await?;
-    secret::reconcile(
-        connection,
-        options,
-        host.as_ref(),
-        known_hosts,
-        ui,
-        &mut report,
-    )
-    .await?;
+    secret::reconcile(connection, options, host, known_hosts, ui, &mut report).await?;
+    report.forge_changes = host.changes();
     ui.progress().action("applying sync manifests");
     let applied = apply_all(connection, &sync::sync_objects(&plan.sync)).await?;
     note_changes(&mut report, &applied);
@@ -277,22 +287,22 @@ async fn scan_host_keys(options: &BootstrapOptions, ui: &Ui) -> Result<Option<St
     }
 }
 
-/// The host of the repository (today any Git server by URL; forges will be chosen here).
-fn repository_host(
-    options: &BootstrapOptions,
-    known_hosts: Option<&str>,
-) -> Box<dyn RepositoryHost> {
-    Box::new(PlainGit {
+/// The host of a repository on any Git server by URL.
+fn plain_git_host(options: &BootstrapOptions, known_hosts: Option<&str>) -> PlainGit {
+    PlainGit {
         url: options.url.clone(),
         branch: options.branch.clone(),
         known_hosts: known_hosts.unwrap_or_default().to_string(),
         assume_yes: options.assume_yes,
         timeout: options.timeout,
-    })
+    }
 }
 
 /// The remote bootstrap itself clones and pushes with.
 fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<&str>) -> Result<Remote> {
+    if let Some(forge) = &options.forge {
+        return Ok(forge.push_remote());
+    }
     let (auth, ca_file) = match &options.credentials {
         Credentials::Token {
             password,

@@ -27,7 +27,7 @@ impl Plan {
 
 /// Generates everything bootstrap would commit, without Git or the cluster.
 pub async fn plan(options: &BootstrapOptions) -> Result<Plan> {
-    let url = sync_url(&options.url, &options.credentials)?;
+    let url = sync_url(&options.url, &options.credentials, options.forge.is_some())?;
     let bundle = manifests::load_bundle(&options.install).await?;
     let manifests = manifests::generate(&bundle, &options.install)?;
     let sync = SyncOptions {
@@ -61,8 +61,10 @@ pub async fn plan(options: &BootstrapOptions) -> Result<Plan> {
 }
 
 /// The URL the source-controller clones: https without user for token auth, and for SSH an
-/// `ssh://` URL with the user (`git` when none is given), as flux writes it.
-pub fn sync_url(url: &str, credentials: &Credentials) -> Result<String> {
+/// `ssh://` URL with the user (`git` when none is given), as flux writes it. A forge's
+/// `--hostname http://..` (`forge`) may sync over plain http with its token, as flux allows
+/// (source-controller sends credentials over http).
+pub fn sync_url(url: &str, credentials: &Credentials, forge: bool) -> Result<String> {
     let parsed = git::GitUrl::parse(url)?;
     let path = parsed.path.trim_start_matches('/');
     let host = match parsed.port {
@@ -71,6 +73,9 @@ pub fn sync_url(url: &str, credentials: &Credentials) -> Result<String> {
     };
     match (credentials, parsed.transport) {
         (Credentials::Token { .. }, Transport::Https) => Ok(format!("https://{host}/{path}")),
+        (Credentials::Token { .. }, Transport::Http) if forge => {
+            Ok(format!("http://{host}/{path}"))
+        }
         (Credentials::Ssh { .. }, Transport::Ssh) => {
             let user = parsed.user.as_deref().unwrap_or("git");
             Ok(format!("ssh://{user}@{host}/{path}"))

@@ -64,7 +64,7 @@ pub(super) async fn commit_and_push(
             return head(&workspace);
         }
         ui.progress()
-            .action(format!("pushing to \"{}\"", options.url));
+            .action(format!("pushing to \"{}\"", remote.url));
         let pushed = blocking(move || workspace.push().map(|outcome| (outcome, workspace))).await?;
         match pushed {
             (PushOutcome::Pushed { commit }, _) => {
@@ -92,7 +92,7 @@ pub(super) async fn commit_and_push(
 async fn clone(remote: &Remote, options: &BootstrapOptions, ui: &Ui) -> Result<Workspace> {
     ui.progress().action(format!(
         "cloning branch \"{}\" from Git repository \"{}\"",
-        options.branch, options.url
+        options.branch, remote.url
     ));
     let (cloned, branch) = (remote.clone(), options.branch.clone());
     let workspace = blocking(move || git::clone(&cloned, &branch)).await?;

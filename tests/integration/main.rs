@@ -14,6 +14,7 @@ mod fleet;
 mod flux_controllers;
 mod flux_objects;
 mod flux_release;
+mod forge_stand_in;
 mod git_remote;
 mod git_servers;
 mod hostile_archives;

@@ -5,8 +5,9 @@
 mod support;
 
 mod bootstrap;
-mod bootstrap_signing;
+mod bootstrap_forges;
 mod bootstrap_keys;
+mod bootstrap_signing;
 mod check;
 mod faults;
 mod install;

@@ -30,6 +30,8 @@ pub struct Assets {
     pub flux_controllers: PathBuf,
     /// kube-controller-manager, for tests that need namespace deletion or garbage collection.
     pub kube_controller_manager: PathBuf,
+    /// Gitea's binary, its `static/options` beside it (tests/support/gitea.rs).
+    pub gitea: PathBuf,
 }
 
 impl Assets {
@@ -81,6 +83,7 @@ impl Assets {
             kube_controller_manager: PathBuf::from(get(
                 "KUBECTL_GITOPS_TEST_KUBE_CONTROLLER_MANAGER",
             )),
+            gitea: PathBuf::from(get("KUBECTL_GITOPS_TEST_GITEA")),
         }
     }
 

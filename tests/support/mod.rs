@@ -4,7 +4,9 @@
 
 pub mod certs;
 pub mod control_plane;
+pub mod forge_stand_in;
 pub mod git_servers;
+pub mod gitea;
 pub mod golden;
 pub mod helm_repository;
 pub mod processes;

@@ -2,6 +2,7 @@
 //! Git server can only be used as it is; a forge (GitHub, GitLab, Gitea) can also create the
 //! repository and add deploy keys through its API, and implements the same trait.
 
+pub mod forge;
 pub mod plain_git;
 
 use futures::future::BoxFuture;
@@ -52,4 +53,27 @@ pub trait RepositoryHost: Send + Sync {
         grant: KeyGrant<'a>,
         ui: &'a Ui,
     ) -> BoxFuture<'a, Result<()>>;
+
+    /// The access a generated deploy key gets (a forge's `--read-write-key`).
+    fn key_access(&self) -> KeyAccess {
+        KeyAccess::ReadOnly
+    }
+
+    /// Called when bootstrap keeps the key of an existing source Secret: a host that can list
+    /// its keys makes sure this public key is still registered (titled `title`, with
+    /// [`Self::key_access`]); a host that cannot has nothing to check.
+    /// What this host changed so far (a forge: repository created, team granted, deploy key
+    /// registered), for bootstrap's report; a host that changes nothing has none.
+    fn changes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn check_kept_key<'a>(
+        &'a self,
+        _title: String,
+        _public_key: String,
+        _ui: &'a Ui,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }

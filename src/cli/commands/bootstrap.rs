@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
+use super::bootstrap_forge::{ForgeArgs, GitLabArgs};
+use crate::bootstrap::host::forge::{ForgeHost, GITEA, GITHUB};
 use crate::bootstrap::{self, BootstrapOptions, Credentials};
 use crate::cli::args::{flux_namespace, json_or_yaml, parse_duration};
 use crate::cluster::connection::ConnectionFlags;
@@ -23,6 +25,12 @@ pub struct BootstrapArgs {
 enum Provider {
     /// Bootstrap from any Git server, over SSH (a deploy key) or HTTPS (a token)
     Git(Box<GitArgs>),
+    /// Bootstrap from a Gitea repository, created and given a deploy key through Gitea's API
+    Gitea(Box<ForgeArgs>),
+    /// Bootstrap from a GitHub (or GitHub Enterprise) repository, created and given a deploy key through GitHub's API
+    Github(Box<ForgeArgs>),
+    /// Bootstrap from a GitLab project, created and given a deploy key through GitLab's API
+    Gitlab(Box<GitLabArgs>),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -50,6 +58,32 @@ struct GitArgs {
     /// Repository URL: ssh://user@host[:port]/path (deploy key) or https://host/path with --token-auth
     #[arg(long, value_name = "URL")]
     url: String,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// An SSH private key to use instead of a generated deploy key: OpenSSH (with or without a passphrase, given as --password) or PEM (PKCS#1, SEC1, PKCS#8)
+    #[arg(long, value_name = "FILE")]
+    private_key_file: Option<PathBuf>,
+    /// Authenticate over HTTPS with --username and --password (a token) instead of SSH
+    #[arg(long)]
+    token_auth: bool,
+    /// Send --password as a bearer token (Authorization: Bearer) over HTTPS; implies --token-auth
+    #[arg(long)]
+    with_bearer_token: bool,
+    /// User name for --token-auth
+    #[arg(short = 'u', long, default_value = "git")]
+    username: String,
+    /// Password or token for --token-auth, or the passphrase of --private-key-file; better from GIT_PASSWORD or the prompt (a flag shows in the process list)
+    #[arg(short = 'p', long, env = "GIT_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
+    password: Option<SecretString>,
+    /// PEM file of the certificate authorities of a Git server with a private CA
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+}
+
+/// The flags every bootstrap subcommand shares: what goes into the repository and the
+/// cluster, and how the run behaves.
+#[derive(clap::Args)]
+pub(super) struct CommonArgs {
     /// Branch to commit to and sync from
     #[arg(long, default_value = "main")]
     branch: String,
@@ -83,30 +117,12 @@ struct GitArgs {
     /// Host key algorithms to scan and trust, comma-separated (Azure DevOps: rsa-sha2-512,rsa-sha2-256)
     #[arg(long, value_name = "ALGORITHMS", value_delimiter = ',')]
     ssh_hostkey_algos: Vec<String>,
-    /// An SSH private key to use instead of a generated deploy key: OpenSSH (with or without a passphrase, given as --password) or PEM (PKCS#1, SEC1, PKCS#8)
-    #[arg(long, value_name = "FILE")]
-    private_key_file: Option<PathBuf>,
-    /// Authenticate over HTTPS with --username and --password (a token) instead of SSH
-    #[arg(long)]
-    token_auth: bool,
-    /// Send --password as a bearer token (Authorization: Bearer) over HTTPS; implies --token-auth
-    #[arg(long)]
-    with_bearer_token: bool,
-    /// User name for --token-auth
-    #[arg(short = 'u', long, default_value = "git")]
-    username: String,
-    /// Password or token for --token-auth, or the passphrase of --private-key-file; better from GIT_PASSWORD or the prompt (a flag shows in the process list)
-    #[arg(short = 'p', long, env = "GIT_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
-    password: Option<SecretString>,
     /// Make the GitRepository include the repository's Git submodules (with the same credentials)
     #[arg(long)]
     recurse_submodules: bool,
     /// Folders the GitRepository checks out, comma-separated; --path must be one of them
     #[arg(long, value_name = "FOLDERS", value_delimiter = ',')]
     sparse_checkout: Vec<String>,
-    /// PEM file of the certificate authorities of a Git server with a private CA
-    #[arg(long, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
     /// How long the whole bootstrap may take, waits included
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     timeout: String,
@@ -133,7 +149,123 @@ struct GitArgs {
     connection: ConnectionFlags,
 }
 
-/// Commit signing: an OpenPGP key (gpg) or an SSH key (ssh-keygen), as flux's flags name them.
+impl CommonArgs {
+    pub(super) fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    pub(super) fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    pub(super) fn timeout(&self) -> Result<std::time::Duration> {
+        parse_duration("--timeout", &self.timeout)
+    }
+
+    /// How a generated deploy key is made.
+    pub(super) fn key_options(&self) -> KeyOptions {
+        KeyOptions {
+            algorithm: match self.ssh_key_algorithm {
+                SshKeyAlgorithm::Ecdsa => KeyAlgorithm::Ecdsa,
+                SshKeyAlgorithm::Ed25519 => KeyAlgorithm::Ed25519,
+                SshKeyAlgorithm::Rsa => KeyAlgorithm::Rsa,
+            },
+            curve: match self.ssh_ecdsa_curve {
+                SshEcdsaCurve::P256 => Curve::P256,
+                SshEcdsaCurve::P384 => Curve::P384,
+                SshEcdsaCurve::P521 => Curve::P521,
+            },
+            rsa_bits: self.ssh_rsa_bits,
+        }
+    }
+
+    /// `--ssh-hostkey-algos`.
+    pub(super) fn host_key_algorithms(&self) -> Vec<String> {
+        self.ssh_hostkey_algos.clone()
+    }
+
+    /// The library's options for these flags, the repository `url` and `credentials`.
+    pub(super) fn options(
+        &self,
+        url: String,
+        credentials: Credentials,
+        forge: Option<ForgeHost>,
+    ) -> Result<BootstrapOptions> {
+        let namespace = flux_namespace(&self.connection);
+        Ok(BootstrapOptions {
+            install: self.install.options(&namespace)?,
+            url,
+            branch: self.branch.clone(),
+            path: self.path.clone(),
+            interval: parse_duration("--interval", &self.interval)?,
+            secret_name: self.secret_name.clone(),
+            author: Signature {
+                name: self.author_name.clone(),
+                email: self.author_email.clone(),
+            },
+            commit_message_appendix: self.commit_message_appendix.clone(),
+            credentials,
+            recurse_submodules: self.recurse_submodules,
+            sparse_checkout: self.sparse_checkout.clone(),
+            timeout: self.timeout()?,
+            assume_yes: self.yes || self.silent,
+            force: self.yes || self.force,
+            signing: self.signing.key(),
+            forge,
+        })
+    }
+
+    /// Refuses flags that cannot go together, before anything else.
+    pub(super) fn check_usage(&self) -> Result<()> {
+        if self.dry_run && self.output.is_some() {
+            return Err(crate::Error::InvalidUsage(
+                "--dry-run prints the files as they would be committed; -o formats the report of a real bootstrap: drop one of them".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs bootstrap (or prints the dry run) and reports.
+    pub(super) async fn execute(&self, options: BootstrapOptions, ui: &Ui) -> Result<()> {
+        // Everything the command line alone can get wrong is found before any network call.
+        bootstrap::preflight::check(&options)?;
+        if self.dry_run {
+            let plan = bootstrap::plan(&options).await?;
+            let mut text = String::new();
+            for (path, content) in &plan.files {
+                text += &format!("# {path}\n{content}");
+            }
+            text += &format!(
+                "# Besides the objects above, bootstrap would apply the Secret {}/{} (credentials, never written to Git).\n# kustomization.yaml is written only where the folder has none.\n",
+                options.install.namespace, options.secret_name
+            );
+            return ui.out(&text);
+        }
+        let connection = self.connection.connect().await?;
+        let report = bootstrap::bootstrap(&connection, &options, ui).await?;
+        ui.report(self.output, &report, |report| {
+            if report.nothing_changed() {
+                format!(
+                    "✔ bootstrap finished: nothing changed, the cluster is synced to {}\n",
+                    report.revision
+                )
+            } else {
+                let forge = match report.forge_changes.len() {
+                    0 => String::new(),
+                    1 => ", 1 change on the forge".to_string(),
+                    n => format!(", {n} changes on the forge"),
+                };
+                format!(
+                    "✔ bootstrap finished: the cluster is synced to {} ({} commits pushed, {} objects changed{forge})\n",
+                    report.revision,
+                    report.commits.len(),
+                    report.changed_objects.len() + usize::from(report.secret_changed)
+                )
+            }
+        })
+    }
+}
+
 #[derive(clap::Args)]
 struct SigningArgs {
     /// Sign the commits with the key in this OpenPGP key ring (gpg --export-secret-keys)
@@ -176,49 +308,21 @@ fn parse_secret(value: &str) -> std::result::Result<SecretString, std::convert::
 }
 
 pub async fn run(args: BootstrapArgs, ui: &Ui) -> Result<()> {
-    let Provider::Git(args) = args.provider;
-    if args.dry_run && args.output.is_some() {
-        return Err(crate::Error::InvalidUsage(
-            "--dry-run prints the files as they would be committed; -o formats the report of a real bootstrap: drop one of them".to_string(),
-        ));
-    }
-    let namespace = flux_namespace(&args.connection);
-    let options = options(&args, &namespace, ui)?;
-    // Everything the command line alone can get wrong is found before any network call.
-    bootstrap::preflight::check(&options)?;
-    if args.dry_run {
-        let plan = bootstrap::plan(&options).await?;
-        let mut text = String::new();
-        for (path, content) in &plan.files {
-            text += &format!("# {path}\n{content}");
+    match args.provider {
+        Provider::Git(args) => {
+            args.common.check_usage()?;
+            let options = git_options(&args, ui)?;
+            args.common.execute(options, ui).await
         }
-        text += &format!(
-            "# Besides the objects above, bootstrap would apply the Secret {namespace}/{} (credentials, never written to Git).\n# kustomization.yaml is written only where the folder has none.\n",
-            options.secret_name
-        );
-        return ui.out(&text);
+        Provider::Gitea(args) => super::bootstrap_forge::run(&GITEA, &args, ui).await,
+        Provider::Github(args) => super::bootstrap_forge::run(&GITHUB, &args, ui).await,
+        Provider::Gitlab(args) => args.run(ui).await,
     }
-    let connection = args.connection.connect().await?;
-    let report = bootstrap::bootstrap(&connection, &options, ui).await?;
-    ui.report(args.output, &report, |report| {
-        if report.nothing_changed() {
-            format!(
-                "✔ bootstrap finished: nothing changed, the cluster is synced to {}\n",
-                report.revision
-            )
-        } else {
-            format!(
-                "✔ bootstrap finished: the cluster is synced to {} ({} commits pushed, {} objects changed)\n",
-                report.revision,
-                report.commits.len(),
-                report.changed_objects.len() + usize::from(report.secret_changed)
-            )
-        }
-    })
 }
 
-/// The library's options from the flags; the password is asked for here when needed.
-fn options(args: &GitArgs, namespace: &str, ui: &Ui) -> Result<BootstrapOptions> {
+/// The library's options from `bootstrap git`'s flags; the password is asked for here when
+/// needed.
+fn git_options(args: &GitArgs, ui: &Ui) -> Result<BootstrapOptions> {
     let credentials = if args.token_auth || args.with_bearer_token {
         Credentials::Token {
             username: args.username.clone(),
@@ -236,42 +340,11 @@ fn options(args: &GitArgs, namespace: &str, ui: &Ui) -> Result<BootstrapOptions>
         Credentials::Ssh {
             private_key_file: args.private_key_file.clone(),
             passphrase: key_passphrase(args, ui)?,
-            key: KeyOptions {
-                algorithm: match args.ssh_key_algorithm {
-                    SshKeyAlgorithm::Ecdsa => KeyAlgorithm::Ecdsa,
-                    SshKeyAlgorithm::Ed25519 => KeyAlgorithm::Ed25519,
-                    SshKeyAlgorithm::Rsa => KeyAlgorithm::Rsa,
-                },
-                curve: match args.ssh_ecdsa_curve {
-                    SshEcdsaCurve::P256 => Curve::P256,
-                    SshEcdsaCurve::P384 => Curve::P384,
-                    SshEcdsaCurve::P521 => Curve::P521,
-                },
-                rsa_bits: args.ssh_rsa_bits,
-            },
-            host_key_algorithms: args.ssh_hostkey_algos.clone(),
+            key: args.common.key_options(),
+            host_key_algorithms: args.common.host_key_algorithms(),
         }
     };
-    Ok(BootstrapOptions {
-        install: args.install.options(namespace)?,
-        url: args.url.clone(),
-        branch: args.branch.clone(),
-        path: args.path.clone(),
-        interval: parse_duration("--interval", &args.interval)?,
-        secret_name: args.secret_name.clone(),
-        author: Signature {
-            name: args.author_name.clone(),
-            email: args.author_email.clone(),
-        },
-        commit_message_appendix: args.commit_message_appendix.clone(),
-        credentials,
-        recurse_submodules: args.recurse_submodules,
-        sparse_checkout: args.sparse_checkout.clone(),
-        timeout: parse_duration("--timeout", &args.timeout)?,
-        assume_yes: args.yes || args.silent,
-        force: args.yes || args.force,
-        signing: args.signing.key(),
-    })
+    args.common.options(args.url.clone(), credentials, None)
 }
 
 /// The passphrase of a protected --private-key-file: --password (or GIT_PASSWORD), else asked

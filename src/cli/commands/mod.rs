@@ -1,6 +1,7 @@
 //! One file per command: its flags, and the call into the library that does the work.
 
 pub mod bootstrap;
+mod bootstrap_forge;
 pub mod build;
 pub mod check;
 pub mod completion;
