@@ -374,7 +374,9 @@ mod tests {
     fn an_unprotected_key_ignores_a_passphrase() {
         // source-controller refuses a `password` for a key that has none.
         let dir = ScratchDir::in_temp("kubectl-gitops-test-keys-").unwrap();
-        let file = ssh_keygen(dir.path(), "plain", &["-t", "ecdsa", "-b", "521"], "");
+        // ed25519: a P-521 key from ssh-keygen fails to load about half the time (the ssh-key
+        // crate wants a 66-byte scalar; OpenSSH drops a leading zero byte), a known gap.
+        let file = ssh_keygen(dir.path(), "plain", &["-t", "ed25519"], "");
         assert!(!key_file_is_encrypted(&file).unwrap());
         let loaded = load_key_file(&file, Some(&SecretString::from("unused"))).unwrap();
         assert!(loaded.passphrase.is_none());
