@@ -159,8 +159,7 @@ impl Gitea {
             "default_branch": settings.default_branch,
             "trust_model": "",
         });
-        let answer = self.client.send(Method::POST, &path, Some(&body)).await?;
-        let created: Repository = self.client.decode(&format!("POST {path}"), &answer.body)?;
+        let created: Repository = self.client.send_json(Method::POST, &path, &body).await?;
         Ok(created.into())
     }
 }
@@ -221,9 +220,8 @@ impl ForgeApi for Gitea {
                 body["default_branch"] = json!(settings.default_branch);
             }
             self.client
-                .send(Method::PATCH, &repo_path(repo), Some(&body))
+                .send_only(Method::PATCH, &repo_path(repo), Some(&body))
                 .await
-                .map(drop)
         }
         .boxed()
     }
@@ -271,7 +269,7 @@ impl ForgeApi for Gitea {
     ) -> BoxFuture<'a, Result<()>> {
         async move {
             let path = format!("{}/teams/{}", repo_path(repo), segment(&team.name));
-            self.client.send(Method::PUT, &path, None).await.map(drop)
+            self.client.send_only(Method::PUT, &path, None).await
         }
         .boxed()
     }
@@ -294,8 +292,7 @@ impl ForgeApi for Gitea {
             let path = format!("{}/keys", repo_path(repo));
             // read_only always sent: Gitea's default is read-write.
             let body = json!({ "title": key.title, "key": key.key, "read_only": key.read_only });
-            let answer = self.client.send(Method::POST, &path, Some(&body)).await?;
-            let added: DeployKey = self.client.decode(&format!("POST {path}"), &answer.body)?;
+            let added: DeployKey = self.client.send_json(Method::POST, &path, &body).await?;
             Ok(added.into())
         }
         .boxed()
@@ -304,10 +301,7 @@ impl ForgeApi for Gitea {
     fn delete_deploy_key<'a>(&'a self, repo: &'a RepoRef, id: u64) -> BoxFuture<'a, Result<()>> {
         async move {
             let path = format!("{}/keys/{id}", repo_path(repo));
-            self.client
-                .send(Method::DELETE, &path, None)
-                .await
-                .map(drop)
+            self.client.send_only(Method::DELETE, &path, None).await
         }
         .boxed()
     }

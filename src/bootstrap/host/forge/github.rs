@@ -197,8 +197,7 @@ impl GitHub {
             "private": settings.visibility != Visibility::Public,
             "auto_init": false,
         });
-        let answer = self.client.send(Method::POST, &path, Some(&body)).await?;
-        let created: Repository = self.client.decode(&format!("POST {path}"), &answer.body)?;
+        let created: Repository = self.client.send_json(Method::POST, &path, &body).await?;
         Ok(created.info(true))
     }
 }
@@ -265,9 +264,8 @@ impl ForgeApi for GitHub {
                 body["default_branch"] = json!(settings.default_branch);
             }
             self.client
-                .send(Method::PATCH, &repo_path(repo), Some(&body))
+                .send_only(Method::PATCH, &repo_path(repo), Some(&body))
                 .await
-                .map(drop)
         }
         .boxed()
     }
@@ -325,10 +323,7 @@ impl ForgeApi for GitHub {
                 repo_path(repo)
             );
             let body = json!({ "permission": permission_name(&team.permission) });
-            self.client
-                .send(Method::PUT, &path, Some(&body))
-                .await
-                .map(drop)
+            self.client.send_only(Method::PUT, &path, Some(&body)).await
         }
         .boxed()
     }
@@ -351,8 +346,7 @@ impl ForgeApi for GitHub {
             let path = format!("{}/keys", repo_path(repo));
             // read_only always sent: GitHub's default is read-write.
             let body = json!({ "title": key.title, "key": key.key, "read_only": key.read_only });
-            let answer = self.client.send(Method::POST, &path, Some(&body)).await?;
-            let added: DeployKey = self.client.decode(&format!("POST {path}"), &answer.body)?;
+            let added: DeployKey = self.client.send_json(Method::POST, &path, &body).await?;
             Ok(added.into())
         }
         .boxed()
@@ -361,10 +355,7 @@ impl ForgeApi for GitHub {
     fn delete_deploy_key<'a>(&'a self, repo: &'a RepoRef, id: u64) -> BoxFuture<'a, Result<()>> {
         async move {
             let path = format!("{}/keys/{id}", repo_path(repo));
-            self.client
-                .send(Method::DELETE, &path, None)
-                .await
-                .map(drop)
+            self.client.send_only(Method::DELETE, &path, None).await
         }
         .boxed()
     }

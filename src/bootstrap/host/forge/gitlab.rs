@@ -189,11 +189,10 @@ impl GitLab {
             };
             body["namespace_id"] = json!(id);
         }
-        let answer = self
+        let created: Project = self
             .client
-            .send(Method::POST, "projects", Some(&body))
+            .send_json(Method::POST, "projects", &body)
             .await?;
-        let created: Project = self.client.decode("POST projects", &answer.body)?;
         Ok(created.into())
     }
 
@@ -266,9 +265,8 @@ impl ForgeApi for GitLab {
                 body["default_branch"] = json!(settings.default_branch);
             }
             self.client
-                .send(Method::PUT, &project_path(repo), Some(&body))
+                .send_only(Method::PUT, &project_path(repo), Some(&body))
                 .await
-                .map(drop)
         }
         .boxed()
     }
@@ -355,9 +353,8 @@ impl ForgeApi for GitLab {
             let path = format!("{}/share", project_path(repo));
             let body = json!({ "group_id": group, "group_access": level });
             self.client
-                .send(Method::POST, &path, Some(&body))
+                .send_only(Method::POST, &path, Some(&body))
                 .await
-                .map(drop)
         }
         .boxed()
     }
@@ -380,8 +377,7 @@ impl ForgeApi for GitLab {
             let path = format!("{}/deploy_keys", project_path(repo));
             // can_push always sent, so the key's access never rests on a default.
             let body = json!({ "title": key.title, "key": key.key, "can_push": !key.read_only });
-            let answer = self.client.send(Method::POST, &path, Some(&body)).await?;
-            let added: DeployKey = self.client.decode(&format!("POST {path}"), &answer.body)?;
+            let added: DeployKey = self.client.send_json(Method::POST, &path, &body).await?;
             Ok(added.into())
         }
         .boxed()
@@ -390,10 +386,7 @@ impl ForgeApi for GitLab {
     fn delete_deploy_key<'a>(&'a self, repo: &'a RepoRef, id: u64) -> BoxFuture<'a, Result<()>> {
         async move {
             let path = format!("{}/deploy_keys/{id}", project_path(repo));
-            self.client
-                .send(Method::DELETE, &path, None)
-                .await
-                .map(drop)
+            self.client.send_only(Method::DELETE, &path, None).await
         }
         .boxed()
     }

@@ -129,6 +129,28 @@ impl ApiClient {
         }
     }
 
+    /// A write whose answer is a JSON document, decoded (`POST` of a repository or a key).
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T> {
+        let operation = format!("{method} {path}");
+        let answer = self.send(method, path, Some(body)).await?;
+        self.decode(&operation, &answer.body)
+    }
+
+    /// A write whose answer is not needed (settings, team access, deleting a key).
+    pub async fn send_only(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<()> {
+        self.send(method, path, body).await.map(drop)
+    }
+
     /// Every item of a paginated list: the first page at `path`, then each `Link: rel="next"`
     /// page, as long as it stays on the API's origin (the token goes nowhere else).
     pub async fn get_all_pages<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>> {
