@@ -97,7 +97,7 @@ fn fill(plane: &ControlPlane, name: &str) {
     let file = temp_dir("fleet-objects-").join("objects.json");
     let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
     std::fs::write(&file, serde_json::to_vec(&list).expect("serialise")).expect("write");
-    plane.kubectl_ok(&["apply", "--server-side", "-f", &file.display().to_string()]);
+    plane.apply_server_side(&file);
 
     let ready = |revision: &str| Behaviour::Succeed {
         revision: revision.to_string(),
@@ -562,7 +562,7 @@ fn watch_follows_every_cluster() {
     let file = temp_dir("fleet-watch-").join("object.json");
     let object = kustomization("wave", "watched", serde_json::json!({"tier": "watch"}));
     std::fs::write(&file, object.to_string()).expect("write object");
-    plane("beta").kubectl_ok(&["apply", "--server-side", "-f", &file.display().to_string()]);
+    plane("beta").apply_server_side(&file);
     let row = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("a row for the new object");

@@ -245,6 +245,27 @@ impl ControlPlane {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Server-side applies a file as admin. Retried when the API server itself answers
+    /// "Timeout: request did not complete" (on a loaded machine the first apply of custom
+    /// resources right after their CRDs can outlast the server's 60 s request deadline while
+    /// it builds the CRDs' schemas); a server-side apply is idempotent, so a retry is safe.
+    pub fn apply_server_side(&self, path: &Path) {
+        let path = path.display().to_string();
+        let args = ["apply", "--server-side", "-f", path.as_str()];
+        let mut last = String::new();
+        for _ in 0..3 {
+            let out = self.kubectl().args(args).output().expect("run kubectl");
+            if out.status.success() {
+                return;
+            }
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            if !last.contains("Timeout: request did not complete") {
+                break;
+            }
+        }
+        panic!("kubectl {args:?} failed: {last}");
+    }
+
     /// A kubeconfig for a client-certificate user, in a folder of its own.
     pub fn kubeconfig_for(&self, user: &str, group: Option<&str>, namespace: &str) -> PathBuf {
         let (cert, key) = self.pki.client_cert(user, group);

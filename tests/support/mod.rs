@@ -133,7 +133,7 @@ pub fn apply_object(object: serde_json::Value) {
     let dir = processes::temp_dir("object-");
     let file = dir.join("object.json");
     std::fs::write(&file, serde_json::to_vec(&object).expect("serialise")).expect("write object");
-    plane.kubectl_ok(&["apply", "--server-side", "-f", &file.display().to_string()]);
+    plane.apply_server_side(&file);
 }
 
 /// An admin client for tests that act as the cluster (e.g. the fake controller).
