@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::control_plane::{ControlPlane, http_get_ok};
 use super::kubelet_stand_in::Readiness;
-use super::processes::{free_port, log_tail, spawn, stop, temp_dir};
+use super::processes::{free_port, log_tail, process_listens_on, spawn, stop, temp_dir};
 
 /// The controllers every Flux install has; the tests fail when they are not built.
 const REQUIRED: [&str; 2] = ["source-controller", "kustomize-controller"];
@@ -62,6 +62,8 @@ pub struct FluxControllers {
 struct Launch {
     args: Vec<String>,
     health_port: u16,
+    /// Every port it must listen on itself before it counts as started.
+    ports: Vec<u16>,
 }
 
 impl FluxControllers {
@@ -177,8 +179,10 @@ enum Extra {
 /// The arguments of `name` on fresh loopback ports (all its ports; the defaults collide).
 fn launch(name: &str, dir: &Path, events_url: Option<&str>) -> (Launch, Extra) {
     let health_port = free_port();
+    let metrics_port = free_port();
+    let mut ports = vec![health_port, metrics_port];
     let mut args = vec![
-        format!("--metrics-addr=127.0.0.1:{}", free_port()),
+        format!("--metrics-addr=127.0.0.1:{metrics_port}"),
         format!("--health-addr=127.0.0.1:{health_port}"),
         "--watch-all-namespaces=false".to_string(),
         "--log-encoding=console".to_string(),
@@ -188,9 +192,11 @@ fn launch(name: &str, dir: &Path, events_url: Option<&str>) -> (Launch, Extra) {
     match name {
         "notification-controller" => {
             let events = free_port();
+            let receiver = free_port();
+            ports.extend([events, receiver]);
             // Here --events-addr is the address it listens on for the other controllers' events.
             args.push(format!("--events-addr=127.0.0.1:{events}"));
-            args.push(format!("--receiverAddr=127.0.0.1:{}", free_port()));
+            args.push(format!("--receiverAddr=127.0.0.1:{receiver}"));
             extra = Extra::EventsUrl(format!("http://127.0.0.1:{events}/"));
         }
         _ => {
@@ -202,6 +208,7 @@ fn launch(name: &str, dir: &Path, events_url: Option<&str>) -> (Launch, Extra) {
     }
     if name == "source-controller" {
         let storage = free_port();
+        ports.push(storage);
         let path = dir.join("source-controller-storage");
         // It refuses a storage path that does not exist (in a Pod, the volume does).
         if let Err(err) = std::fs::create_dir_all(&path) {
@@ -212,11 +219,20 @@ fn launch(name: &str, dir: &Path, events_url: Option<&str>) -> (Launch, Extra) {
         args.push(format!("--storage-adv-addr=127.0.0.1:{storage}"));
         extra = Extra::StorageUrl(format!("http://127.0.0.1:{storage}"));
     }
-    (Launch { args, health_port }, extra)
+    (
+        Launch {
+            args,
+            health_port,
+            ports,
+        },
+        extra,
+    )
 }
 
-/// Starts one controller and waits for `/readyz`, on fresh ports when the process exits early
-/// (another process may have taken a port between free_port() and its bind).
+/// Starts one controller and waits until it answers `/readyz` and listens on all its ports
+/// itself, on fresh ports when it does not (another process may have taken a port between
+/// free_port() and its bind: source-controller then answers `/readyz` and only logs that its
+/// artifact server failed, so `/readyz` alone is not enough).
 fn start_one(
     plane: &ControlPlane,
     namespace: &str,
@@ -242,11 +258,22 @@ fn start_one(
             if let Ok(Some(status)) = child.try_wait() {
                 break Err(format!("exited with {status}"));
             }
-            if http_get_ok(launch.health_port, "/readyz") {
+            if http_get_ok(launch.health_port, "/readyz")
+                && launch
+                    .ports
+                    .iter()
+                    .all(|port| process_listens_on(child.id(), *port))
+            {
                 break Ok(());
             }
+            if log_tail(&log, 40).contains("address already in use") {
+                break Err("could not bind a port".to_string());
+            }
             if Instant::now() > deadline {
-                break Err(format!("did not answer /readyz within {READY_WITHIN:?}"));
+                break Err(format!(
+                    "did not answer /readyz and listen on ports {:?} within {READY_WITHIN:?}",
+                    launch.ports
+                ));
             }
             std::thread::sleep(Duration::from_millis(200));
         };

@@ -46,7 +46,7 @@ fn spawner() -> &'static Mutex<Sender<SpawnRequest>> {
     })
 }
 
-/// Starts `command` with stdout and stderr appended to `log`, tracked for cleanup.
+/// Starts `command` with stdout and stderr written to `log` (a fresh file), tracked for cleanup.
 pub fn spawn(mut command: Command, log: &Path) -> Child {
     let out = File::create(log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
     let err = out.try_clone().expect("clone log file handle");
@@ -137,6 +137,37 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind a free loopback port")
+}
+
+/// Whether process `pid` itself listens on TCP `port` (IPv4): a port can answer a connect
+/// while belonging to another process that took it between `free_port()` and the bind, so
+/// this looks up the listening socket in /proc/net/tcp and finds it among the process's
+/// open files.
+pub fn process_listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let wanted = format!(":{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let listening = fields.get(3) == Some(&"0A");
+            let local = fields.get(1)?;
+            (listening && local.ends_with(&wanted)).then(|| fields.get(9).map(|i| i.to_string()))?
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .any(|target| {
+            let target = target.to_string_lossy();
+            inodes
+                .iter()
+                .any(|inode| target == format!("socket:[{inode}]"))
+        })
 }
 
 /// The last `lines` lines of a log, for failure messages.
