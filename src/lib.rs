@@ -8,8 +8,8 @@
 //!
 //! Dependencies point one way: [`cli`] → [`bootstrap`], [`lifecycle`] and [`recovery`] →
 //! [`preview`] → [`flux`] → [`cluster`], and [`cli`] → [`fleet`] → [`cluster`]; [`git`],
-//! [`manifests`] and [`ui`] are leaves that know nothing of the others but [`interrupt`], the lowest ([`error`] gathers every
-//! area's error at the top).
+//! [`manifests`] and [`ui`] are leaves that know nothing of the others but [`interrupt`], the
+//! lowest ([`error`] gathers every area's error at the top).
 //!
 //! | To change…                                                   | start in |
 //! |--------------------------------------------------------------|----------|
@@ -19,6 +19,8 @@
 //! | exit statuses, or which errors are usage errors              | [`error`] |
 //! | kubeconfig, `--context`/`--server`/... flags, request errors | [`cluster::connection`], [`cluster::error`] |
 //! | waiting on anything (the one watch-until primitive, its retry policy) | [`cluster::wait`] |
+//! | what a wait says about the controllers it depends on (`0/1 available`, Pod reasons) | [`cluster::explain`] |
+//! | the least privilege each command needs (docs/rbac/)          | [`cluster::roles`] |
 //! | server-side apply, discovery of served resources             | [`cluster::apply`], [`cluster::discovery`] |
 //! | a Flux kind (short names, where its revision and source live) | [`flux::kinds`] (the table) |
 //! | how an object's state (Ready, Failed, Stalled, ...) is computed | [`flux::status`] (docs/flux-status.md) |
@@ -34,9 +36,11 @@
 //! | install, uninstall, check, version, controller rollouts      | [`lifecycle`] |
 //! | fleet mode: `--contexts`/`--all-contexts`/`--fleet`, many clusters at once | [`fleet`] (docs/fleet.md) |
 //! | bootstrap's steps, files, Secret and waits                   | [`bootstrap`] (docs/bootstrap.md) |
-//! | `bootstrap gitea` (forges): repository and deploy key through the API, token | [`bootstrap::host::forge`] (docs/forge-bootstrap.md) |
+//! | `bootstrap github\|gitlab\|gitea`: repository and deploy key through the forge API, token | [`bootstrap::host::forge`] (docs/forge-bootstrap.md) |
 //! | Git: clone, commit, push, URLs, SSH keys, host keys          | [`git`] (docs/yaml-and-git.md) |
+//! | signed commits (gpg, ssh-keygen), every private key form     | `git/sign.rs`, `git/key_file.rs` |
 //! | Flux's install manifests: download, cache, install options   | [`manifests`] |
+//! | refusing hostile release archives before anything is written | `manifests/archive.rs` (docs/hostile-input.md) |
 //! | Ctrl-C/SIGTERM: stopping children, removing temporary folders, the interruption line | [`interrupt`] (every module registers what it starts or makes) |
 
 pub mod bootstrap;
