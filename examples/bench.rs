@@ -23,12 +23,15 @@
 //! (BENCH_RUNS, default 5): median wall time, peak RSS of the largest process (wait4) and of
 //! the whole process tree (sampled from /proc: our build runs `kubectl kustomize`).
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{flux_object, median, wait_measured};
 use futures::StreamExt;
 use futures::stream;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
@@ -48,7 +51,7 @@ fn measure(
     let mut peak_kib = 0i64;
     for _ in 0..runs {
         let started = Instant::now();
-        #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports peak RSS
+        #[allow(clippy::zombie_processes)] // reaped by wait_measured
         let child = Command::new(program)
             .args(args)
             .envs(env.iter().copied())
@@ -56,40 +59,16 @@ fn measure(
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
-        let mut status = 0;
-        // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: waiting for our own child, with valid pointers.
-        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        let finished = wait_measured(child, started);
         assert!(
-            pid > 0 && status == 0,
-            "{program:?} {args:?} failed (status {status})"
+            finished.code == 0,
+            "{program:?} {args:?} failed (exit {})",
+            finished.code
         );
-        times.push(started.elapsed());
-        peak_kib = peak_kib.max(usage.ru_maxrss);
+        times.push(finished.wall);
+        peak_kib = peak_kib.max(finished.peak_kib);
     }
-    times.sort();
-    (times[times.len() / 2], peak_kib as f64 / 1024.0)
-}
-
-fn object(kind: &FluxKind, namespace: &str, name: &str, suspend: bool) -> DynamicObject {
-    let spec = match kind.kind {
-        "Kustomization" => {
-            serde_json::json!({"interval": "10m", "path": "./apps", "prune": true, "suspend": suspend,
-            "sourceRef": {"kind": "GitRepository", "name": "repo-0"}})
-        }
-        "GitRepository" => {
-            serde_json::json!({"interval": "1m", "url": "https://example.invalid/r.git", "ref": {"branch": "main"}, "suspend": suspend})
-        }
-        _ => {
-            serde_json::json!({"interval": "10m", "suspend": suspend, "chart": {"spec": {"chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}})
-        }
-    };
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": kind.api_resource().api_version, "kind": kind.kind,
-        "metadata": {"name": name, "namespace": namespace}, "spec": spec
-    }))
-    .expect("object")
+    (median(times), peak_kib as f64 / 1024.0)
 }
 
 async fn seed(client: &kube::Client, total: usize) {
@@ -122,7 +101,10 @@ async fn seed(client: &kube::Client, total: usize) {
                     Api::namespaced_with(client, &ns, &kind.api_resource());
                 let suspended = i % 20 == 19;
                 let created = api
-                    .create(&PostParams::default(), &object(kind, &ns, &name, suspended))
+                    .create(
+                        &PostParams::default(),
+                        &flux_object(kind, &ns, &name, suspended),
+                    )
                     .await
                     .expect("create");
                 // Mixed statuses: mostly ready, some failed, some stalled, some never reconciled.
@@ -167,7 +149,7 @@ async fn reconcile_latency(client: &kube::Client, kubeconfig: &str, runs: usize)
     let ns = "bench-latency";
     support::control_plane().kubectl_ok(&["create", "namespace", ns]);
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ks.api_resource());
-    api.create(&PostParams::default(), &object(ks, ns, "apps", false))
+    api.create(&PostParams::default(), &flux_object(ks, ns, "apps", false))
         .await
         .expect("create");
     let mut latencies = Vec::new();
@@ -312,7 +294,7 @@ async fn seed_tree(client: &kube::Client) -> usize {
     let created = api
         .create(
             &PostParams::default(),
-            &object(ks, "bench-root", "root", false),
+            &flux_object(ks, "bench-root", "root", false),
         )
         .await
         .expect("create the root");
@@ -439,28 +421,19 @@ fn run_once(command: &mut Command, ok: &[i32]) -> RunFigures {
             }
         })
     };
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting for our own child, with valid pointers.
-    let waited = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
+    let finished = wait_measured(child, started);
     done.store(true, Ordering::Relaxed);
     sampler.join().expect("sampler");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
     assert!(
-        waited > 0 && ok.contains(&code),
-        "{:?} {:?} exited {code}, expected one of {ok:?}",
+        ok.contains(&finished.code),
+        "{:?} {:?} exited {}, expected one of {ok:?}",
         command.get_program(),
-        command.get_args().collect::<Vec<_>>()
+        command.get_args().collect::<Vec<_>>(),
+        finished.code
     );
     RunFigures {
-        wall,
-        peak_kib: usage.ru_maxrss,
+        wall: finished.wall,
+        peak_kib: finished.peak_kib,
         tree_peak_kib: tree_peak.load(Ordering::Relaxed),
     }
 }

@@ -4,9 +4,12 @@
 //! stand-in and the fake Flux controller, which answer at once). Run with
 //! `tests/bench_bootstrap.sh`; prints a Markdown table.
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use common::median;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,11 +60,6 @@ async fn setup() -> Setup {
         url,
         _stand_ins: stand_ins,
     }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -5,9 +5,12 @@
 //! `flux reconcile ks flux-system --with-source` (polls every 2 s), alternating in the same
 //! run on the same cluster. Run with `tests/bench_e2e.sh`; prints a Markdown table.
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use common::median;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,11 +41,6 @@ fn timed(command: &mut Command, what: &str, logs: &dyn Fn() -> String) -> Durati
         logs()
     );
     took
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
 }
 
 fn secs(d: Duration) -> String {

@@ -18,6 +18,8 @@
 //! Memory: the drop in MemAvailable while the planes are up is reported, so the note can say
 //! whether N planes fit the machine.
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -26,6 +28,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{flux_object, wait_measured};
 use futures::StreamExt;
 use futures::stream;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
@@ -126,33 +129,21 @@ struct Run {
 fn run_once(args: &[&str]) -> Run {
     let (busy_before, total_before) = cpu_ticks();
     let started = Instant::now();
-    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also reports peak RSS
+    #[allow(clippy::zombie_processes)] // reaped by wait_measured
     let child = Command::new(support::plugin_exe("kubectl-gitops"))
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting for our own child, with valid pointers.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert!(pid > 0, "wait4 failed");
-    let wall = started.elapsed();
+    let finished = wait_measured(child, started);
     let (busy_after, total_after) = cpu_ticks();
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     Run {
-        wall,
-        rss: usage.ru_maxrss as f64 / 1024.0,
-        cpu: time(usage.ru_utime) + time(usage.ru_stime),
+        wall: finished.wall,
+        rss: finished.peak_kib as f64 / 1024.0,
+        cpu: finished.cpu,
         busy: (busy_after - busy_before) as f64 / (total_after - total_before).max(1) as f64,
-        code,
+        code: finished.code,
     }
 }
 
@@ -168,26 +159,6 @@ fn measure(args: &[&str], runs: usize, expected: i32) -> Run {
     let mut median = all.swap_remove(all.len() / 2);
     median.rss = peak;
     median
-}
-
-fn object(kind: &FluxKind, namespace: &str, name: &str, suspend: bool) -> DynamicObject {
-    let spec = match kind.kind {
-        "Kustomization" => {
-            serde_json::json!({"interval": "10m", "path": "./apps", "prune": true, "suspend": suspend,
-            "sourceRef": {"kind": "GitRepository", "name": "repo-0"}})
-        }
-        "GitRepository" => {
-            serde_json::json!({"interval": "1m", "url": "https://example.invalid/r.git", "ref": {"branch": "main"}, "suspend": suspend})
-        }
-        _ => {
-            serde_json::json!({"interval": "10m", "suspend": suspend, "chart": {"spec": {"chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}})
-        }
-    };
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": kind.api_resource().api_version, "kind": kind.kind,
-        "metadata": {"name": name, "namespace": namespace}, "spec": spec
-    }))
-    .expect("object")
 }
 
 /// M objects in 10 namespaces of one plane: half Kustomizations, 30% GitRepositories, 20%
@@ -222,7 +193,7 @@ async fn seed(plane: &ControlPlane, total: usize) {
                 let created = api
                     .create(
                         &PostParams::default(),
-                        &object(kind, &ns, &name, i % 20 == 19),
+                        &flux_object(kind, &ns, &name, i % 20 == 19),
                     )
                     .await
                     .expect("create");

@@ -7,17 +7,16 @@
 //! `--print` writes the generated gotk-components.yaml to stdout instead (for diffing against
 //! `flux install --export`).
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::median;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kubectl_gitops::manifests::{self, EXTRA_COMPONENTS, InstallOptions, ManifestSource};
 
 const RUNS: usize = 50;
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {

@@ -8,9 +8,12 @@
 //! the Kustomization must be Ready at the branch's new head with the good value applied.
 //! Run with `tests/bench_rollback.sh`; prints a Markdown table.
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use common::median;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -70,11 +73,6 @@ fn succeed(command: &mut Command, what: &str, logs: &dyn Fn() -> String) -> Stri
         logs()
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
 }
 
 fn secs(d: Duration) -> String {
