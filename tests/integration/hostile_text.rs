@@ -130,7 +130,7 @@ async fn odd_shapes_the_api_lets_through_never_panic_any_command() {
         .await
         .expect("create Event");
 
-    let commands: [&[&str]; 8] = [
+    let commands: [&[&str]; 10] = [
         &["status", "-n", &ns],
         &["status", "-n", &ns, "-o", "wide"],
         &["status", "-n", &ns, "-o", "yaml"],
@@ -139,6 +139,8 @@ async fn odd_shapes_the_api_lets_through_never_panic_any_command() {
         &["trace", "-n", &ns, "ks/odd"],
         &["events", "-n", &ns],
         &["events", "-n", &ns, "-o", "json"],
+        &["history", "ks/odd", "-n", &ns],
+        &["history", "ks/odd", "-n", &ns, "-o", "json"],
     ];
     for args in commands {
         let out = plugin_async(control_plane(), args).await;
