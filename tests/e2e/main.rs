@@ -19,6 +19,7 @@ mod dependencies;
 mod diff;
 mod fleet;
 mod inspect;
+mod live_forges;
 mod reconcile;
 mod rollback;
 mod uninstall;
