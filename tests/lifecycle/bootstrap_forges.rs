@@ -314,7 +314,6 @@ async fn gitlab_first_run_creates_project_and_key_a_rerun_only_reads() {
         [
             format!("GET {project}"),
             "GET /api/v4/groups/acme".to_string(),
-            "GET /api/v4/groups/acme".to_string(),
             "POST /api/v4/projects".to_string(),
             format!("GET {project}/deploy_keys?per_page=100"),
             format!("POST {project}/deploy_keys"),
@@ -457,7 +456,6 @@ async fn gitlab_deploy_token_auth_creates_a_token_once_and_syncs_over_https() {
         stand_in.requests(),
         [
             format!("GET {project}"),
-            "GET /api/v4/groups/acme".to_string(),
             "GET /api/v4/groups/acme".to_string(),
             "POST /api/v4/projects".to_string(),
             tokens.clone(),

@@ -4,6 +4,9 @@
 //! paths by its URL-encoded full path (`group%2Fname`). "Teams" are groups the project is
 //! shared with. Project deploy tokens serve `--deploy-token-auth`. See docs/forge-bootstrap.md.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use reqwest::{Method, Url};
@@ -67,12 +70,18 @@ pub fn connect(options: ClientOptions<'_>) -> Result<Box<dyn ForgeApi>> {
         options.ca_file,
         options.timeout,
     )?;
-    Ok(Box::new(GitLab { client }))
+    Ok(Box::new(GitLab {
+        client,
+        group_ids: Mutex::default(),
+    }))
 }
 
 /// A GitLab server's API.
 pub struct GitLab {
     client: ApiClient,
+    /// Group IDs already looked up in this run (creating a project in a group needs the ID
+    /// that checking the group found).
+    group_ids: Mutex<BTreeMap<String, u64>>,
 }
 
 #[derive(Deserialize)]
@@ -188,10 +197,20 @@ fn project_path(repo: &RepoRef) -> String {
 
 impl GitLab {
     async fn group_id(&self, group: &str) -> Result<Option<u64>> {
+        let known = |ids: &BTreeMap<String, u64>| ids.get(group).copied();
+        if let Some(id) = known(&self.group_ids.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(Some(id));
+        }
         let found: Option<Group> = self
             .client
             .get_json(&format!("groups/{}", segment(group)))
             .await?;
+        if let Some(found) = &found {
+            self.group_ids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(group.to_string(), found.id);
+        }
         Ok(found.map(|g| g.id))
     }
 
