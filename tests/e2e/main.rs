@@ -14,6 +14,7 @@ mod support;
 
 mod bootstrap;
 mod bootstrap_gitea;
+mod bootstrap_gitlab_token;
 mod bootstrap_keys;
 mod dependencies;
 mod diff;
