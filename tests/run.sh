@@ -2,7 +2,8 @@
 # Runs every test of kubectl-gitops: format and lint checks, unit tests, and the integration
 # tests against a real kube-apiserver, etcd and kubectl (provided by tests/env/prepare.sh,
 # built from their Go modules and cached outside the clone on first use).
-# Installs what is missing; fails loudly, never skips.
+# Installs what is missing; fails loudly, never skips, except the opt-in live tests against
+# github.com and gitlab.com (tests/e2e/live_forges.rs), which its last line counts as skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
