@@ -57,6 +57,9 @@ pub enum Credentials {
         ca_file: Option<PathBuf>,
         bearer: bool,
     },
+    /// HTTPS with a deploy token the forge issues for this cluster (GitLab's
+    /// `--deploy-token-auth`); bootstrap itself pushes with the forge's access token.
+    DeployToken { ca_file: Option<PathBuf> },
 }
 
 pub struct BootstrapOptions {
@@ -283,7 +286,7 @@ async fn scan_host_keys(options: &BootstrapOptions, ui: &Ui) -> Result<Option<St
             }
             Ok(Some(scanned.lines))
         }
-        Credentials::Token { .. } => Ok(None),
+        Credentials::Token { .. } | Credentials::DeployToken { .. } => Ok(None),
     }
 }
 
@@ -343,6 +346,8 @@ fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<&str>) -> Re
         ),
         // A generated key is not authorised yet: bootstrap uses the user's own ssh setup.
         Credentials::Ssh { .. } => (Auth::None, None),
+        // Only a forge issues deploy tokens, and a forge pushes with its own token (above).
+        Credentials::DeployToken { ca_file } => (Auth::None, ca_file.clone()),
     };
     Ok(Remote {
         url: options.url.clone(),

@@ -72,19 +72,23 @@ pub fn sync_url(url: &str, credentials: &Credentials, forge: bool) -> Result<Str
         None => bracket_ipv6(&parsed.host),
     };
     match (credentials, parsed.transport) {
-        (Credentials::Token { .. }, Transport::Https) => Ok(format!("https://{host}/{path}")),
-        (Credentials::Token { .. }, Transport::Http) if forge => {
+        (Credentials::Token { .. } | Credentials::DeployToken { .. }, Transport::Https) => {
+            Ok(format!("https://{host}/{path}"))
+        }
+        (Credentials::Token { .. } | Credentials::DeployToken { .. }, Transport::Http) if forge => {
             Ok(format!("http://{host}/{path}"))
         }
         (Credentials::Ssh { .. }, Transport::Ssh) => {
             let user = parsed.user.as_deref().unwrap_or("git");
             Ok(format!("ssh://{user}@{host}/{path}"))
         }
-        (Credentials::Token { .. }, _) => Err(Error::InvalidFlag {
-            flag: "--url",
-            value: url.to_string(),
-            reason: "--token-auth needs an https:// URL".into(),
-        }),
+        (Credentials::Token { .. } | Credentials::DeployToken { .. }, _) => {
+            Err(Error::InvalidFlag {
+                flag: "--url",
+                value: url.to_string(),
+                reason: "--token-auth needs an https:// URL".into(),
+            })
+        }
         (Credentials::Ssh { .. }, _) => Err(Error::InvalidFlag {
             flag: "--url",
             value: url.to_string(),

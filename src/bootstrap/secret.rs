@@ -173,6 +173,16 @@ pub(super) async fn reconcile(
             password: password.clone(),
             ca_certificate: ca_file.as_deref().map(read_ca_file).transpose()?,
         },
+        Credentials::DeployToken { ca_file } => {
+            let ca_certificate = ca_file.as_deref().map(read_ca_file).transpose()?;
+            let kept = kept_basic_auth(connection, namespace, name).await?;
+            let (username, password) = host.sync_token(deploy_key_title(options), kept, ui).await?;
+            SourceCredentials::Basic {
+                username,
+                password,
+                ca_certificate,
+            }
+        }
         Credentials::Ssh {
             private_key_file: Some(file),
             passphrase,
@@ -237,6 +247,27 @@ async fn kept_public_key(
     ))
 }
 
+/// The user name and password of the existing source Secret, when it has both (a deploy
+/// token bootstrap created earlier is kept while the forge still honours it).
+async fn kept_basic_auth(
+    connection: &Connection,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<(String, SecretString)>> {
+    let existing = existing(connection, namespace, name).await?;
+    let Some(data) = existing.as_ref().and_then(|s| s.data.as_ref()) else {
+        return Ok(None);
+    };
+    let text = |key: &str| {
+        data.get(key)
+            .and_then(|v| String::from_utf8(v.0.clone()).ok())
+            .filter(|v| !v.is_empty())
+    };
+    Ok(text("username")
+        .zip(text("password"))
+        .map(|(username, password)| (username, SecretString::from(password))))
+}
+
 /// Generates a deploy key, shows it, and returns once the host lets it read the repository.
 async fn new_authorized_key(
     options: &BootstrapOptions,
@@ -260,8 +291,8 @@ async fn new_authorized_key(
     Ok(key)
 }
 
-/// The deploy key's name on the host, unique per cluster folder and branch (as flux names it,
-/// so either tool finds the other's key).
+/// The deploy key's (or GitLab deploy token's) name on the host, unique per cluster folder
+/// and branch (as flux names it, so either tool finds the other's key).
 fn deploy_key_title(options: &BootstrapOptions) -> String {
     format!(
         "{}-{}-{}-{}",

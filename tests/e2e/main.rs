@@ -14,11 +14,13 @@ mod support;
 
 mod bootstrap;
 mod bootstrap_gitea;
+mod bootstrap_gitlab_token;
 mod bootstrap_keys;
 mod dependencies;
 mod diff;
 mod fleet;
 mod inspect;
+mod live_forges;
 mod reconcile;
 mod rollback;
 mod uninstall;

@@ -363,3 +363,75 @@ fn build_and_diff_complete_kustomizations() {
         assert_eq!(complete(&["ks/in"]).0, vec!["ks/infra"], "{command}");
     }
 }
+
+/// `bootstrap` has subcommands of its own (git and the forges), each with its flags: GitLab's
+/// `--visibility` and `--deploy-token-auth` only on gitlab; file flags let the shell offer
+/// file names. Through the umbrella's helper and through the standalone bootstrap's.
+#[test]
+fn bootstrap_completes_its_forges_and_their_flags() {
+    let umbrella = plugin_dir();
+    let standalone = temp_dir("completion-bootstrap-");
+    for name in [
+        "kubectl-gitops",
+        "kubectl_complete-gitops",
+        "kubectl-gitops-bootstrap",
+        "kubectl_complete-gitops-bootstrap",
+    ] {
+        std::fs::copy(plugin_exe(name), standalone.join(name))
+            .unwrap_or_else(|e| panic!("copy {name}: {e}"));
+    }
+    for dir in [&umbrella, &standalone] {
+        let (values, directive) = answer(&kubectl_complete(dir, &["bootstrap", ""]));
+        assert_eq!(directive, ":4");
+        assert_eq!(values, ["git", "gitea", "github", "gitlab"]);
+        let (values, _) = answer(&kubectl_complete(dir, &["bootstrap", "gitl"]));
+        assert_eq!(values, ["gitlab"]);
+        for forge in ["gitea", "github", "gitlab"] {
+            let flags =
+                |partial: &str| answer(&kubectl_complete(dir, &["bootstrap", forge, partial])).0;
+            assert_eq!(flags("--own"), ["--owner"], "{forge}");
+            assert_eq!(flags("--repo"), ["--repository"], "{forge}");
+            assert_eq!(flags("--read-w"), ["--read-write-key"], "{forge}");
+            assert_eq!(
+                flags("--token-"),
+                ["--token-file", "--token-auth"],
+                "{forge}"
+            );
+            assert_eq!(flags("--hostn"), ["--hostname"], "{forge}");
+            assert_eq!(flags("--tea"), ["--team"], "{forge}");
+            let gitlab_only: &[&str] = if forge == "gitlab" {
+                &["--deploy-token-auth"]
+            } else {
+                &[]
+            };
+            assert_eq!(flags("--deploy"), gitlab_only, "{forge}");
+            // After other flags and values, too.
+            let (values, _) = answer(&kubectl_complete(
+                dir,
+                &[
+                    "bootstrap",
+                    forge,
+                    "--owner",
+                    "acme",
+                    "--personal",
+                    "--reco",
+                ],
+            ));
+            assert_eq!(values, ["--reconcile"], "{forge}");
+            // --ca-file takes a file: no candidates, and the shell completes file names.
+            let (values, directive) = answer(&kubectl_complete(
+                dir,
+                &["bootstrap", forge, "--ca-file", ""],
+            ));
+            assert!(values.is_empty(), "{values:?}");
+            assert_eq!(directive, ":0", "{forge}");
+        }
+        let (values, _) = answer(&kubectl_complete(
+            dir,
+            &["bootstrap", "gitlab", "--visibility", ""],
+        ));
+        assert_eq!(values, ["private", "internal", "public"]);
+        let (values, _) = answer(&kubectl_complete(dir, &["bootstrap", "git", "--ur"]));
+        assert_eq!(values, ["--url"]);
+    }
+}

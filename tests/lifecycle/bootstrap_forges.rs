@@ -314,7 +314,6 @@ async fn gitlab_first_run_creates_project_and_key_a_rerun_only_reads() {
         [
             format!("GET {project}"),
             "GET /api/v4/groups/acme".to_string(),
-            "GET /api/v4/groups/acme".to_string(),
             "POST /api/v4/projects".to_string(),
             format!("GET {project}/deploy_keys?per_page=100"),
             format!("POST {project}/deploy_keys"),
@@ -375,4 +374,179 @@ async fn gitlab_first_run_creates_project_and_key_a_rerun_only_reads() {
             && error.contains("refused the access token (HTTP 401"),
         "{error}"
     );
+}
+
+/// The source Secret's data, decoded.
+fn secret_data(plane: &ControlPlane) -> std::collections::BTreeMap<String, String> {
+    use base64::Engine;
+    let json = plane.kubectl_ok(&["get", "secret", NS, "-n", NS, "-o", "json"]);
+    let secret: serde_json::Value = serde_json::from_str(&json).unwrap();
+    secret["data"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, value)| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value.as_str().unwrap())
+                .unwrap();
+            (key.clone(), String::from_utf8(bytes).unwrap())
+        })
+        .collect()
+}
+
+/// `git ls-remote <url>` over HTTPS as `username:password`, handed to git in its environment
+/// (not its arguments), trusting `ca_file`.
+fn ls_remote(url: &str, username: &str, password: &str, ca_file: &std::path::Path) -> Output {
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    Command::new("git")
+        .args(["ls-remote", url])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+        .env(
+            "GIT_CONFIG_VALUE_0",
+            format!("Authorization: Basic {basic}"),
+        )
+        // Overrides http.sslCAInfo, and may be set already (to the system's authorities).
+        .env("GIT_SSL_CAINFO", ca_file)
+        .output()
+        .unwrap()
+}
+
+/// GitLab's `--deploy-token-auth`: a project deploy token (read_repository) becomes the
+/// cluster's HTTPS credential, created on the first run, kept (no API write) on a re-run, and
+/// revoked and created again when the Secret no longer holds it. No deploy key is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_deploy_token_auth_creates_a_token_once_and_syncs_over_https() {
+    let plane = ControlPlane::start_private();
+    let stand_in = ForgeStandIn::gitlab("lab");
+    stand_in.add_org("acme");
+    let ssh = GitSshServer::start();
+    let _stand_ins = stand_ins(&plane, &stand_in.bare_path("acme", "fleet")).await;
+    let args = [
+        "--owner",
+        "acme",
+        "--repository",
+        "fleet",
+        "--deploy-token-auth",
+    ];
+    let project = "/api/v4/projects/acme%2Ffleet";
+    let tokens = format!("GET {project}/deploy_tokens?active=true&per_page=100");
+
+    // Refused before anything is contacted: two sync credentials, or write access by a token
+    // that can only read.
+    for (extra, says) in [
+        ("--token-auth", "--token-auth and --deploy-token-auth"),
+        ("--read-write-key", "a GitLab deploy token can only read"),
+    ] {
+        let mut wrong = args.to_vec();
+        wrong.push(extra);
+        let out = bootstrap(&plane, &stand_in, &ssh, "gitlab", &wrong).await;
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+    assert!(stand_in.requests().is_empty(), "{:?}", stand_in.requests());
+
+    let out = bootstrap(&plane, &stand_in, &ssh, "gitlab", &args).await;
+    succeeded(&out, &stand_in);
+    assert_eq!(
+        stand_in.requests(),
+        [
+            format!("GET {project}"),
+            "GET /api/v4/groups/acme".to_string(),
+            "POST /api/v4/projects".to_string(),
+            tokens.clone(),
+            format!("POST {project}/deploy_tokens"),
+        ]
+    );
+    let repo = stand_in.repository("acme", "fleet").expect("created");
+    assert!(repo.keys.is_empty(), "no deploy key: {:?}", repo.keys);
+    assert_eq!(repo.deploy_tokens.len(), 1);
+    let token = repo.deploy_tokens[0].clone();
+    assert_eq!(token.name, KEY_TITLE);
+    assert_eq!(token.scopes, ["read_repository"]);
+    // The Secret holds the deploy token (not the access token), and the stand-in's CA.
+    let data = secret_data(&plane);
+    assert_eq!(
+        data.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["ca.crt", "password", "username"]
+    );
+    assert_eq!(data["username"], token.username);
+    assert_eq!(data["password"], token.token);
+    assert_eq!(
+        data["ca.crt"],
+        std::fs::read_to_string(&stand_in.ca_file).unwrap()
+    );
+    for text in [stdout(&out), stderr(&out)] {
+        assert!(
+            !text.contains(&token.token),
+            "the deploy token in the output"
+        );
+    }
+    assert!(
+        stderr(&out).contains(&format!(
+            "created deploy token \"{KEY_TITLE}\" (user {}, scope read_repository)",
+            token.username
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // The cluster syncs over HTTPS, and the token really reads the repository (and only
+    // reads: the stand-in's Git server refuses it a push, as GitLab).
+    let sync = Command::new("git")
+        .arg("--git-dir")
+        .arg(stand_in.bare_path("acme", "fleet"))
+        .args(["show", "main:clusters/dev/flux-system/gotk-sync.yaml"])
+        .output()
+        .unwrap();
+    let url = format!("https://{}/acme/fleet.git", stand_in.host());
+    assert!(
+        String::from_utf8_lossy(&sync.stdout).contains(&format!("  url: {url}\n")),
+        "{}",
+        String::from_utf8_lossy(&sync.stdout)
+    );
+    let listed = ls_remote(&url, &token.username, &token.token, &stand_in.ca_file);
+    assert!(
+        listed.status.success() && stdout(&listed).contains("\trefs/heads/main\n"),
+        "{}{}",
+        stdout(&listed),
+        stderr(&listed)
+    );
+
+    // A re-run reads the project and the tokens, and writes nothing.
+    stand_in.clear_requests();
+    let out = bootstrap(&plane, &stand_in, &ssh, "gitlab", &args).await;
+    succeeded(&out, &stand_in);
+    assert!(stdout(&out).contains("nothing changed"), "{}", stdout(&out));
+    assert_eq!(
+        stand_in.requests(),
+        [format!("GET {project}"), tokens.clone()]
+    );
+    assert_eq!(secret_data(&plane)["password"], token.token);
+
+    // The Secret is gone (its token's secret with it: GitLab never shows it again): the old
+    // token is revoked and a new one made.
+    plane.kubectl_ok(&["delete", "secret", NS, "-n", NS]);
+    stand_in.clear_requests();
+    let out = bootstrap(&plane, &stand_in, &ssh, "gitlab", &args).await;
+    succeeded(&out, &stand_in);
+    assert_eq!(
+        stand_in.writes(),
+        [
+            format!("DELETE {project}/deploy_tokens/{}", token.id),
+            format!("POST {project}/deploy_tokens"),
+        ]
+    );
+    let tokens_now = stand_in.repository("acme", "fleet").unwrap().deploy_tokens;
+    assert_eq!(tokens_now.len(), 2);
+    assert!(tokens_now[0].revoked);
+    assert!(!tokens_now[1].revoked);
+    let data = secret_data(&plane);
+    assert_eq!(data["username"], tokens_now[1].username);
+    assert_eq!(data["password"], tokens_now[1].token);
+    let refused = ls_remote(&url, &token.username, &token.token, &stand_in.ca_file);
+    assert!(!refused.status.success(), "a revoked token still reads");
 }

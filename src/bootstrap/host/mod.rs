@@ -6,6 +6,7 @@ pub mod forge;
 pub mod plain_git;
 
 use futures::future::BoxFuture;
+use secrecy::SecretString;
 
 use crate::error::Result;
 use crate::git::DeployKey;
@@ -59,15 +60,33 @@ pub trait RepositoryHost: Send + Sync {
         KeyAccess::ReadOnly
     }
 
-    /// Called when bootstrap keeps the key of an existing source Secret: a host that can list
-    /// its keys makes sure this public key is still registered (titled `title`, with
-    /// [`Self::key_access`]); a host that cannot has nothing to check.
     /// What this host changed so far (a forge: repository created, team granted, deploy key
     /// registered), for bootstrap's report; a host that changes nothing has none.
     fn changes(&self) -> Vec<String> {
         Vec::new()
     }
 
+    /// HTTPS credentials the host issues for the source-controller, named `name` (GitLab's
+    /// project deploy tokens, `--deploy-token-auth`): `kept` is the user name and password of
+    /// the existing source Secret, returned as they are while the host still honours them.
+    /// Returns the user name and password for the source Secret. Only a forge with deploy
+    /// tokens issues any.
+    fn sync_token<'a>(
+        &'a self,
+        _name: String,
+        _kept: Option<(String, SecretString)>,
+        _ui: &'a Ui,
+    ) -> BoxFuture<'a, Result<(String, SecretString)>> {
+        Box::pin(async {
+            Err(crate::Error::InvalidUsage(
+                "deploy tokens are issued by a forge's API: use bootstrap gitlab --deploy-token-auth, or --token-auth with a token of your own".to_string(),
+            ))
+        })
+    }
+
+    /// Called when bootstrap keeps the key of an existing source Secret: a host that can list
+    /// its keys makes sure this public key is still registered (titled `title`, with
+    /// [`Self::key_access`]); a host that cannot has nothing to check.
     fn check_kept_key<'a>(
         &'a self,
         _title: String,

@@ -64,12 +64,15 @@ pub struct ForgeArgs {
     common: CommonArgs,
 }
 
-/// `bootstrap gitlab`: the forge flags plus GitLab's project visibility.
+/// `bootstrap gitlab`: the forge flags plus GitLab's project visibility and deploy tokens.
 #[derive(clap::Args)]
 pub struct GitLabArgs {
     /// Visibility of the project when it is created (or with --reconcile); --private=false means public
     #[arg(long, value_enum)]
     visibility: Option<VisibilityArg>,
+    /// Sync over HTTPS with a project deploy token (read_repository) that bootstrap creates, instead of an SSH deploy key
+    #[arg(long)]
+    deploy_token_auth: bool,
     #[command(flatten)]
     forge: ForgeArgs,
 }
@@ -88,8 +91,30 @@ impl GitLabArgs {
             VisibilityArg::Internal => Visibility::Internal,
             VisibilityArg::Public => Visibility::Public,
         });
-        run_with(&forge::GITLAB, &self.forge, visibility, ui).await
+        if self.deploy_token_auth && self.forge.token_auth {
+            return Err(crate::Error::InvalidUsage(
+                "--token-auth and --deploy-token-auth both choose what the cluster syncs with: pass one of them".to_string(),
+            ));
+        }
+        if self.deploy_token_auth && self.forge.read_write_key {
+            return Err(crate::Error::InvalidUsage(
+                "--read-write-key gives the cluster write access, and a GitLab deploy token can only read (read_repository): drop --deploy-token-auth to sync with a read-write deploy key, or drop --read-write-key".to_string(),
+            ));
+        }
+        let options = GitLabOptions {
+            visibility,
+            deploy_token_auth: self.deploy_token_auth,
+        };
+        run_with(&forge::GITLAB, &self.forge, options, ui).await
     }
+}
+
+/// What only `bootstrap gitlab` adds to the forge flags.
+#[derive(Default)]
+struct GitLabOptions {
+    /// `--visibility`, which overrides `--private`.
+    visibility: Option<Visibility>,
+    deploy_token_auth: bool,
 }
 
 impl ForgeArgs {
@@ -118,6 +143,7 @@ impl ForgeArgs {
                 reconcile: self.reconcile,
             },
             token_auth: self.token_auth,
+            deploy_token_auth: false,
             ssh_hostname: self.ssh_hostname.clone(),
             ca_file: self.ca_file.clone(),
         }
@@ -125,21 +151,22 @@ impl ForgeArgs {
 }
 
 pub async fn run(kind: &'static ForgeKind, args: &ForgeArgs, ui: &Ui) -> Result<()> {
-    run_with(kind, args, None, ui).await
+    run_with(kind, args, GitLabOptions::default(), ui).await
 }
 
-/// [`run`], with a visibility that overrides `--private` (GitLab's `--visibility`).
+/// [`run`], with GitLab's own flags.
 async fn run_with(
     kind: &'static ForgeKind,
     args: &ForgeArgs,
-    visibility: Option<Visibility>,
+    gitlab: GitLabOptions,
     ui: &Ui,
 ) -> Result<()> {
     args.common.check_usage()?;
     let mut request = args.request(kind);
-    if let Some(visibility) = visibility {
+    if let Some(visibility) = gitlab.visibility {
         request.settings.visibility = visibility;
     }
+    request.deploy_token_auth = gitlab.deploy_token_auth;
     let url = request.sync_url()?;
     // A dry run contacts nothing, so it needs no token.
     let token = if args.common.dry_run() {
@@ -151,7 +178,11 @@ async fn run_with(
             ui,
         )?)
     };
-    let credentials = if args.token_auth {
+    let credentials = if gitlab.deploy_token_auth {
+        Credentials::DeployToken {
+            ca_file: args.ca_file.clone(),
+        }
+    } else if args.token_auth {
         Credentials::Token {
             username: "git".to_string(),
             password: token.clone().unwrap_or_else(|| SecretString::from("")),

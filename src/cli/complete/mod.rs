@@ -171,6 +171,12 @@ pub fn complete(args: &[String]) -> Completions {
     let Some(subcommand) = line.subcommand else {
         return complete_subcommands(&root, partial);
     };
+    if subcommand.has_subcommands() {
+        if line.positionals.is_empty() {
+            return complete_subcommands(subcommand, partial);
+        }
+        return Completions::none();
+    }
     if OBJECT_COMMANDS.contains(&subcommand.get_name()) {
         return complete_objects(&line, partial);
     }
@@ -261,11 +267,12 @@ impl<'a> Line<'a> {
                     }
                     break;
                 }
-            } else if line.subcommand.is_none() {
-                line.subcommand = root.find_subcommand(word);
-                if line.subcommand.is_none() {
+            } else if line.positionals.is_empty() && command.has_subcommands() {
+                // A command, or a command's subcommand (`bootstrap github`).
+                match command.find_subcommand(word) {
+                    Some(found) => line.subcommand = Some(found),
                     // An unknown command: nothing after it can be completed sensibly.
-                    line.positionals.push(word.clone());
+                    None => line.positionals.push(word.clone()),
                 }
             } else {
                 line.positionals.push(word.clone());

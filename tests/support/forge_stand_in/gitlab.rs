@@ -215,17 +215,26 @@ fn route(cx: &mut Context<'_>, request: &ApiRequest) -> Reply {
             }
         }
         ("GET", "/projects/{id}/deploy_tokens") => {
+            let admin = cx.state.admin;
             let Some(project) = project_of(cx, &id) else {
                 return not_found("Project");
             };
+            if !admin {
+                return forbidden();
+            }
+            let active_only = request.query.get("active").map(String::as_str) == Some("true");
             let items: Vec<Value> = project
                 .deploy_tokens
                 .iter()
+                .filter(|t| !(active_only && t.revoked))
                 .map(|t| deploy_token(t, false))
                 .collect();
             paginated(cx, request, items)
         }
         ("POST", "/projects/{id}/deploy_tokens") => {
+            if !cx.state.admin {
+                return forbidden();
+            }
             let token_id = cx.state.id();
             let name = request.body["name"]
                 .as_str()
@@ -245,6 +254,7 @@ fn route(cx: &mut Context<'_>, request: &ApiRequest) -> Reply {
                     .flatten()
                     .filter_map(|s| s.as_str().map(str::to_string))
                     .collect(),
+                revoked: false,
             };
             let stored = token.clone();
             match with_project(cx, &id, |p| p.deploy_tokens.push(stored)) {
@@ -253,10 +263,24 @@ fn route(cx: &mut Context<'_>, request: &ApiRequest) -> Reply {
             }
         }
         ("DELETE", "/projects/{id}/deploy_tokens/{token_id}") => {
+            // GitLab revokes the token: it stays listed, with `revoked: true`.
             let token_id: u64 = request.param("token_id").parse().unwrap_or_default();
-            match with_project(cx, &id, |p| p.deploy_tokens.retain(|t| t.id != token_id)) {
-                Some(_) => Reply::empty(204),
-                None => not_found("Project"),
+            let admin = cx.state.admin;
+            match project_of(cx, &id) {
+                Some(_) if !admin => forbidden(),
+                Some(p)
+                    if p.deploy_tokens
+                        .iter()
+                        .any(|t| t.id == token_id && !t.revoked) =>
+                {
+                    with_project(cx, &id, |p| {
+                        for t in p.deploy_tokens.iter_mut().filter(|t| t.id == token_id) {
+                            t.revoked = true;
+                        }
+                    });
+                    Reply::empty(204)
+                }
+                _ => not_found("Deploy Token"),
             }
         }
         (method, template) => Reply::json(
@@ -499,7 +523,7 @@ fn deploy_token(token: &DeployToken, with_secret: bool) -> Value {
         "name": token.name,
         "username": token.username,
         "expires_at": null,
-        "revoked": false,
+        "revoked": token.revoked,
         "expired": false,
         "scopes": token.scopes
     });

@@ -59,6 +59,8 @@ pub struct DeployToken {
     pub username: String,
     pub token: String,
     pub scopes: Vec<String>,
+    /// GitLab keeps a deleted (revoked) token, listed with `revoked: true`.
+    pub revoked: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -647,7 +649,7 @@ async fn git_proxy(shared: &Shared, parts: &http::request::Parts, body: &[u8]) -
                 && shared.state().repos.iter().any(|r| {
                     r.deploy_tokens
                         .iter()
-                        .any(|t| t.username == user && t.token == password)
+                        .any(|t| !t.revoked && t.username == user && t.token == password)
                 }))
     });
     if !allowed {

@@ -95,6 +95,12 @@ pub enum Error {
         reset: String,
     },
 
+    /// `--deploy-token-auth` on a forge without deploy tokens.
+    #[error(
+        "{forge} has no project deploy tokens (GitLab has): use --token-auth to sync with the access token, or a deploy key (the default)"
+    )]
+    NoDeployTokens { forge: &'static str },
+
     /// Any other answer that is not a success.
     #[error("{forge} answered HTTP {status} to {operation}: {message}")]
     Api {

@@ -2,19 +2,24 @@
 //! the `Private-Token` header), the operations of go-git-providers' GitLab client that the flux
 //! CLI uses, with the attributes GitLab's REST documentation describes. A project is named in
 //! paths by its URL-encoded full path (`group%2Fname`). "Teams" are groups the project is
-//! shared with. See docs/forge-bootstrap.md.
+//! shared with. Project deploy tokens serve `--deploy-token-auth`. See docs/forge-bootstrap.md.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use reqwest::{Method, Url};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{Error, Result};
 use super::http::{ApiClient, segment};
 use super::{
-    ClientOptions, Endpoints, ForgeApi, ForgeKey, ForgeKind, GITLAB, NewKey, OwnerKind, RepoRef,
-    RepositoryInfo, RepositorySettings, TeamAccess, TeamGrant, Visibility,
+    ClientOptions, DEPLOY_TOKEN_SCOPE, Endpoints, ForgeApi, ForgeDeployToken, ForgeKey, ForgeKind,
+    GITLAB, NewKey, OwnerKind, RepoRef, RepositoryInfo, RepositorySettings, TeamAccess, TeamGrant,
+    Visibility,
 };
 
 /// GitLab's largest page (its default is 20).
@@ -65,12 +70,18 @@ pub fn connect(options: ClientOptions<'_>) -> Result<Box<dyn ForgeApi>> {
         options.ca_file,
         options.timeout,
     )?;
-    Ok(Box::new(GitLab { client }))
+    Ok(Box::new(GitLab {
+        client,
+        group_ids: Mutex::default(),
+    }))
 }
 
 /// A GitLab server's API.
 pub struct GitLab {
     client: ApiClient,
+    /// Group IDs already looked up in this run (creating a project in a group needs the ID
+    /// that checking the group found).
+    group_ids: Mutex<BTreeMap<String, u64>>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +148,33 @@ impl From<DeployKey> for ForgeKey {
     }
 }
 
+/// A project deploy token as GitLab lists it (`token` only in the answer that creates it).
+#[derive(Deserialize)]
+struct DeployToken {
+    id: u64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    revoked: bool,
+    #[serde(default)]
+    expired: bool,
+}
+
+impl From<DeployToken> for ForgeDeployToken {
+    fn from(token: DeployToken) -> ForgeDeployToken {
+        ForgeDeployToken {
+            id: token.id,
+            name: token.name,
+            username: token.username,
+            scopes: token.scopes,
+        }
+    }
+}
+
 /// A `--team` permission as a GitLab access level: flux's names (pull, triage, push,
 /// maintain, admin) or GitLab's own (guest, reporter, developer, maintainer, owner).
 pub fn access_level(permission: &str) -> Option<u64> {
@@ -159,10 +197,20 @@ fn project_path(repo: &RepoRef) -> String {
 
 impl GitLab {
     async fn group_id(&self, group: &str) -> Result<Option<u64>> {
+        let known = |ids: &BTreeMap<String, u64>| ids.get(group).copied();
+        if let Some(id) = known(&self.group_ids.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(Some(id));
+        }
         let found: Option<Group> = self
             .client
             .get_json(&format!("groups/{}", segment(group)))
             .await?;
+        if let Some(found) = &found {
+            self.group_ids
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(group.to_string(), found.id);
+        }
         Ok(found.map(|g| g.id))
     }
 
@@ -390,6 +438,70 @@ impl ForgeApi for GitLab {
         }
         .boxed()
     }
+
+    fn list_deploy_tokens<'a>(
+        &'a self,
+        repo: &'a RepoRef,
+    ) -> BoxFuture<'a, Result<Vec<ForgeDeployToken>>> {
+        async move {
+            // GitLab lists revoked and expired tokens too unless asked not to; both are
+            // filtered again here, as go-git-providers does.
+            let path = format!(
+                "{}/deploy_tokens?active=true&per_page={PAGE_SIZE}",
+                project_path(repo)
+            );
+            let tokens: Vec<DeployToken> = self.client.get_all_pages(&path).await?;
+            Ok(tokens
+                .into_iter()
+                .filter(|t| !t.revoked && !t.expired)
+                .map(ForgeDeployToken::from)
+                .collect())
+        }
+        .boxed()
+    }
+
+    fn create_deploy_token<'a>(
+        &'a self,
+        repo: &'a RepoRef,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(ForgeDeployToken, SecretString)>> {
+        async move {
+            let path = format!("{}/deploy_tokens", project_path(repo));
+            // No expires_at: the token lasts until revoked, as flux's.
+            let body = json!({ "name": name, "scopes": [DEPLOY_TOKEN_SCOPE] });
+            let answer = self.client.send(Method::POST, &path, Some(&body)).await?;
+            let created = created_token(&answer.body).ok_or_else(|| Error::BadAnswer {
+                forge: GITLAB.name,
+                operation: format!("POST {path}"),
+                reason: "it holds no deploy token with its user name and secret".to_string(),
+            })?;
+            Ok(created)
+        }
+        .boxed()
+    }
+
+    fn revoke_deploy_token<'a>(&'a self, repo: &'a RepoRef, id: u64) -> BoxFuture<'a, Result<()>> {
+        async move {
+            let path = format!("{}/deploy_tokens/{id}", project_path(repo));
+            self.client.send_only(Method::DELETE, &path, None).await
+        }
+        .boxed()
+    }
+}
+
+/// The token and its secret from the answer to creating it; `None` when either is missing.
+/// Decoding errors are not passed on: their text could quote the answer, secret included.
+fn created_token(body: &str) -> Option<(ForgeDeployToken, SecretString)> {
+    let mut value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let secret = match value.get_mut("token").map(serde_json::Value::take) {
+        Some(serde_json::Value::String(secret)) if !secret.is_empty() => SecretString::from(secret),
+        _ => return None,
+    };
+    let token: DeployToken = serde_json::from_value(value).ok()?;
+    if token.username.is_empty() {
+        return None;
+    }
+    Some((token.into(), secret))
 }
 
 #[cfg(test)]
@@ -414,6 +526,23 @@ mod tests {
         assert_eq!(own.api.as_str(), "http://127.0.0.1:8080/gitlab/api/v4/");
         assert_eq!(own.web, "http://127.0.0.1:8080/gitlab");
         assert!(endpoints("ftp://h").is_err());
+    }
+
+    #[test]
+    fn a_created_deploy_token_gives_its_user_name_and_secret() {
+        use secrecy::ExposeSecret;
+        let (token, secret) = created_token(
+            r#"{"id":7,"name":"flux-system-main-flux-system-clusters/dev","username":"gitlab+deploy-token-7","expires_at":null,"token":"gldt-s3cret","revoked":false,"expired":false,"scopes":["read_repository"]}"#,
+        )
+        .unwrap();
+        assert_eq!(token.id, 7);
+        assert_eq!(token.username, "gitlab+deploy-token-7");
+        assert_eq!(token.scopes, ["read_repository"]);
+        assert_eq!(secret.expose_secret(), "gldt-s3cret");
+        // No secret, or no user name: not a usable answer.
+        assert!(created_token(r#"{"id":7,"name":"n","username":"u","scopes":[]}"#).is_none());
+        assert!(created_token(r#"{"id":7,"name":"n","token":"t","scopes":[]}"#).is_none());
+        assert!(created_token("not json").is_none());
     }
 
     #[test]

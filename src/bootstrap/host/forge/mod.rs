@@ -13,6 +13,12 @@
 //!    when it differs. Read-only unless `--read-write-key`, always sent explicitly (the APIs
 //!    default to read-write).
 //!
+//!
+//! GitLab's `--deploy-token-auth` replaces step 3: the cluster syncs over HTTPS with a project
+//! deploy token of the same name (scope `read_repository`), created when missing and kept
+//! while the source Secret still holds its user name; GitLab shows a token's secret only when
+//! it is created, so a token the Secret no longer holds is revoked and created again.
+//!
 //! A re-run with nothing to do only reads. See docs/forge-bootstrap.md.
 
 pub mod error;
@@ -217,6 +223,19 @@ pub struct ForgeKey {
     pub read_only: bool,
 }
 
+/// A project deploy token (GitLab), as the forge lists it: its secret is never listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgeDeployToken {
+    pub id: u64,
+    pub name: String,
+    /// The user name Git authenticates with (GitLab: `gitlab+deploy-token-<n>`).
+    pub username: String,
+    pub scopes: Vec<String>,
+}
+
+/// The scope of the deploy tokens bootstrap creates: clone and fetch (as flux).
+pub const DEPLOY_TOKEN_SCOPE: &str = "read_repository";
+
 /// A deploy key to register.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKey {
@@ -289,6 +308,37 @@ pub trait ForgeApi: Send + Sync {
     ) -> BoxFuture<'a, Result<ForgeKey>>;
 
     fn delete_deploy_key<'a>(&'a self, repo: &'a RepoRef, id: u64) -> BoxFuture<'a, Result<()>>;
+
+    /// The active (neither revoked nor expired) deploy tokens of the repository. Only GitLab
+    /// has them; the others answer [`Error::NoDeployTokens`].
+    fn list_deploy_tokens<'a>(
+        &'a self,
+        _repo: &'a RepoRef,
+    ) -> BoxFuture<'a, Result<Vec<ForgeDeployToken>>> {
+        let forge = self.kind().name;
+        async move { Err(Error::NoDeployTokens { forge }) }.boxed()
+    }
+
+    /// Creates a deploy token with [`DEPLOY_TOKEN_SCOPE`] and no expiry; its secret comes only
+    /// in this answer.
+    fn create_deploy_token<'a>(
+        &'a self,
+        _repo: &'a RepoRef,
+        _name: &'a str,
+    ) -> BoxFuture<'a, Result<(ForgeDeployToken, SecretString)>> {
+        let forge = self.kind().name;
+        async move { Err(Error::NoDeployTokens { forge }) }.boxed()
+    }
+
+    /// Revokes a deploy token.
+    fn revoke_deploy_token<'a>(
+        &'a self,
+        _repo: &'a RepoRef,
+        _id: u64,
+    ) -> BoxFuture<'a, Result<()>> {
+        let forge = self.kind().name;
+        async move { Err(Error::NoDeployTokens { forge }) }.boxed()
+    }
 }
 
 /// What the forge flags ask for.
@@ -312,6 +362,9 @@ pub struct ForgeRequest {
     pub settings: ForgeSettings,
     /// `--token-auth`: the cluster syncs over HTTPS with the token instead of a deploy key.
     pub token_auth: bool,
+    /// GitLab's `--deploy-token-auth`: the cluster syncs over HTTPS with a project deploy
+    /// token that bootstrap creates.
+    pub deploy_token_auth: bool,
     /// `--ssh-hostname`: `host[:port]` of the SSH server when it differs from `--hostname`.
     pub ssh_hostname: Option<String>,
     pub ca_file: Option<PathBuf>,
@@ -326,11 +379,12 @@ impl ForgeRequest {
         )
     }
 
-    /// The URL the cluster syncs from: SSH (a deploy key), or HTTPS with `--token-auth`.
+    /// The URL the cluster syncs from: SSH (a deploy key), or HTTPS with `--token-auth` or
+    /// `--deploy-token-auth`.
     pub fn sync_url(&self) -> Result<String> {
         let endpoints = self.endpoints()?;
         let repo = &self.settings.repository;
-        Ok(if self.token_auth {
+        Ok(if self.token_auth || self.deploy_token_auth {
             endpoints.https_url(repo)
         } else {
             endpoints.ssh_url(self.ssh_hostname.as_deref(), repo)
@@ -662,6 +716,63 @@ impl ForgeHost {
         Ok(())
     }
 
+    /// `--deploy-token-auth`: the deploy token named `name`, kept when the source Secret's
+    /// `kept` user name and password are those of an active token of that name with
+    /// [`DEPLOY_TOKEN_SCOPE`]; otherwise tokens of that name are revoked (their secrets are
+    /// lost: GitLab shows a secret only once) and a new one is created. Returns the user name
+    /// and secret for the source Secret.
+    async fn reconcile_deploy_token(
+        &self,
+        name: &str,
+        kept: Option<(String, SecretString)>,
+        ui: &Ui,
+    ) -> crate::error::Result<(String, SecretString)> {
+        let repo = &self.settings.repository;
+        let tokens = self
+            .api
+            .list_deploy_tokens(repo)
+            .await
+            .map_err(|err| self.no_access(err, "listing deploy tokens"))?;
+        let same_name: Vec<&ForgeDeployToken> = tokens.iter().filter(|t| t.name == name).collect();
+        if let Some((username, password)) = kept
+            && same_name
+                .iter()
+                .any(|t| t.username == username && t.scopes.iter().any(|s| s == DEPLOY_TOKEN_SCOPE))
+        {
+            ui.progress().success(format!(
+                "deploy token \"{name}\" is registered (user {username})"
+            ));
+            return Ok((username, password));
+        }
+        for old in &same_name {
+            ui.progress().action(format!(
+                "revoking deploy token \"{name}\" (id {}): the source Secret does not hold it",
+                old.id
+            ));
+            self.api
+                .revoke_deploy_token(repo, old.id)
+                .await
+                .map_err(|err| self.no_access(err, "revoking a deploy token"))?;
+        }
+        let (token, secret) = self
+            .api
+            .create_deploy_token(repo, name)
+            .await
+            .map_err(|err| self.no_access(err, "creating a deploy token"))?;
+        let change = format!(
+            "{} deploy token \"{name}\" (user {}, scope {DEPLOY_TOKEN_SCOPE})",
+            if same_name.is_empty() {
+                "created"
+            } else {
+                "replaced"
+            },
+            token.username
+        );
+        ui.progress().success(&change);
+        self.note(change);
+        Ok((token.username, secret))
+    }
+
     /// 403 and 404 on key operations mean missing scope or admin rights.
     fn no_access(&self, err: Error, operation: &str) -> Error {
         match err.status() {
@@ -719,6 +830,15 @@ impl RepositoryHost for ForgeHost {
         } else {
             KeyAccess::ReadOnly
         }
+    }
+
+    fn sync_token<'a>(
+        &'a self,
+        name: String,
+        kept: Option<(String, SecretString)>,
+        ui: &'a Ui,
+    ) -> BoxFuture<'a, crate::error::Result<(String, SecretString)>> {
+        async move { self.reconcile_deploy_token(&name, kept, ui).await }.boxed()
     }
 
     fn check_kept_key<'a>(

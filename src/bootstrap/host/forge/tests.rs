@@ -22,6 +22,7 @@ struct State {
     teams: Vec<String>,
     next_id: u64,
     refuse_rsa: bool,
+    tokens: Vec<ForgeDeployToken>,
 }
 
 impl InMemoryForge {
@@ -169,6 +170,36 @@ impl ForgeApi for InMemoryForge {
     fn delete_deploy_key<'a>(&'a self, _repo: &'a RepoRef, id: u64) -> BoxFuture<'a, Result<()>> {
         self.record(&format!("DELETE key {id}"));
         self.state.lock().unwrap().keys.retain(|k| k.id != id);
+        done(Ok(()))
+    }
+    fn list_deploy_tokens<'a>(
+        &'a self,
+        _repo: &'a RepoRef,
+    ) -> BoxFuture<'a, Result<Vec<ForgeDeployToken>>> {
+        self.record("GET tokens");
+        done(Ok(self.state.lock().unwrap().tokens.clone()))
+    }
+    fn create_deploy_token<'a>(
+        &'a self,
+        _repo: &'a RepoRef,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(ForgeDeployToken, SecretString)>> {
+        self.record("POST token");
+        let mut state = self.state.lock().unwrap();
+        state.next_id += 1;
+        let token = ForgeDeployToken {
+            id: state.next_id,
+            name: name.to_string(),
+            username: format!("deploy-token-{}", state.next_id),
+            scopes: vec![DEPLOY_TOKEN_SCOPE.to_string()],
+        };
+        state.tokens.push(token.clone());
+        let secret = SecretString::from(format!("secret-{}", state.next_id));
+        done(Ok((token, secret)))
+    }
+    fn revoke_deploy_token<'a>(&'a self, _repo: &'a RepoRef, id: u64) -> BoxFuture<'a, Result<()>> {
+        self.record(&format!("DELETE token {id}"));
+        self.state.lock().unwrap().tokens.retain(|t| t.id != id);
         done(Ok(()))
     }
 }
@@ -399,4 +430,89 @@ fn teams_default_to_maintain() {
 fn keys_compare_without_comments() {
     assert!(same_key("ssh-ed25519 AAAA x@y", "ssh-ed25519 AAAA\n"));
     assert!(!same_key("ssh-ed25519 AAAA", "ssh-ed25519 AAAB"));
+}
+
+/// `--deploy-token-auth`: the Secret's token is kept while the forge lists it under the name
+/// with the scope; a revoked one, one of another scope, or a Secret without credentials gets a
+/// new token (the old ones of that name revoked first).
+#[tokio::test]
+async fn a_deploy_token_is_kept_while_the_secret_holds_it() {
+    use secrecy::ExposeSecret;
+    let forge = InMemoryForge::default();
+    let (ui, _) = Ui::capture();
+    let host = host(&forge, settings("platform", OwnerKind::Organisation));
+    let name = "flux-system-main-flux-system-clusters/a";
+    let (user, secret) = host.sync_token(name.into(), None, &ui).await.unwrap();
+    assert_eq!(
+        (user.as_str(), secret.expose_secret()),
+        ("deploy-token-1", "secret-1")
+    );
+
+    // The Secret holds it: kept, no write.
+    let kept = (user.clone(), secret.clone());
+    let (again, _) = host.sync_token(name.into(), Some(kept), &ui).await.unwrap();
+    assert_eq!(again, user);
+    assert_eq!(forge.writes(), ["POST token"]);
+
+    // Another cluster folder's token of the same user name does not count.
+    let other = host
+        .sync_token(
+            "flux-system-main-flux-system-clusters/b".into(),
+            Some((user.clone(), secret.clone())),
+            &ui,
+        )
+        .await
+        .unwrap();
+    assert_eq!(other.0, "deploy-token-2");
+
+    // Revoked on the forge (no longer listed): a new one, nothing to revoke.
+    forge.state.lock().unwrap().tokens.retain(|t| t.id != 1);
+    let (new, _) = host
+        .sync_token(name.into(), Some((user.clone(), secret.clone())), &ui)
+        .await
+        .unwrap();
+    assert_eq!(new, "deploy-token-3");
+
+    // Listed with another scope (made by hand): revoked and replaced.
+    forge.state.lock().unwrap().tokens[1].scopes = vec!["read_registry".into()];
+    let (replaced, _) = host
+        .sync_token(name.into(), Some((new, secret)), &ui)
+        .await
+        .unwrap();
+    assert_eq!(replaced, "deploy-token-4");
+    assert_eq!(
+        forge.writes(),
+        [
+            "POST token",
+            "POST token",
+            "POST token",
+            "DELETE token 3",
+            "POST token"
+        ]
+    );
+    assert_eq!(
+        host.changes().last().unwrap(),
+        &format!("replaced deploy token \"{name}\" (user deploy-token-4, scope read_repository)")
+    );
+}
+
+#[tokio::test]
+async fn forges_without_deploy_tokens_say_so() {
+    // The trait's default, which Gitea and GitHub keep (no request is sent).
+    let gitea = super::gitea::connect(ClientOptions {
+        endpoints: &(GITEA.endpoints)("https://forge.example").unwrap(),
+        token: &SecretString::from("t"),
+        ca_file: None,
+        timeout: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
+    let repo = RepoRef {
+        owner: "o".into(),
+        name: "r".into(),
+    };
+    let err = gitea.list_deploy_tokens(&repo).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Gitea has no project deploy tokens (GitLab has): use --token-auth to sync with the access token, or a deploy key (the default)"
+    );
 }
