@@ -17,6 +17,7 @@ mod checkout;
 mod error;
 mod history;
 mod key_file;
+mod openssh_ecdsa;
 mod remote;
 mod repo;
 pub(crate) use repo::validate_path;
