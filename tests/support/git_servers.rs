@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::certs::loopback_server_cert;
 use super::control_plane::random_hex;
-use super::processes::{free_port, log_tail, spawn, stop, temp_dir};
+use super::processes::{free_port, log_tail, process_listens_on, spawn, stop, temp_dir};
 
 fn require(program: &str, package: &str) -> PathBuf {
     for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
@@ -277,6 +277,9 @@ impl Drop for GitHttpServer {
 pub struct GitSshServer {
     pub root: PathBuf,
     pub port: u16,
+    /// A second port of the same sshd: another address of the same server, as an SSH host
+    /// that differs from the Git host (`--ssh-hostname`).
+    pub second_port: u16,
     pub user: String,
     authorized_keys: PathBuf,
     host_public_keys: Vec<String>,
@@ -320,12 +323,15 @@ impl GitSshServer {
         .to_string();
         let log = dir.join("sshd.log");
         for _ in 0..3 {
-            let port = free_port();
+            let (port, second_port) = (free_port(), free_port());
+            if port == second_port {
+                continue;
+            }
             let config = dir.join("sshd_config");
             std::fs::write(
                 &config,
                 format!(
-                    "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_ecdsa_key\nHostKey {d}/ssh_host_rsa_key\nAuthorizedKeysFile {keys}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPidFile {d}/sshd.pid\n",
+                    "ListenAddress 127.0.0.1\nPort {port}\nPort {second_port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_ecdsa_key\nHostKey {d}/ssh_host_rsa_key\nAuthorizedKeysFile {keys}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPidFile {d}/sshd.pid\n",
                     d = dir.display(),
                     keys = authorized_keys.display(),
                 ),
@@ -339,9 +345,15 @@ impl GitSshServer {
                 continue;
             }
             wait_listening(&mut child, port, &log, "sshd");
+            // sshd carries on when one of its ports was taken meanwhile.
+            if !process_listens_on(child.id(), second_port) {
+                stop(&mut child, Duration::from_secs(2));
+                continue;
+            }
             return GitSshServer {
                 root,
                 port,
+                second_port,
                 user,
                 authorized_keys,
                 host_public_keys,

@@ -15,6 +15,7 @@ use crate::ui::Ui;
 
 /// A repository on a plain Git server.
 pub struct PlainGit {
+    /// The URL the cluster syncs from, where a generated deploy key is tried.
     pub url: String,
     pub branch: String,
     /// The host keys to trust for SSH (empty for HTTPS).

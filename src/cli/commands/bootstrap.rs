@@ -114,6 +114,9 @@ pub(super) struct CommonArgs {
     /// Size of a generated RSA deploy key (at least 1024, a multiple of 8)
     #[arg(long, value_name = "BITS", default_value_t = crate::git::RSA_BITS)]
     ssh_rsa_bits: usize,
+    /// SSH host[:port] the cluster syncs from when it differs from the Git host (--url's, or the forge's --hostname with port 22)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    ssh_hostname: Option<String>,
     /// Host key algorithms to scan and trust, comma-separated (Azure DevOps: rsa-sha2-512,rsa-sha2-256)
     #[arg(long, value_name = "ALGORITHMS", value_delimiter = ',')]
     ssh_hostkey_algos: Vec<String>,
@@ -179,6 +182,11 @@ impl CommonArgs {
         }
     }
 
+    /// `--ssh-hostname`.
+    pub(super) fn ssh_hostname(&self) -> Option<String> {
+        self.ssh_hostname.clone()
+    }
+
     /// `--ssh-hostkey-algos`.
     pub(super) fn host_key_algorithms(&self) -> Vec<String> {
         self.ssh_hostkey_algos.clone()
@@ -205,6 +213,7 @@ impl CommonArgs {
             },
             commit_message_appendix: self.commit_message_appendix.clone(),
             credentials,
+            ssh_hostname: self.ssh_hostname.clone(),
             recurse_submodules: self.recurse_submodules,
             sparse_checkout: self.sparse_checkout.clone(),
             timeout: self.timeout()?,
