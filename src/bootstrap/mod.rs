@@ -74,6 +74,9 @@ pub struct BootstrapOptions {
     /// (`--ssh-hostname`): the sync URL and the Secret's `known_hosts` name it; bootstrap
     /// itself still pushes to `url`.
     pub ssh_hostname: Option<String>,
+    /// Allow a plain `http://` URL, credentials included (`--allow-insecure-http`): bootstrap
+    /// pushes and the cluster syncs over it.
+    pub allow_insecure_http: bool,
     /// The GitRepository's `spec.recurseSubmodules` (`--recurse-submodules`).
     pub recurse_submodules: bool,
     /// The GitRepository's `spec.sparseCheckout` folders (`--sparse-checkout`), as given.
@@ -385,6 +388,7 @@ fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<String>) -> 
         url: options.url.clone(),
         auth,
         ca_file,
+        insecure_http: options.allow_insecure_http,
     })
 }
 

@@ -62,8 +62,9 @@ pub async fn plan(options: &BootstrapOptions) -> Result<Plan> {
 
 /// The URL the source-controller clones: https without user for token auth, and for SSH an
 /// `ssh://` URL with the user (`git` when none is given) and `--ssh-hostname`'s host when
-/// given, as flux writes it. A forge's `--hostname http://..` may sync over plain http with
-/// its token, as flux allows (source-controller sends credentials over http).
+/// given, as flux writes it. Plain `http://` with a token needs `--allow-insecure-http`, as in
+/// flux; a forge's `--hostname http://..` needs no flag, as flux allows (source-controller
+/// sends credentials over http either way).
 pub fn sync_url(options: &BootstrapOptions) -> Result<String> {
     let url = options.url.as_str();
     let parsed = git::GitUrl::parse(url)?;
@@ -74,9 +75,14 @@ pub fn sync_url(options: &BootstrapOptions) -> Result<String> {
     };
     match (&options.credentials, parsed.transport) {
         (Credentials::Token { .. }, Transport::Https) => Ok(format!("https://{host}/{path}")),
-        (Credentials::Token { .. }, Transport::Http) if options.forge.is_some() => {
-            Ok(format!("http://{host}/{path}"))
+        (_, Transport::Http) if options.forge.is_none() && !options.allow_insecure_http => {
+            Err(Error::InvalidFlag {
+                flag: "--url",
+                value: url.to_string(),
+                reason: "plain http:// is insecure (credentials and content travel unencrypted); use an https:// URL, or pass --allow-insecure-http to allow it".into(),
+            })
         }
+        (Credentials::Token { .. }, Transport::Http) => Ok(format!("http://{host}/{path}")),
         (Credentials::Ssh { .. }, Transport::Ssh) => {
             let user = parsed.user.as_deref().unwrap_or("git");
             let host = match &options.ssh_hostname {

@@ -322,3 +322,52 @@ async fn the_cluster_syncs_from_the_ssh_hostname_with_a_p521_key() {
         stderr(&other)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_is_refused_unless_allowed_and_then_used_throughout() {
+    let plane = ControlPlane::start_private();
+    let server = GitHttpServer::start_plain();
+    let url = server.create_repo("fleet");
+    let bare = server.bare_path("fleet");
+    let mut args = vec![
+        "--url",
+        &url,
+        "--token-auth",
+        "--username",
+        &server.username,
+        "--path",
+        "clusters/dev",
+    ];
+    let env = [("GIT_PASSWORD", server.password.as_str())];
+
+    // flux's rule: http:// only with the flag, refused before anything is contacted.
+    let out = bootstrap(&plane, &args, &env).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: invalid value \"{url}\" for --url: plain http:// is insecure (credentials and content travel unencrypted); use an https:// URL, or pass --allow-insecure-http to allow it\n"
+        )
+    );
+    let pushed = run(Command::new("git").arg("--git-dir").arg(&bare).args([
+        "rev-parse",
+        "--verify",
+        "-q",
+        "main",
+    ]));
+    assert_eq!(pushed.status.code(), Some(1), "nothing pushed");
+
+    let _stand_ins = stand_ins(&plane, &bare).await;
+    args.push("--allow-insecure-http");
+    let out = bootstrap(&plane, &args, &env).await;
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(!stderr(&out).contains(&server.password));
+    // The cluster syncs over the same http:// URL, with the same credentials (no CA).
+    let sync = git(&bare, &["show", SYNC]);
+    assert!(sync.contains(&format!("  url: {url}\n")), "{sync}");
+    let secret = source_secret(&plane);
+    let keys: Vec<&String> = secret.keys().collect();
+    assert_eq!(keys, ["password", "username"]);
+    assert_eq!(secret["username"], server.username);
+    assert_eq!(secret["password"], server.password);
+}

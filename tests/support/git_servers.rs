@@ -96,7 +96,7 @@ fn wait_listening(child: &mut Child, port: u16, log: &Path, what: &str) {
     );
 }
 
-/// Smart HTTPS Git server (lighttpd + git http-backend) with basic auth under `/git/`, and
+/// Smart HTTPS (or plain HTTP) Git server (lighttpd + git http-backend) with basic auth under `/git/`, and
 /// bearer auth (`Authorization: Bearer <bearer_token>`, anything else refused) under `/bearer/`.
 pub struct GitHttpServer {
     pub root: PathBuf,
@@ -106,11 +106,22 @@ pub struct GitHttpServer {
     pub bearer_token: String,
     /// The CA that signed the server's certificate (for `--ca-file`, GIT_SSL_CAINFO).
     pub ca_file: PathBuf,
+    /// `https`, or `http` for [`GitHttpServer::start_plain`].
+    scheme: &'static str,
     child: Child,
 }
 
 impl GitHttpServer {
     pub fn start() -> GitHttpServer {
+        Self::start_with(true)
+    }
+
+    /// The same server over plain HTTP (no TLS), as `--allow-insecure-http` allows.
+    pub fn start_plain() -> GitHttpServer {
+        Self::start_with(false)
+    }
+
+    fn start_with(tls: bool) -> GitHttpServer {
         let lighttpd = require("lighttpd", "lighttpd (and lighttpd-mod-openssl)");
         let dir = temp_dir("git-http-");
         let root = dir.join("repos");
@@ -187,9 +198,7 @@ server.document-root = "{root}"
 server.bind = "127.0.0.1"
 server.port = {port}
 server.errorlog = "{log}"
-ssl.engine = "enable"
-ssl.pemfile = "{cert}"
-ssl.privkey = "{key}"
+{tls}
 alias.url = ( "/git" => "{backend}", "/bearer" => "{backend}" )
 $HTTP["url"] =~ "^/(git|bearer)/" {{
   cgi.assign = ( "" => "" )
@@ -206,11 +215,18 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
 "#,
                     root = root.display(),
                     log = log.display(),
-                    cert = cert.display(),
-                    key = key.display(),
                     backend = backend.display(),
                     users = users.display(),
                     bearer_token = bearer_token,
+                    tls = if tls {
+                        format!(
+                            "ssl.engine = \"enable\"\nssl.pemfile = \"{}\"\nssl.privkey = \"{}\"",
+                            cert.display(),
+                            key.display()
+                        )
+                    } else {
+                        String::new()
+                    },
                 ),
             )
             .expect("write lighttpd.conf");
@@ -229,6 +245,7 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
                 password,
                 bearer_token,
                 ca_file,
+                scheme: if tls { "https" } else { "http" },
                 child,
             };
         }
@@ -246,16 +263,19 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
     }
 
     pub fn url(&self, name: &str) -> String {
-        format!("https://127.0.0.1:{}/git/{name}.git", self.port)
+        format!("{}://127.0.0.1:{}/git/{name}.git", self.scheme, self.port)
     }
 
     pub fn bare_path(&self, name: &str) -> PathBuf {
         self.root.join(format!("{name}.git"))
     }
 
-    /// The HTTPS URL of repository `name` that takes bearer auth only.
+    /// The URL of repository `name` that takes bearer auth only.
     pub fn bearer_url(&self, name: &str) -> String {
-        format!("https://127.0.0.1:{}/bearer/{name}.git", self.port)
+        format!(
+            "{}://127.0.0.1:{}/bearer/{name}.git",
+            self.scheme, self.port
+        )
     }
 
     /// After the next fetch of `branch` from repository `name` has been answered, the server

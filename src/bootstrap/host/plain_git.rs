@@ -59,6 +59,7 @@ impl PlainGit {
                 known_hosts: self.known_hosts.clone(),
             },
             ca_file: None,
+            insecure_http: false,
         };
         ui.progress()
             .waiting("waiting for the deploy key to be given access to the repository");
