@@ -321,6 +321,28 @@ async fn the_cluster_syncs_from_the_ssh_hostname_with_a_p521_key() {
         "{}",
         stderr(&other)
     );
+
+    // The real flux CLI with the same flags finds the sync file byte-identical to its own.
+    let flux = tokio::task::block_in_place(|| {
+        run(Command::new(&plane.assets.flux_cli)
+            .args([
+                "bootstrap",
+                "git",
+                "--silent",
+                "--branch=main",
+                "--timeout=90s",
+            ])
+            .args(strs(&with(&ssh_hostname)))
+            .arg(format!("--kubeconfig={}", plane.kubeconfig.display())))
+    });
+    assert!(
+        flux.status.success(),
+        "flux bootstrap failed:\n{}\n{}",
+        stdout(&flux),
+        stderr(&flux)
+    );
+    let log = stderr(&flux);
+    assert!(log.contains("sync manifests are up to date"), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
