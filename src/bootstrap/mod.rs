@@ -73,6 +73,13 @@ pub struct BootstrapOptions {
     pub author: Signature,
     pub commit_message_appendix: Option<String>,
     pub credentials: Credentials,
+    /// `host[:port]` the cluster syncs from over SSH when it differs from `url`'s
+    /// (`--ssh-hostname`): the sync URL and the Secret's `known_hosts` name it; bootstrap
+    /// itself still pushes to `url`.
+    pub ssh_hostname: Option<String>,
+    /// Allow a plain `http://` URL, credentials included (`--allow-insecure-http`): bootstrap
+    /// pushes and the cluster syncs over it.
+    pub allow_insecure_http: bool,
     /// The GitRepository's `spec.recurseSubmodules` (`--recurse-submodules`).
     pub recurse_submodules: bool,
     /// The GitRepository's `spec.sparseCheckout` folders (`--sparse-checkout`), as given.
@@ -153,13 +160,17 @@ pub async fn bootstrap(
     let phase = Instant::now();
     let plan = generate(options, ui).await?;
     report.seconds.generate = phase.elapsed().as_secs_f64();
-    let known_hosts = scan_host_keys(options, ui).await?;
-    let remote = bootstrap_remote(options, known_hosts.as_deref())?;
+    // The cluster's host keys: of the host it syncs from (`--ssh-hostname`'s, if given).
+    let known_hosts = scan_host_keys(options, &plan.sync.url, ui).await?;
+    let remote = bootstrap_remote(
+        options,
+        push_host_keys(options, &plan, &known_hosts, ui).await?,
+    )?;
     let plain_git;
     let host: &dyn RepositoryHost = match &options.forge {
         Some(forge) => forge,
         None => {
-            plain_git = plain_git_host(options, known_hosts.as_deref());
+            plain_git = plain_git_host(options, &plan.sync.url, known_hosts.as_deref());
             &plain_git
         }
     };
@@ -269,15 +280,15 @@ async fn generate(options: &BootstrapOptions, ui: &Ui) -> Result<Plan> {
     Ok(plan)
 }
 
-/// For SSH, the Git host's keys (known_hosts lines), each fingerprint shown to the user.
-async fn scan_host_keys(options: &BootstrapOptions, ui: &Ui) -> Result<Option<String>> {
+/// For SSH, the keys of `url`'s host (known_hosts lines), each fingerprint shown to the user.
+async fn scan_host_keys(options: &BootstrapOptions, url: &str, ui: &Ui) -> Result<Option<String>> {
     match &options.credentials {
         Credentials::Ssh {
             host_key_algorithms,
             ..
         } => {
-            crate::interrupt::step(format!("scanning the SSH host keys of \"{}\"", options.url));
-            let url = options.url.clone();
+            crate::interrupt::step(format!("scanning the SSH host keys of \"{url}\""));
+            let url = url.to_string();
             let algorithms = host_key_algorithms.clone();
             let scanned = blocking(move || git::scan_known_hosts_for(&url, &algorithms)).await?;
             for fingerprint in &scanned.fingerprints {
@@ -290,10 +301,39 @@ async fn scan_host_keys(options: &BootstrapOptions, ui: &Ui) -> Result<Option<St
     }
 }
 
-/// The host of a repository on any Git server by URL.
-fn plain_git_host(options: &BootstrapOptions, known_hosts: Option<&str>) -> PlainGit {
+/// The keys bootstrap's own ssh trusts when it pushes with `--private-key-file`: those of
+/// `--url`'s host, scanned too when the cluster syncs from another (`--ssh-hostname`).
+async fn push_host_keys(
+    options: &BootstrapOptions,
+    plan: &Plan,
+    sync_host_keys: &Option<String>,
+    ui: &Ui,
+) -> Result<Option<String>> {
+    let pushes_with_key_file = options.forge.is_none()
+        && matches!(
+            options.credentials,
+            Credentials::Ssh {
+                private_key_file: Some(_),
+                ..
+            }
+        );
+    let same_host = git::GitUrl::parse(&options.url)?.known_hosts_name()
+        == git::GitUrl::parse(&plan.sync.url)?.known_hosts_name();
+    if !pushes_with_key_file || same_host {
+        return Ok(sync_host_keys.clone());
+    }
+    scan_host_keys(options, &options.url, ui).await
+}
+
+/// The host of a repository on any Git server by URL; a generated key is tried on the URL
+/// the cluster syncs from (`sync_url`), with the host keys it will trust.
+fn plain_git_host(
+    options: &BootstrapOptions,
+    sync_url: &str,
+    known_hosts: Option<&str>,
+) -> PlainGit {
     PlainGit {
-        url: options.url.clone(),
+        url: sync_url.to_string(),
         branch: options.branch.clone(),
         known_hosts: known_hosts.unwrap_or_default().to_string(),
         assume_yes: options.assume_yes,
@@ -302,7 +342,7 @@ fn plain_git_host(options: &BootstrapOptions, known_hosts: Option<&str>) -> Plai
 }
 
 /// The remote bootstrap itself clones and pushes with.
-fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<&str>) -> Result<Remote> {
+fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<String>) -> Result<Remote> {
     if let Some(forge) = &options.forge {
         return Ok(forge.push_remote());
     }
@@ -340,7 +380,7 @@ fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<&str>) -> Re
                 private_key: git::load_key_file(file, passphrase.as_ref())?
                     .key
                     .private_key,
-                known_hosts: known_hosts.unwrap_or_default().to_string(),
+                known_hosts: known_hosts.unwrap_or_default(),
             },
             None,
         ),
@@ -353,6 +393,7 @@ fn bootstrap_remote(options: &BootstrapOptions, known_hosts: Option<&str>) -> Re
         url: options.url.clone(),
         auth,
         ca_file,
+        insecure_http: options.allow_insecure_http,
     })
 }
 

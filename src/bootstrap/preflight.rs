@@ -9,7 +9,7 @@ use crate::git;
 /// The URL's scheme against the credentials, the branch name, and the repository folder the
 /// files go to (relative, inside the repository, not in `.git`).
 pub fn check(options: &BootstrapOptions) -> Result<()> {
-    sync_url(&options.url, &options.credentials, options.forge.is_some())?;
+    sync_url(options)?;
     git::check_branch_name(&options.branch)?;
     if let Some(key) = &options.signing {
         key.check()?;

@@ -29,7 +29,7 @@ impl Checkout {
 /// Fetches `reference` (a branch, a tag or a commit id) of `remote` and checks it out.
 pub fn checkout(remote: &Remote, reference: &str) -> Result<Checkout> {
     let url = GitUrl::parse(&remote.url)?;
-    check_auth_fits(&url, &remote.auth)?;
+    check_auth_fits(&url, remote)?;
     check_ca_file(remote)?;
     if reference.is_empty() || reference.starts_with('-') || reference.contains("..") {
         return Err(Error::GitRef {

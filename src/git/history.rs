@@ -477,6 +477,7 @@ mod tests {
             url: format!("file://{}", bare.display()),
             auth: Auth::None,
             ca_file: None,
+            insecure_http: false,
         };
         let history = History {
             c1,

@@ -102,12 +102,19 @@ fn openssh(
     text: &str,
     passphrase: Option<&SecretString>,
 ) -> std::result::Result<(PrivateKey, Option<SecretString>), Refusal> {
-    let key = PrivateKey::from_openssh(text).map_err(|err| {
-        (
-            format!("it is not a complete OpenSSH private key ({err})"),
-            "check the file is the whole private key, as ssh-keygen wrote it",
-        )
-    })?;
+    let key = match PrivateKey::from_openssh(text) {
+        Ok(key) => key,
+        // An ECDSA key whose scalar OpenSSH wrote short (half of all P-521 keys).
+        Err(err) => match super::openssh_ecdsa::widened(text, None) {
+            Some(Ok(key)) => key,
+            _ => {
+                return Err((
+                    format!("it is not a complete OpenSSH private key ({err})"),
+                    "check the file is the whole private key, as ssh-keygen wrote it",
+                ));
+            }
+        },
+    };
     if !key.is_encrypted() {
         return Ok((key, None));
     }
@@ -117,18 +124,24 @@ fn openssh(
             "set GIT_PASSWORD to the passphrase (or pass --password, or run on a terminal to be asked)",
         ));
     };
-    let decrypted =
-        key.decrypt(passphrase.expose_secret().as_bytes())
-            .map_err(|err| match err {
-                ssh_key::Error::Crypto => (
-                    "the passphrase does not decrypt it".to_string(),
-                    "check the passphrase (GIT_PASSWORD or --password)",
-                ),
-                other => (
-                    format!("cannot decrypt it ({other})"),
-                    "convert a copy with: ssh-keygen -p -f <copy>",
-                ),
-            })?;
+    let secret = passphrase.expose_secret().as_bytes();
+    let decrypted = key
+        .decrypt(secret)
+        .or_else(|err| match err {
+            ssh_key::Error::Crypto => Err(err),
+            // An ECDSA key whose scalar OpenSSH wrote short: widened once decrypted.
+            other => super::openssh_ecdsa::widened(text, Some(secret)).unwrap_or(Err(other)),
+        })
+        .map_err(|err| match err {
+            ssh_key::Error::Crypto => (
+                "the passphrase does not decrypt it".to_string(),
+                "check the passphrase (GIT_PASSWORD or --password)",
+            ),
+            other => (
+                format!("cannot decrypt it ({other})"),
+                "convert a copy with: ssh-keygen -p -f <copy>",
+            ),
+        })?;
     Ok((decrypted, Some(passphrase.clone())))
 }
 
@@ -374,9 +387,8 @@ mod tests {
     fn an_unprotected_key_ignores_a_passphrase() {
         // source-controller refuses a `password` for a key that has none.
         let dir = ScratchDir::in_temp("kubectl-gitops-test-keys-").unwrap();
-        // ed25519: a P-521 key from ssh-keygen fails to load about half the time (the ssh-key
-        // crate wants a 66-byte scalar; OpenSSH drops a leading zero byte), a known gap.
-        let file = ssh_keygen(dir.path(), "plain", &["-t", "ed25519"], "");
+        // P-521: half of ssh-keygen's keys store a short scalar (see openssh_ecdsa.rs).
+        let file = ssh_keygen(dir.path(), "plain", &["-t", "ecdsa", "-b", "521"], "");
         assert!(!key_file_is_encrypted(&file).unwrap());
         let loaded = load_key_file(&file, Some(&SecretString::from("unused"))).unwrap();
         assert!(loaded.passphrase.is_none());

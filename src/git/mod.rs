@@ -17,6 +17,7 @@ mod checkout;
 mod error;
 mod history;
 mod key_file;
+mod openssh_ecdsa;
 mod remote;
 mod repo;
 pub(crate) use repo::validate_path;
@@ -57,6 +58,9 @@ pub struct Remote {
     pub auth: Auth,
     /// A PEM file of certificate authorities for HTTPS (`--ca-file`).
     pub ca_file: Option<PathBuf>,
+    /// Send credentials over plain `http://` to any host (`--allow-insecure-http`); without
+    /// it only to loopback, where nothing crosses a network.
+    pub insecure_http: bool,
 }
 
 /// Credentials for the remote. Debug output never shows the secrets.
@@ -144,7 +148,7 @@ pub struct Workspace {
 /// that branch, gives a workspace whose branch is born by the first commit.
 pub fn clone(remote: &Remote, branch: &str) -> Result<Workspace> {
     let url = GitUrl::parse(&remote.url)?;
-    check_auth_fits(&url, &remote.auth)?;
+    check_auth_fits(&url, remote)?;
     check_branch_name(branch)?;
     check_ca_file(remote)?;
     git_version()?;
@@ -369,25 +373,27 @@ fn with_server_message(reason: String, stderr: &str) -> String {
     }
 }
 
-/// Credentials must match the transport: no HTTP credentials over SSH or in clear text, no
-/// SSH key over HTTPS.
-fn check_auth_fits(url: &GitUrl, auth: &Auth) -> Result<()> {
+/// Credentials must match the transport: no HTTP credentials over SSH, nor in clear text
+/// unless the remote allows it, no SSH key over HTTPS.
+fn check_auth_fits(url: &GitUrl, remote: &Remote) -> Result<()> {
     let refuse = |reason: &str| {
         Err(Error::GitUrl {
             url: url.to_string(),
             reason: reason.to_string(),
         })
     };
-    match (auth, url.transport) {
+    match (&remote.auth, url.transport) {
         (Auth::None, _) => Ok(()),
         (Auth::Basic { .. } | Auth::Bearer { .. }, Transport::Https) => Ok(()),
         // On loopback nothing travels over a network (a forge on the same machine).
-        (Auth::Basic { .. } | Auth::Bearer { .. }, Transport::Http) if is_loopback(&url.host) => {
+        (Auth::Basic { .. } | Auth::Bearer { .. }, Transport::Http)
+            if remote.insecure_http || is_loopback(&url.host) =>
+        {
             Ok(())
         }
-        (Auth::Basic { .. } | Auth::Bearer { .. }, Transport::Http) => {
-            refuse("a password or token would travel unencrypted over http://; use an https:// URL")
-        }
+        (Auth::Basic { .. } | Auth::Bearer { .. }, Transport::Http) => refuse(
+            "a password or token would travel unencrypted over http://; use an https:// URL (or --allow-insecure-http)",
+        ),
         (Auth::Basic { .. } | Auth::Bearer { .. }, _) => refuse(
             "a username and password work with https:// URLs only; for SSH use a key (--private-key-file, or let bootstrap generate one)",
         ),
@@ -506,6 +512,7 @@ mod tests {
             url: format!("file://{}", bare.display()),
             auth: Auth::None,
             ca_file: None,
+            insecure_http: false,
         };
         (bare, remote)
     }
@@ -621,6 +628,7 @@ mod tests {
             url: format!("file://{}/absent.git", dir.path().display()),
             auth: Auth::None,
             ca_file: None,
+            insecure_http: false,
         };
         let err = clone(&remote, "main").err().unwrap();
         assert!(matches!(err, Error::GitRepositoryNotFound { .. }), "{err}");
@@ -636,6 +644,7 @@ mod tests {
                 known_hosts: String::new(),
             },
             ca_file: None,
+            insecure_http: false,
         };
         assert!(matches!(
             clone(&ssh_key_over_https, "main"),
@@ -645,9 +654,18 @@ mod tests {
             url: "http://example.com/repo.git".to_string(),
             auth: Auth::Bearer { token: "t".into() },
             ca_file: None,
+            insecure_http: false,
         };
         let err = clone(&token_over_http, "main").err().unwrap();
         assert!(err.to_string().contains("https://"), "{err}");
+        assert!(err.to_string().contains("--allow-insecure-http"), "{err}");
+        // Allowed explicitly (`--allow-insecure-http`), credentials go over http to any host.
+        let allowed = Remote {
+            insecure_http: true,
+            ..token_over_http
+        };
+        let url = GitUrl::parse(&allowed.url).unwrap();
+        assert!(check_auth_fits(&url, &allowed).is_ok());
     }
 
     #[test]
@@ -661,6 +679,7 @@ mod tests {
                 password: "hunter2-secret".into(),
             },
             ca_file: None,
+            insecure_http: false,
         };
         assert!(!format!("{remote:?}").contains("hunter2-secret"));
         let key = Auth::SshKey {
@@ -676,6 +695,7 @@ mod tests {
             url: "https://example.com/r.git".to_string(),
             auth: Auth::None,
             ca_file: Some(PathBuf::from("/nonexistent/ca.pem")),
+            insecure_http: false,
         };
         let err = clone(&remote, "main").err().unwrap();
         assert!(err.to_string().contains("--ca-file"), "{err}");

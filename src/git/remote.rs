@@ -810,6 +810,7 @@ mod tests {
             url: url.to_string(),
             auth,
             ca_file: None,
+            insecure_http: false,
         };
         let parsed = GitUrl::parse(url).unwrap();
         let git = RemoteGit {

@@ -81,6 +81,7 @@ pub async fn git_source(
             url: data["spec"]["url"].as_str().unwrap_or_default().to_string(),
             auth,
             ca_file: access.ca_file.clone(),
+            insecure_http: false,
         },
         branch,
         display_name: format!("GitRepository/{namespace}/{name}"),

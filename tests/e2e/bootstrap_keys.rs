@@ -1,12 +1,13 @@
 //! The user's own deploy keys on the real source-controller: a passphrase-protected OpenSSH
 //! key (the Secret holds it encrypted, with `password`, and source-controller decrypts it),
-//! then a PEM (PKCS#1 RSA) key, each the only key the SSH server accepts.
+//! then a PEM (PKCS#1 RSA) key, each the only key the SSH server accepts; and a bearer token
+//! (`--with-bearer-token`) on a path of the HTTPS server that takes nothing else.
 
 use std::process::Command;
 use std::time::Duration;
 
 use crate::bootstrap::assert_synced_by_the_controllers;
-use crate::support::git_servers::GitSshServer;
+use crate::support::git_servers::{GitHttpServer, GitSshServer};
 use crate::support::processes::temp_dir;
 use crate::support::{run, stderr, stdout};
 use crate::{LiveFlux, NS, RECONCILE_ROOT, eventually, head, push};
@@ -108,6 +109,43 @@ async fn source_controller_clones_with_a_protected_key_and_with_a_pem_key() {
         flux.get("configmap", "default", "from-pem").is_some()
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_controller_fetches_with_a_bearer_token() {
+    let flux = LiveFlux::start().await;
+    let server = GitHttpServer::start();
+    server.create_repo("fleet");
+    // This path answers only `Authorization: Bearer <token>`: no basic auth, no anonymous.
+    let url = server.bearer_url("fleet");
+    let bare = server.bare_path("fleet");
+    let ca_file = server.ca_file.display().to_string();
+    let args = [
+        "--url",
+        &url,
+        "--with-bearer-token",
+        "--ca-file",
+        &ca_file,
+        "--path",
+        "clusters/dev",
+    ];
+    let out = flux
+        .bootstrap(&args, &[("GIT_PASSWORD", server.bearer_token.as_str())])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        stdout(&out),
+        stderr(&out),
+        flux.logs()
+    );
+    let secret = flux.get("secret", NS, NS).expect("Secret");
+    let keys: Vec<&String> = secret["data"].as_object().expect("data").keys().collect();
+    assert_eq!(keys, ["bearerToken", "ca.crt"]);
+    // source-controller fetched the pushed revision with the token, and kustomize-controller
+    // applied it.
+    let revision = format!("main@sha1:{}", head(&bare));
+    assert_synced_by_the_controllers(&flux, &revision).await;
 }
 
 const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-pem\n  namespace: default\ndata:\n  via: pem\n";

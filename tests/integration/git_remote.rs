@@ -29,6 +29,7 @@ fn https_remote(server: &GitHttpServer, url: &str, password: &str) -> Remote {
             password: SecretString::from(password),
         },
         ca_file: Some(server.ca_file.clone()),
+        insecure_http: false,
     }
 }
 
@@ -40,6 +41,7 @@ fn ssh_remote(url: &str, key: &DeployKey, known_hosts: &str) -> Remote {
             known_hosts: known_hosts.to_string(),
         },
         ca_file: None,
+        insecure_http: false,
     }
 }
 

@@ -113,3 +113,52 @@ async fn flux_accepts_a_repository_bootstrapped_by_kubectl_gitops() {
     .unwrap();
     assert_eq!(theirs, before, "flux's rewrite has the same objects");
 }
+
+/// Over plain HTTP (`--allow-insecure-http`), flux finds the sync file kubectl-gitops wrote
+/// byte-identical to its own: the same `http://` URL, no scheme rewritten to https.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_plain_http_flux_finds_the_same_sync_file() {
+    let plane = ControlPlane::start_private();
+    let server = GitHttpServer::start_plain();
+    let url = server.create_repo("fleet");
+    let bare = server.bare_path("fleet");
+    let _stand_ins = stand_ins(&plane, &bare).await;
+    let flags = [
+        format!("--url={url}"),
+        "--token-auth".into(),
+        "--allow-insecure-http".into(),
+        format!("--username={}", server.username),
+        "--path=clusters/dev".into(),
+    ];
+
+    let password = [("GIT_PASSWORD", server.password.as_str())];
+    let out = bootstrap(&plane, &strs(&flags), &password).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sync = git(
+        &bare,
+        &["show", "main:clusters/dev/flux-system/gotk-sync.yaml"],
+    );
+    assert!(sync.contains(&format!("  url: {url}\n")), "{sync}");
+
+    let flux = tokio::task::block_in_place(|| {
+        run(Command::new(&plane.assets.flux_cli)
+            .args([
+                "bootstrap",
+                "git",
+                "--silent",
+                "--branch=main",
+                "--timeout=90s",
+            ])
+            .args(&flags)
+            .arg(format!("--kubeconfig={}", plane.kubeconfig.display()))
+            .env("GIT_PASSWORD", &server.password))
+    });
+    assert!(
+        flux.status.success(),
+        "flux bootstrap failed:\n{}\n{}",
+        stdout(&flux),
+        stderr(&flux)
+    );
+    let log = stderr(&flux);
+    assert!(log.contains("sync manifests are up to date"), "{log}");
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::certs::loopback_server_cert;
 use super::control_plane::random_hex;
-use super::processes::{free_port, log_tail, spawn, stop, temp_dir};
+use super::processes::{free_port, log_tail, process_listens_on, spawn, stop, temp_dir};
 
 fn require(program: &str, package: &str) -> PathBuf {
     for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
@@ -96,7 +96,7 @@ fn wait_listening(child: &mut Child, port: u16, log: &Path, what: &str) {
     );
 }
 
-/// Smart HTTPS Git server (lighttpd + git http-backend) with basic auth under `/git/`, and
+/// Smart HTTPS (or plain HTTP) Git server (lighttpd + git http-backend) with basic auth under `/git/`, and
 /// bearer auth (`Authorization: Bearer <bearer_token>`, anything else refused) under `/bearer/`.
 pub struct GitHttpServer {
     pub root: PathBuf,
@@ -106,11 +106,22 @@ pub struct GitHttpServer {
     pub bearer_token: String,
     /// The CA that signed the server's certificate (for `--ca-file`, GIT_SSL_CAINFO).
     pub ca_file: PathBuf,
+    /// `https`, or `http` for [`GitHttpServer::start_plain`].
+    scheme: &'static str,
     child: Child,
 }
 
 impl GitHttpServer {
     pub fn start() -> GitHttpServer {
+        Self::start_with(true)
+    }
+
+    /// The same server over plain HTTP (no TLS), as `--allow-insecure-http` allows.
+    pub fn start_plain() -> GitHttpServer {
+        Self::start_with(false)
+    }
+
+    fn start_with(tls: bool) -> GitHttpServer {
         let lighttpd = require("lighttpd", "lighttpd (and lighttpd-mod-openssl)");
         let dir = temp_dir("git-http-");
         let root = dir.join("repos");
@@ -187,9 +198,7 @@ server.document-root = "{root}"
 server.bind = "127.0.0.1"
 server.port = {port}
 server.errorlog = "{log}"
-ssl.engine = "enable"
-ssl.pemfile = "{cert}"
-ssl.privkey = "{key}"
+{tls}
 alias.url = ( "/git" => "{backend}", "/bearer" => "{backend}" )
 $HTTP["url"] =~ "^/(git|bearer)/" {{
   cgi.assign = ( "" => "" )
@@ -206,11 +215,18 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
 "#,
                     root = root.display(),
                     log = log.display(),
-                    cert = cert.display(),
-                    key = key.display(),
                     backend = backend.display(),
                     users = users.display(),
                     bearer_token = bearer_token,
+                    tls = if tls {
+                        format!(
+                            "ssl.engine = \"enable\"\nssl.pemfile = \"{}\"\nssl.privkey = \"{}\"",
+                            cert.display(),
+                            key.display()
+                        )
+                    } else {
+                        String::new()
+                    },
                 ),
             )
             .expect("write lighttpd.conf");
@@ -229,6 +245,7 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
                 password,
                 bearer_token,
                 ca_file,
+                scheme: if tls { "https" } else { "http" },
                 child,
             };
         }
@@ -246,16 +263,19 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
     }
 
     pub fn url(&self, name: &str) -> String {
-        format!("https://127.0.0.1:{}/git/{name}.git", self.port)
+        format!("{}://127.0.0.1:{}/git/{name}.git", self.scheme, self.port)
     }
 
     pub fn bare_path(&self, name: &str) -> PathBuf {
         self.root.join(format!("{name}.git"))
     }
 
-    /// The HTTPS URL of repository `name` that takes bearer auth only.
+    /// The URL of repository `name` that takes bearer auth only.
     pub fn bearer_url(&self, name: &str) -> String {
-        format!("https://127.0.0.1:{}/bearer/{name}.git", self.port)
+        format!(
+            "{}://127.0.0.1:{}/bearer/{name}.git",
+            self.scheme, self.port
+        )
     }
 
     /// After the next fetch of `branch` from repository `name` has been answered, the server
@@ -277,6 +297,9 @@ impl Drop for GitHttpServer {
 pub struct GitSshServer {
     pub root: PathBuf,
     pub port: u16,
+    /// A second port of the same sshd: another address of the same server, as an SSH host
+    /// that differs from the Git host (`--ssh-hostname`).
+    pub second_port: u16,
     pub user: String,
     authorized_keys: PathBuf,
     host_public_keys: Vec<String>,
@@ -320,12 +343,15 @@ impl GitSshServer {
         .to_string();
         let log = dir.join("sshd.log");
         for _ in 0..3 {
-            let port = free_port();
+            let (port, second_port) = (free_port(), free_port());
+            if port == second_port {
+                continue;
+            }
             let config = dir.join("sshd_config");
             std::fs::write(
                 &config,
                 format!(
-                    "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_ecdsa_key\nHostKey {d}/ssh_host_rsa_key\nAuthorizedKeysFile {keys}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPidFile {d}/sshd.pid\n",
+                    "ListenAddress 127.0.0.1\nPort {port}\nPort {second_port}\nHostKey {d}/ssh_host_ed25519_key\nHostKey {d}/ssh_host_ecdsa_key\nHostKey {d}/ssh_host_rsa_key\nAuthorizedKeysFile {keys}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nPidFile {d}/sshd.pid\n",
                     d = dir.display(),
                     keys = authorized_keys.display(),
                 ),
@@ -339,9 +365,15 @@ impl GitSshServer {
                 continue;
             }
             wait_listening(&mut child, port, &log, "sshd");
+            // sshd carries on when one of its ports was taken meanwhile.
+            if !process_listens_on(child.id(), second_port) {
+                stop(&mut child, Duration::from_secs(2));
+                continue;
+            }
             return GitSshServer {
                 root,
                 port,
+                second_port,
                 user,
                 authorized_keys,
                 host_public_keys,

@@ -15,6 +15,7 @@ use crate::ui::Ui;
 
 /// A repository on a plain Git server.
 pub struct PlainGit {
+    /// The URL the cluster syncs from, where a generated deploy key is tried.
     pub url: String,
     pub branch: String,
     /// The host keys to trust for SSH (empty for HTTPS).
@@ -58,6 +59,7 @@ impl PlainGit {
                 known_hosts: self.known_hosts.clone(),
             },
             ca_file: None,
+            insecure_http: false,
         };
         ui.progress()
             .waiting("waiting for the deploy key to be given access to the repository");

@@ -55,7 +55,7 @@ enum SshEcdsaCurve {
 /// kustomization.yaml when absent), as the flux CLI writes them.
 #[derive(clap::Args)]
 struct GitArgs {
-    /// Repository URL: ssh://user@host[:port]/path (deploy key) or https://host/path with --token-auth
+    /// Repository URL: ssh://user@host[:port]/path (deploy key) or https://host/path with --token-auth (http:// with --allow-insecure-http)
     #[arg(long, value_name = "URL")]
     url: String,
     #[command(flatten)]
@@ -75,6 +75,9 @@ struct GitArgs {
     /// Password or token for --token-auth, or the passphrase of --private-key-file; better from GIT_PASSWORD or the prompt (a flag shows in the process list)
     #[arg(short = 'p', long, env = "GIT_PASSWORD", hide_env_values = true, value_parser = parse_secret)]
     password: Option<SecretString>,
+    /// Allow a plain http:// URL (with --token-auth): the token and the content travel unencrypted
+    #[arg(long)]
+    allow_insecure_http: bool,
     /// PEM file of the certificate authorities of a Git server with a private CA
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
@@ -114,6 +117,9 @@ pub(super) struct CommonArgs {
     /// Size of a generated RSA deploy key (at least 1024, a multiple of 8)
     #[arg(long, value_name = "BITS", default_value_t = crate::git::RSA_BITS)]
     ssh_rsa_bits: usize,
+    /// SSH host[:port] the cluster syncs from when it differs from the Git host (--url's, or the forge's --hostname with port 22)
+    #[arg(long, value_name = "HOST[:PORT]")]
+    ssh_hostname: Option<String>,
     /// Host key algorithms to scan and trust, comma-separated (Azure DevOps: rsa-sha2-512,rsa-sha2-256)
     #[arg(long, value_name = "ALGORITHMS", value_delimiter = ',')]
     ssh_hostkey_algos: Vec<String>,
@@ -179,6 +185,11 @@ impl CommonArgs {
         }
     }
 
+    /// `--ssh-hostname`.
+    pub(super) fn ssh_hostname(&self) -> Option<String> {
+        self.ssh_hostname.clone()
+    }
+
     /// `--ssh-hostkey-algos`.
     pub(super) fn host_key_algorithms(&self) -> Vec<String> {
         self.ssh_hostkey_algos.clone()
@@ -205,6 +216,8 @@ impl CommonArgs {
             },
             commit_message_appendix: self.commit_message_appendix.clone(),
             credentials,
+            ssh_hostname: self.ssh_hostname.clone(),
+            allow_insecure_http: false,
             recurse_submodules: self.recurse_submodules,
             sparse_checkout: self.sparse_checkout.clone(),
             timeout: self.timeout()?,
@@ -344,7 +357,9 @@ fn git_options(args: &GitArgs, ui: &Ui) -> Result<BootstrapOptions> {
             host_key_algorithms: args.common.host_key_algorithms(),
         }
     };
-    args.common.options(args.url.clone(), credentials, None)
+    let mut options = args.common.options(args.url.clone(), credentials, None)?;
+    options.allow_insecure_http = args.allow_insecure_http;
+    Ok(options)
 }
 
 /// The passphrase of a protected --private-key-file: --password (or GIT_PASSWORD), else asked

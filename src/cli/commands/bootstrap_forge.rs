@@ -54,9 +54,6 @@ pub struct ForgeArgs {
     /// Sync over HTTPS with the token (stored in the cluster's Secret) instead of a deploy key
     #[arg(long)]
     token_auth: bool,
-    /// SSH host[:port] of the forge when it differs from --hostname's host (port 22)
-    #[arg(long, value_name = "HOST[:PORT]")]
-    ssh_hostname: Option<String>,
     /// Bring visibility and default branch of an existing repository, and team access, to what the flags say
     #[arg(long)]
     reconcile: bool,
@@ -144,7 +141,7 @@ impl ForgeArgs {
             },
             token_auth: self.token_auth,
             deploy_token_auth: false,
-            ssh_hostname: self.ssh_hostname.clone(),
+            ssh_hostname: self.common.ssh_hostname(),
             ca_file: self.ca_file.clone(),
         }
     }

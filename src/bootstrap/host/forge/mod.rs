@@ -464,6 +464,7 @@ impl ForgeHost {
                 password: self.token.clone(),
             },
             ca_file: self.ca_file.clone(),
+            insecure_http: false,
         }
     }
 
