@@ -16,6 +16,7 @@ mod bootstrap;
 mod bootstrap_gitea;
 mod bootstrap_gitlab_token;
 mod bootstrap_keys;
+mod bootstrap_submodules;
 mod dependencies;
 mod diff;
 mod fleet;
