@@ -1,19 +1,25 @@
 //! Faults while a command waits: the API server stopped and started again on the same port
 //! (same etcd data, certificates and tokens) under `reconcile` and `status -w`, and a server
-//! gone for longer than `--request-timeout`. Each test stops the API server of a control plane
-//! of its own.
+//! gone for longer than `--request-timeout`; the same while `bootstrap git` waits for its sync
+//! objects. Each test stops the API server of a control plane of its own.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kubectl_gitops::flux::FluxKind;
 
+use crate::bootstrap::{bootstrap, bootstrap_command, git, https_args, stand_ins, strs};
 use crate::client_for;
 use crate::support::control_plane::ControlPlane;
 use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
+use crate::support::git_servers::GitHttpServer;
+use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::plugin_command;
 use crate::support::processes::temp_dir;
+use crate::support::stderr;
 use crate::support::streamed::Streamed;
 
+const NS: &str = "flux-system";
 const REVISION: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
 
 /// A control plane of the test's own with the Flux CRDs and a GitRepository `default/app`.
@@ -192,4 +198,132 @@ async fn status_watch_goes_on_through_an_api_server_restart() {
     let ended = running.kill();
     assert_eq!(ended.stderr(), "", "no error for a short restart");
     assert!(shown.contains("True"), "{shown}");
+}
+
+/// `bootstrap git` over HTTPS against `plane` and `server`'s repository `fleet`, streamed.
+fn streamed_bootstrap(
+    plane: &ControlPlane,
+    server: &GitHttpServer,
+    url: &str,
+    extra: &[&str],
+) -> Streamed {
+    let mut args = https_args(server, url);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    Streamed::spawn(bootstrap_command(
+        plane,
+        &strs(&args),
+        &[("GIT_PASSWORD", server.password.as_str())],
+    ))
+}
+
+const WAITING_FOR_SOURCE: &str = "◎ waiting for GitRepository flux-system/flux-system";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_waits_through_an_api_server_restart() {
+    let plane = ControlPlane::start_private();
+    let server = GitHttpServer::start();
+    let url = server.create_repo("fleet");
+    let bare = server.bare_path("fleet");
+    // The Deployments become available (so no controller is reported missing); the Flux
+    // objects are answered only after the restart, so the answer must come through the
+    // resumed watch.
+    let _kubelet = KubeletStandIn::start(client_for(&plane).await, NS, Arc::new(|_: &str| true));
+    let mut running = streamed_bootstrap(&plane, &server, &url, &[]);
+    running.wait_for_line(Duration::from_secs(60), |l| {
+        l.starts_with(WAITING_FOR_SOURCE)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let stopped_at = running.elapsed();
+    plane.stop_apiserver();
+    std::thread::sleep(Duration::from_secs(2));
+    plane.start_apiserver_again();
+    let _stand_ins = stand_ins(&plane, &bare).await;
+    let ended = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(120)))
+        .await
+        .unwrap();
+    assert_eq!(ended.status.code(), Some(0), "{}", ended.stderr());
+    let head = git(&bare, &["rev-parse", "refs/heads/main"]);
+    // After the restart: the two waits' ends, nothing else (no error, no warning); the
+    // wait's 30 s heartbeat may come if the restart is slow.
+    let after: Vec<&str> = ended
+        .lines
+        .iter()
+        .filter(|(at, _)| *at > stopped_at)
+        .map(|(_, l)| l.as_str())
+        .filter(|l| !l.starts_with("◎ still waiting for "))
+        .map(without_elapsed)
+        .collect();
+    assert_eq!(
+        after,
+        [
+            "✔ GitRepository reconciled successfully".to_string(),
+            format!(
+                "◎ waiting for Kustomization flux-system/flux-system to be reconciled at main@sha1:{head}"
+            ),
+            "✔ Kustomization reconciled successfully".to_string(),
+            "◎ waiting for the Flux controllers to be available".to_string(),
+            "✔ all components are healthy".to_string(),
+        ],
+        "{}",
+        ended.stderr()
+    );
+    assert!(
+        ended.stdout.starts_with(&format!(
+            "✔ bootstrap finished: the cluster is synced to main@sha1:{head} (2 commits pushed, "
+        )),
+        "{}",
+        ended.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_ends_with_a_clear_error_when_the_api_server_stays_away() {
+    let plane = ControlPlane::start_private();
+    let server = GitHttpServer::start();
+    let url = server.create_repo("fleet");
+    let bare = server.bare_path("fleet");
+    let _kubelet = KubeletStandIn::start(client_for(&plane).await, NS, Arc::new(|_: &str| true));
+    let mut running = streamed_bootstrap(&plane, &server, &url, &["--request-timeout", "3s"]);
+    running.wait_for_line(Duration::from_secs(60), |l| {
+        l.starts_with(WAITING_FOR_SOURCE)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let stopped_at = running.elapsed();
+    plane.stop_apiserver();
+    let ended = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let waited = ended.lines.last().map(|(at, _)| *at).unwrap_or_default() - stopped_at;
+    let head = git(&bare, &["rev-parse", "refs/heads/main"]);
+    let after: Vec<&str> = ended
+        .lines
+        .iter()
+        .filter(|(at, _)| *at > stopped_at)
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert_eq!(
+        after,
+        [format!(
+            "error: cannot reach the Kubernetes API server at {}: Connection refused (os error 111); check that the cluster is running and that the kubeconfig, --context or --server point at it",
+            plane.server
+        )],
+        "{}",
+        ended.stderr()
+    );
+    assert_eq!(ended.status.code(), Some(1));
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(40),
+        "gave up {waited:?} after the server stopped"
+    );
+    // What was pushed stays; a re-run once the server is back finishes the wait.
+    plane.start_apiserver_again();
+    let _stand_ins = stand_ins(&plane, &bare).await;
+    let out = bootstrap(
+        &plane,
+        &strs(&https_args(&server, &url)),
+        &[("GIT_PASSWORD", server.password.as_str())],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(git(&bare, &["rev-parse", "refs/heads/main"]), head);
 }
