@@ -9,15 +9,15 @@ use std::time::Duration;
 use kubectl_gitops::flux::FluxKind;
 
 use crate::bootstrap::{bootstrap, bootstrap_command, git, https_args, stand_ins, strs};
-use crate::client_for;
 use crate::support::control_plane::ControlPlane;
 use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
-use crate::support::git_servers::GitHttpServer;
+use crate::support::git_servers::{GitHttpServer, GitService, hold, release, wait_held};
 use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::plugin_command;
 use crate::support::processes::temp_dir;
 use crate::support::stderr;
 use crate::support::streamed::Streamed;
+use crate::{client_for, names};
 
 const NS: &str = "flux-system";
 const REVISION: &str = "main@sha1:0123456789abcdef0123456789abcdef01234567";
@@ -326,4 +326,68 @@ async fn bootstrap_ends_with_a_clear_error_when_the_api_server_stays_away() {
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(git(&bare, &["rev-parse", "refs/heads/main"]), head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_git_server_gone_between_clone_and_push_changes_nothing_and_a_rerun_converges() {
+    let plane = ControlPlane::start_private();
+    let mut server = GitHttpServer::start();
+    let url = server.create_repo("fleet");
+    let bare = server.bare_path("fleet");
+    // The clone goes through; the push's first request is held, and the server goes away
+    // while it is.
+    hold(&bare, GitService::ReceivePack);
+    let running = streamed_bootstrap(&plane, &server, &url, &[]);
+    wait_held(&bare, GitService::ReceivePack);
+    server.stop();
+    release(&bare, GitService::ReceivePack);
+    let ended = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(120)))
+        .await
+        .unwrap();
+    assert_eq!(ended.status.code(), Some(1), "{}", ended.stderr());
+    let last = ended
+        .lines
+        .last()
+        .map(|(_, l)| l.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        last,
+        format!(
+            "error: cannot reach the Git server at {url} to push (fatal: unable to access '{url}/': GnuTLS recv error (-110): The TLS connection was non-properly terminated.); nothing was applied to the cluster: check that the server is running and reachable, then run bootstrap again (it starts from a fresh clone, so nothing is committed twice)"
+        ),
+        "{}",
+        ended.stderr()
+    );
+
+    // Nothing pushed, nothing applied.
+    assert_eq!(git(&bare, &["for-each-ref"]), "");
+    assert_eq!(names(&plane, &["namespace", NS]), Vec::<String>::new());
+    assert_eq!(
+        names(
+            &plane,
+            &["crd,clusterroles", "-l", "app.kubernetes.io/part-of=flux"]
+        ),
+        Vec::<String>::new()
+    );
+
+    // Once the server is back, a re-run converges: flux's two commits, once.
+    server.start_again();
+    let _stand_ins = stand_ins(&plane, &bare).await;
+    let args = https_args(&server, &url);
+    let password = [("GIT_PASSWORD", server.password.as_str())];
+    let out = bootstrap(&plane, &strs(&args), &password).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let commits = git(&bare, &["log", "--format=%an|%s", "main"]);
+    assert_eq!(
+        commits,
+        "Flux|Add Flux sync manifests\nFlux|Add Flux v2.9.4 component manifests"
+    );
+    let tree = git(&bare, &["rev-parse", "main^{tree}"]);
+
+    // The same repository as an uninterrupted run's from an empty repository.
+    git(&bare, &["update-ref", "-d", "refs/heads/main"]);
+    let out = bootstrap(&plane, &strs(&args), &password).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(git(&bare, &["log", "--format=%an|%s", "main"]), commits);
+    assert_eq!(git(&bare, &["rev-parse", "main^{tree}"]), tree);
 }

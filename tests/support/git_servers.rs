@@ -106,10 +106,30 @@ pub struct GitHttpServer {
     pub bearer_token: String,
     /// The CA that signed the server's certificate (for `--ca-file`, GIT_SSL_CAINFO).
     pub ca_file: PathBuf,
+    lighttpd: PathBuf,
+    config: PathBuf,
+    dir: PathBuf,
     child: Child,
 }
 
 impl GitHttpServer {
+    /// Stops the server process (SIGTERM: lighttpd closes every connection at once, as a
+    /// server that goes away does). Repositories stay; [`GitHttpServer::start_again`] brings
+    /// it back on the same port.
+    pub fn stop(&mut self) {
+        stop(&mut self.child, Duration::from_secs(5));
+    }
+
+    /// Starts the server stopped by [`GitHttpServer::stop`] again, same port and
+    /// configuration, and waits until it listens.
+    pub fn start_again(&mut self) {
+        let mut command = Command::new(&self.lighttpd);
+        command.arg("-D").arg("-f").arg(&self.config);
+        self.child = spawn(command, &self.dir.join("lighttpd.out"));
+        let log = self.dir.join("lighttpd.log");
+        wait_listening(&mut self.child, self.port, &log, "lighttpd");
+    }
+
     pub fn start() -> GitHttpServer {
         let lighttpd = require("lighttpd", "lighttpd (and lighttpd-mod-openssl)");
         let dir = temp_dir("git-http-");
@@ -229,6 +249,9 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
                 password,
                 bearer_token,
                 ca_file,
+                lighttpd,
+                config,
+                dir,
                 child,
             };
         }
