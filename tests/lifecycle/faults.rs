@@ -1,7 +1,10 @@
 //! Faults while a command waits: the API server stopped and started again on the same port
 //! (same etcd data, certificates and tokens) under `reconcile` and `status -w`, and a server
 //! gone for longer than `--request-timeout`; the same while `bootstrap git` waits for its sync
-//! objects. Each test stops the API server of a control plane of its own.
+//! objects. The HTTPS Git server gone between bootstrap's clone and its push. `status -A` on a
+//! large cluster (2,000 objects in 20 namespaces; tests/bench_partial_rights.sh runs 10,000)
+//! for users who may read only some namespaces or kinds. Each test has a control plane of
+//! its own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +18,8 @@ use crate::support::git_servers::{GitHttpServer, GitService, hold, release, wait
 use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::plugin_command;
 use crate::support::processes::temp_dir;
-use crate::support::stderr;
 use crate::support::streamed::Streamed;
+use crate::support::{run_async, stderr, stdout};
 use crate::{client_for, names};
 
 const NS: &str = "flux-system";
@@ -390,4 +393,210 @@ async fn the_git_server_gone_between_clone_and_push_changes_nothing_and_a_rerun_
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(git(&bare, &["log", "--format=%an|%s", "main"]), commits);
     assert_eq!(git(&bare, &["rev-parse", "main^{tree}"]), tree);
+}
+
+/// Namespaces of the large cluster, and the Flux objects in each (half GitRepositories, half
+/// Kustomizations).
+const TEAMS: usize = 20;
+const PER_TEAM: usize = 100;
+
+/// Fills `plane` with `TEAMS * PER_TEAM` Flux objects: one server-side applied List per
+/// namespace, four at a time.
+fn fill_large_cluster(plane: &ControlPlane) {
+    let dir = temp_dir("large-");
+    let namespaces: Vec<serde_json::Value> = (0..TEAMS)
+        .map(|t| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("team-{t:02}")}}))
+        .collect();
+    let file = dir.join("namespaces.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": namespaces}).to_string(),
+    )
+    .unwrap();
+    plane.apply_server_side(&file);
+    let files: Vec<std::path::PathBuf> = (0..TEAMS)
+        .map(|t| {
+            let ns = format!("team-{t:02}");
+            let items: Vec<serde_json::Value> = (0..PER_TEAM / 2)
+                .flat_map(|i| {
+                    [
+                        serde_json::json!({
+                            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                            "metadata": {"name": format!("repo-{i:03}"), "namespace": ns},
+                            "spec": {"url": "https://git.example/app.git", "interval": "10m",
+                                     "ref": {"branch": "main"}},
+                        }),
+                        serde_json::json!({
+                            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                            "metadata": {"name": format!("app-{i:03}"), "namespace": ns},
+                            "spec": {"interval": "10m", "path": "./apps", "prune": true,
+                                     "sourceRef": {"kind": "GitRepository", "name": format!("repo-{i:03}")}},
+                        }),
+                    ]
+                })
+                .collect();
+            let file = dir.join(format!("{ns}.json"));
+            std::fs::write(
+                &file,
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string(),
+            )
+            .unwrap();
+            file
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for chunk in files.chunks(TEAMS.div_ceil(4)) {
+            scope.spawn(move || chunk.iter().for_each(|file| plane.apply_server_side(file)));
+        }
+    });
+}
+
+/// Applies `yaml` (RBAC for the test's users) as admin.
+fn apply_yaml(plane: &ControlPlane, yaml: &str) {
+    let file = temp_dir("rbac-").join("rbac.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    plane.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+}
+
+/// `status -A` as the user of `kubeconfig`: (exit code, stdout, stderr).
+async fn status_all(kubeconfig: &std::path::Path) -> (Option<i32>, String, String) {
+    let out = run_async(plugin_command(kubeconfig, &["status", "-A"])).await;
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+/// How many rows of `status -A`'s table are of `kind`, per namespace.
+fn rows_per_namespace(table: &str, kind: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for line in table.lines().skip(1) {
+        let mut columns = line.split_whitespace();
+        let (Some(ns), Some(object)) = (columns.next(), columns.next()) else {
+            continue;
+        };
+        if object.starts_with(&format!("{kind}/")) {
+            *counts.entry(ns.to_string()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_all_on_a_large_cluster_answers_for_what_a_partial_user_may_see() {
+    let plane = ControlPlane::start_private();
+    plane.install_flux_crds();
+    fill_large_cluster(&plane);
+    let rbac = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rbac/gitops-view.yaml");
+    plane.kubectl_ok(&["apply", "-f", rbac.to_str().unwrap()]);
+    // tenant: gitops-view in the first half of the namespaces (RoleBindings), and may list
+    // namespaces. isolated: the same RoleBindings, nothing cluster-wide. ks-only: may list
+    // Kustomizations (and namespaces, CRDs) cluster-wide, nothing else.
+    let mut rbac = String::from(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: namespace-reader}\nrules:\n- {apiGroups: [''], resources: [namespaces], verbs: [get, list]}\n- {apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], verbs: [get, list]}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: kustomization-reader}\nrules:\n- {apiGroups: [kustomize.toolkit.fluxcd.io], resources: [kustomizations], verbs: [get, list, watch]}\n",
+    );
+    for (user, role) in [
+        ("tenant", "namespace-reader"),
+        ("ks-only", "namespace-reader"),
+        ("ks-only", "kustomization-reader"),
+    ] {
+        rbac += &format!(
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: {user}-{role}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}\nsubjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]\n"
+        );
+    }
+    for t in 0..TEAMS / 2 {
+        rbac += &format!(
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: view, namespace: team-{t:02}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gitops-view}}\nsubjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: tenant}}, {{apiGroup: rbac.authorization.k8s.io, kind: User, name: isolated}}]\n"
+        );
+    }
+    apply_yaml(&plane, &rbac);
+
+    // The admin sees everything.
+    let (code, table, err) = status_all(&plane.kubeconfig).await;
+    assert_eq!((code, err.as_str()), (Some(0), ""), "{err}");
+    let everywhere: std::collections::BTreeMap<String, usize> = (0..TEAMS)
+        .map(|t| (format!("team-{t:02}"), PER_TEAM / 2))
+        .collect();
+    assert_eq!(rows_per_namespace(&table, "GitRepository"), everywhere);
+    assert_eq!(rows_per_namespace(&table, "Kustomization"), everywhere);
+    assert_eq!(
+        table.lines().next(),
+        Some("Flux v2.9.4 in flux-system, no controller Deployments found")
+    );
+    assert_eq!(table.lines().count(), 2 + TEAMS * PER_TEAM);
+
+    let half: std::collections::BTreeMap<String, usize> = (0..TEAMS / 2)
+        .map(|t| (format!("team-{t:02}"), PER_TEAM / 2))
+        .collect();
+    let context_only = std::collections::BTreeMap::from([("team-03".to_string(), PER_TEAM / 2)]);
+    let none = std::collections::BTreeMap::new();
+    let all_kinds = [
+        "alerts.notification.toolkit.fluxcd.io",
+        "buckets.source.toolkit.fluxcd.io",
+        "gitrepositories.source.toolkit.fluxcd.io",
+        "helmcharts.source.toolkit.fluxcd.io",
+        "helmreleases.helm.toolkit.fluxcd.io",
+        "helmrepositories.source.toolkit.fluxcd.io",
+        "kustomizations.kustomize.toolkit.fluxcd.io",
+        "ocirepositories.source.toolkit.fluxcd.io",
+        "providers.notification.toolkit.fluxcd.io",
+        "receivers.notification.toolkit.fluxcd.io",
+    ]
+    .join(", ");
+    let but_kustomizations = all_kinds.replace("kustomizations.kustomize.toolkit.fluxcd.io, ", "");
+    let controllers = "Flux v2.9.4 in flux-system, controllers: not allowed to list Deployments";
+    // (user, GitRepository rows, Kustomization rows, the first line, stderr)
+    let cases = [
+        (
+            "tenant",
+            &half,
+            &half,
+            controllers.to_string(),
+            format!(
+                "warning: user \"tenant\" cannot list {all_kinds} cluster-wide; shown from the 10 of 24 namespaces where it may, not from the other 14: default, kube-node-lease, kube-public, kube-system, team-10 and 9 more (forbidden there)\n"
+            ),
+        ),
+        (
+            "isolated",
+            &context_only,
+            &context_only,
+            "Flux version unknown: forbidden: user \"isolated\" cannot get customresourcedefinitions.apiextensions.k8s.io \"gitrepositories.source.toolkit.fluxcd.io\" (403: customresourcedefinitions.apiextensions.k8s.io \"gitrepositories.source.toolkit.fluxcd.io\" is forbidden: User \"isolated\" cannot get resource \"customresourcedefinitions\" in API group \"apiextensions.k8s.io\" at the cluster scope); the ClusterRole gitops-view grants it (docs/rbac/gitops-view.yaml; README, \"Least privilege\"): ask a cluster admin to bind it to you with a ClusterRoleBinding, or use a context with more rights".to_string(),
+            format!(
+                "warning: user \"isolated\" cannot list {all_kinds} cluster-wide, nor the namespaces to look in each: forbidden; shown from namespace \"team-03\" (the context's) only\n"
+            ),
+        ),
+        (
+            "ks-only",
+            &none,
+            &everywhere,
+            controllers.to_string(),
+            format!(
+                "warning: user \"ks-only\" cannot list {but_kustomizations} in any namespace: forbidden; those objects are not shown\n"
+            ),
+        ),
+    ];
+    for (user, git_repositories, kustomizations, first_line, notes) in cases {
+        // The context's namespace is one the user may read.
+        let kubeconfig = plane.kubeconfig_for(user, None, "team-03");
+        let (code, table, err) = status_all(&kubeconfig).await;
+        assert_eq!(code, Some(0), "{user}: {err}");
+        assert_eq!(err, notes, "{user}");
+        assert_eq!(table.lines().next(), Some(first_line.as_str()), "{user}");
+        assert_eq!(
+            &rows_per_namespace(&table, "GitRepository"),
+            git_repositories,
+            "{user}"
+        );
+        assert_eq!(
+            &rows_per_namespace(&table, "Kustomization"),
+            kustomizations,
+            "{user}"
+        );
+        let rows: usize = git_repositories
+            .values()
+            .chain(kustomizations.values())
+            .sum();
+        assert_eq!(
+            table.lines().count(),
+            2 + rows,
+            "{user}: the two header lines and the rows"
+        );
+    }
 }
