@@ -16,6 +16,7 @@ use crate::support::control_plane::ControlPlane;
 use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
 use crate::support::git_servers::{GitHttpServer, GitService, hold, release, wait_held};
 use crate::support::kubelet_stand_in::KubeletStandIn;
+use crate::support::large_cluster::{fill_large_cluster, grant_partial_rights};
 use crate::support::plugin_command;
 use crate::support::processes::temp_dir;
 use crate::support::streamed::Streamed;
@@ -395,69 +396,6 @@ async fn the_git_server_gone_between_clone_and_push_changes_nothing_and_a_rerun_
     assert_eq!(git(&bare, &["rev-parse", "main^{tree}"]), tree);
 }
 
-/// Namespaces of the large cluster, and the Flux objects in each (half GitRepositories, half
-/// Kustomizations).
-const TEAMS: usize = 20;
-const PER_TEAM: usize = 100;
-
-/// Fills `plane` with `TEAMS * PER_TEAM` Flux objects: one server-side applied List per
-/// namespace, four at a time.
-fn fill_large_cluster(plane: &ControlPlane) {
-    let dir = temp_dir("large-");
-    let namespaces: Vec<serde_json::Value> = (0..TEAMS)
-        .map(|t| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("team-{t:02}")}}))
-        .collect();
-    let file = dir.join("namespaces.json");
-    std::fs::write(
-        &file,
-        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": namespaces}).to_string(),
-    )
-    .unwrap();
-    plane.apply_server_side(&file);
-    let files: Vec<std::path::PathBuf> = (0..TEAMS)
-        .map(|t| {
-            let ns = format!("team-{t:02}");
-            let items: Vec<serde_json::Value> = (0..PER_TEAM / 2)
-                .flat_map(|i| {
-                    [
-                        serde_json::json!({
-                            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-                            "metadata": {"name": format!("repo-{i:03}"), "namespace": ns},
-                            "spec": {"url": "https://git.example/app.git", "interval": "10m",
-                                     "ref": {"branch": "main"}},
-                        }),
-                        serde_json::json!({
-                            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-                            "metadata": {"name": format!("app-{i:03}"), "namespace": ns},
-                            "spec": {"interval": "10m", "path": "./apps", "prune": true,
-                                     "sourceRef": {"kind": "GitRepository", "name": format!("repo-{i:03}")}},
-                        }),
-                    ]
-                })
-                .collect();
-            let file = dir.join(format!("{ns}.json"));
-            std::fs::write(
-                &file,
-                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string(),
-            )
-            .unwrap();
-            file
-        })
-        .collect();
-    std::thread::scope(|scope| {
-        for chunk in files.chunks(TEAMS.div_ceil(4)) {
-            scope.spawn(move || chunk.iter().for_each(|file| plane.apply_server_side(file)));
-        }
-    });
-}
-
-/// Applies `yaml` (RBAC for the test's users) as admin.
-fn apply_yaml(plane: &ControlPlane, yaml: &str) {
-    let file = temp_dir("rbac-").join("rbac.yaml");
-    std::fs::write(&file, yaml).unwrap();
-    plane.kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
-}
-
 /// `status -A` as the user of `kubeconfig`: (exit code, stdout, stderr).
 async fn status_all(kubeconfig: &std::path::Path) -> (Option<i32>, String, String) {
     let out = run_async(plugin_command(kubeconfig, &["status", "-A"])).await;
@@ -479,34 +417,18 @@ fn rows_per_namespace(table: &str, kind: &str) -> std::collections::BTreeMap<Str
     counts
 }
 
+/// Namespaces of the large cluster, and the Flux objects in each (half GitRepositories, half
+/// Kustomizations): 2,000 keeps the test near 30 s here; tests/bench_partial_rights.sh runs
+/// 10,000.
+const TEAMS: usize = 20;
+const PER_TEAM: usize = 100;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_all_on_a_large_cluster_answers_for_what_a_partial_user_may_see() {
     let plane = ControlPlane::start_private();
     plane.install_flux_crds();
-    fill_large_cluster(&plane);
-    let rbac = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rbac/gitops-view.yaml");
-    plane.kubectl_ok(&["apply", "-f", rbac.to_str().unwrap()]);
-    // tenant: gitops-view in the first half of the namespaces (RoleBindings), and may list
-    // namespaces. isolated: the same RoleBindings, nothing cluster-wide. ks-only: may list
-    // Kustomizations (and namespaces, CRDs) cluster-wide, nothing else.
-    let mut rbac = String::from(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: namespace-reader}\nrules:\n- {apiGroups: [''], resources: [namespaces], verbs: [get, list]}\n- {apiGroups: [apiextensions.k8s.io], resources: [customresourcedefinitions], verbs: [get, list]}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: kustomization-reader}\nrules:\n- {apiGroups: [kustomize.toolkit.fluxcd.io], resources: [kustomizations], verbs: [get, list, watch]}\n",
-    );
-    for (user, role) in [
-        ("tenant", "namespace-reader"),
-        ("ks-only", "namespace-reader"),
-        ("ks-only", "kustomization-reader"),
-    ] {
-        rbac += &format!(
-            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: {user}-{role}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}\nsubjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]\n"
-        );
-    }
-    for t in 0..TEAMS / 2 {
-        rbac += &format!(
-            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: view, namespace: team-{t:02}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: gitops-view}}\nsubjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: tenant}}, {{apiGroup: rbac.authorization.k8s.io, kind: User, name: isolated}}]\n"
-        );
-    }
-    apply_yaml(&plane, &rbac);
+    fill_large_cluster(&plane, TEAMS, PER_TEAM);
+    grant_partial_rights(&plane, TEAMS);
 
     // The admin sees everything.
     let (code, table, err) = status_all(&plane.kubeconfig).await;
