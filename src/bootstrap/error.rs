@@ -32,6 +32,13 @@ pub enum Error {
         attempts: usize,
     },
 
+    /// The server could not be reached for the push, after the clone: nothing reached the
+    /// cluster yet, and a re-run starts from a fresh clone.
+    #[error(
+        "cannot reach the Git server at {url} to push ({cause}); nothing was applied to the cluster: check that the server is running and reachable, then run bootstrap again (it starts from a fresh clone, so nothing is committed twice)"
+    )]
+    PushUnreachable { url: String, cause: String },
+
     /// A blocking Git task panicked or was cancelled.
     #[error("a Git task failed: {source}")]
     GitTask {

@@ -65,7 +65,14 @@ pub(super) async fn commit_and_push(
         }
         ui.progress()
             .action(format!("pushing to \"{}\"", remote.url));
-        let pushed = blocking(move || workspace.push().map(|outcome| (outcome, workspace))).await?;
+        let pushed = blocking(move || workspace.push().map(|outcome| (outcome, workspace)))
+            .await
+            .map_err(|err| match err {
+                crate::Error::Git(git::Error::GitUnreachable { url, cause }) => {
+                    BootstrapError::PushUnreachable { url, cause }.into()
+                }
+                other => other,
+            })?;
         match pushed {
             (PushOutcome::Pushed { commit }, _) => {
                 report.commits.extend(components_commit);

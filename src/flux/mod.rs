@@ -13,6 +13,7 @@ pub mod kinds;
 pub mod labels;
 pub mod objects;
 pub mod overview;
+mod per_namespace;
 pub mod reconcile;
 pub mod refs;
 pub mod status;

@@ -182,9 +182,18 @@ pub async fn list_map<T>(
         objects: Vec::new(),
         warnings: Vec::new(),
     };
-    for result in results {
+    // With -A, kinds forbidden cluster-wide are looked for namespace by namespace.
+    let mut forbidden_cluster_wide = Vec::new();
+    let mut forbidden_user = String::new();
+    for (served, result) in served.iter().zip(results) {
         match result {
             Ok(mut objects) => listing.objects.append(&mut objects),
+            Err(Error::Cluster(ClusterError::Forbidden { user, .. }))
+                if *scope == Scope::AllNamespaces =>
+            {
+                forbidden_cluster_wide.push(*served);
+                forbidden_user = user;
+            }
             Err(Error::Cluster(ClusterError::Forbidden { user, action, .. })) => {
                 listing.warnings.push(format!(
                     "{user} cannot {action}: forbidden; those objects are not shown"
@@ -192,6 +201,20 @@ pub async fn list_map<T>(
             }
             Err(err) => return Err(err),
         }
+    }
+    if !forbidden_cluster_wide.is_empty() {
+        let mut found = super::per_namespace::list_namespace_by_namespace(
+            connection,
+            &forbidden_cluster_wide,
+            &forbidden_user,
+            |served, namespace| async move {
+                let scope = Scope::Namespace(namespace);
+                list_kind(connection, served, &scope, label_selector, map).await
+            },
+        )
+        .await?;
+        listing.objects.append(&mut found.objects);
+        listing.warnings.append(&mut found.notes);
     }
     Ok(listing)
 }

@@ -421,6 +421,18 @@ const RULES: &[Rule] = &[
             "permission denied, please try again",
         ],
     },
+    // The server went away in the middle of a request (seen with git over HTTPS when the
+    // server process stopped while it held the push's first request). Before the TLS rule:
+    // OpenSSL words it as an "SSL routines" error, but no certificate is at fault.
+    Rule {
+        failure: Failure::Unreachable,
+        phrases: &[
+            "tls connection was non-properly terminated",
+            "empty reply from server",
+            "unexpected eof while reading",
+            "recv failure: connection",
+        ],
+    },
     Rule {
         failure: Failure::Tls,
         phrases: &[
@@ -861,6 +873,20 @@ mod tests {
         let stderr = ls_remote(&url, ssh_key());
         assert!(stderr.contains("Connection refused"), "{stderr}");
         assert_eq!(failure_of(&stderr), Some(Failure::Unreachable), "{stderr}");
+    }
+
+    #[test]
+    fn a_server_gone_in_the_middle_of_a_request_is_unreachable() {
+        // What git over HTTPS printed when the server stopped while it held the push's first
+        // request (tests/lifecycle/faults.rs), and curl's words for the same over HTTP.
+        for stderr in [
+            "fatal: unable to access 'https://127.0.0.1:4/r.git/': GnuTLS recv error (-110): The TLS connection was non-properly terminated.",
+            "fatal: unable to access 'http://127.0.0.1:4/r.git/': Empty reply from server",
+            "fatal: unable to access 'https://127.0.0.1:4/r.git/': OpenSSL SSL_read: error:0A000126:SSL routines::unexpected eof while reading, errno 0",
+            "fatal: unable to access 'http://127.0.0.1:4/r.git/': Recv failure: Connection reset by peer",
+        ] {
+            assert_eq!(failure_of(stderr), Some(Failure::Unreachable), "{stderr}");
+        }
     }
 
     #[test]

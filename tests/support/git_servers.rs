@@ -108,10 +108,30 @@ pub struct GitHttpServer {
     pub ca_file: PathBuf,
     /// `https`, or `http` for [`GitHttpServer::start_plain`].
     scheme: &'static str,
+    lighttpd: PathBuf,
+    config: PathBuf,
+    dir: PathBuf,
     child: Child,
 }
 
 impl GitHttpServer {
+    /// Stops the server process (SIGTERM: lighttpd closes every connection at once, as a
+    /// server that goes away does). Repositories stay; [`GitHttpServer::start_again`] brings
+    /// it back on the same port.
+    pub fn stop(&mut self) {
+        stop(&mut self.child, Duration::from_secs(5));
+    }
+
+    /// Starts the server stopped by [`GitHttpServer::stop`] again, same port and
+    /// configuration, and waits until it listens.
+    pub fn start_again(&mut self) {
+        let mut command = Command::new(&self.lighttpd);
+        command.arg("-D").arg("-f").arg(&self.config);
+        self.child = spawn(command, &self.dir.join("lighttpd.out"));
+        let log = self.dir.join("lighttpd.log");
+        wait_listening(&mut self.child, self.port, &log, "lighttpd");
+    }
+
     pub fn start() -> GitHttpServer {
         Self::start_with(true)
     }
@@ -246,6 +266,9 @@ auth.require = ( "/git" => ( "method" => "basic", "realm" => "git", "require" =>
                 bearer_token,
                 ca_file,
                 scheme: if tls { "https" } else { "http" },
+                lighttpd,
+                config,
+                dir,
                 child,
             };
         }

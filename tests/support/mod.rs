@@ -118,6 +118,7 @@ fn assert_failure_with(output: &Output, code: i32) -> String {
 pub mod fake_flux_controller;
 pub mod flux_controllers;
 pub mod kubelet_stand_in;
+pub mod large_cluster;
 pub mod pod_lifecycle;
 
 /// A fresh namespace for one test, so tests running in parallel never see each other's objects.
