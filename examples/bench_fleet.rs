@@ -20,6 +20,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/remote_api_stand_in.rs"]
+mod remote_api_stand_in;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -358,6 +360,63 @@ async fn main() {
         distances.push((*rtt, one, all));
     }
 
+    // Remote clusters: c00's answers replayed by the stand-in at every distance (and on
+    // loopback), so the servers cost this machine almost nothing and the plugin's own work is
+    // what is measured. Contexts s<RTT>-NN, all answered as c00 answers.
+    let stand_in =
+        remote_api_stand_in::start(support::admin_client_for(&planes[0].kubeconfig).await, &dir);
+    let (admin_cert, admin_key) = planes[0].pki.client_cert("admin", Some("system:masters"));
+    let mut remote = Vec::new();
+    let remote_config = dir.join("remote-config");
+    let mut clusters_yaml = String::new();
+    let mut contexts_yaml = String::new();
+    for rtt in std::iter::once(0).chain(rtts.iter().copied()) {
+        let address = if rtt == 0 {
+            stand_in.address
+        } else {
+            delay_proxy(stand_in.address, Duration::from_millis(rtt / 2))
+        };
+        for index in 0..clusters {
+            let name = format!("s{rtt}-{index:02}");
+            clusters_yaml += &format!(
+                "- name: {name}\n  cluster:\n    server: https://{address}\n    certificate-authority: {}\n",
+                stand_in.ca.display()
+            );
+            contexts_yaml +=
+                &format!("- name: {name}\n  context:\n    cluster: {name}\n    user: admin\n");
+        }
+        remote.push(rtt);
+    }
+    std::fs::write(
+        &remote_config,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: s0-00\nclusters:\n{clusters_yaml}users:\n- name: admin\n  user:\n    client-certificate: {}\n    client-key: {}\ncontexts:\n{contexts_yaml}",
+            admin_cert.display(),
+            admin_key.display()
+        ),
+    )
+    .expect("write the stand-in kubeconfig");
+    let rc = remote_config.display().to_string();
+    let mut remote_runs = Vec::new();
+    for rtt in remote {
+        let args = |selection: &[&str]| -> Vec<String> {
+            ["status", "-A", "--kubeconfig", &rc]
+                .iter()
+                .chain(selection)
+                .map(|s| s.to_string())
+                .collect()
+        };
+        let first = format!("s{rtt}-00");
+        let one = args(&["--context", &first]);
+        let one: Vec<&str> = one.iter().map(String::as_str).collect();
+        run_once(&one); // records c00's answers on the first distance
+        let one = measure(&one, runs, 0);
+        let pattern = format!("s{rtt}-*");
+        let all = args(&["--contexts", &pattern]);
+        let all = measure(&all.iter().map(String::as_str).collect::<Vec<_>>(), runs, 0);
+        remote_runs.push((rtt, one, all));
+    }
+
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "fleet benchmark: {clusters} control planes x {objects} Flux objects, all on this {cores}-core machine (release build, median of {runs} runs)\n"
@@ -423,5 +482,23 @@ async fn main() {
                 all.rss
             );
         }
+    }
+    println!(
+        "\nremote clusters (stand-in for remote API servers: c00's answers replayed from memory, so this machine runs only the plugin):\n"
+    );
+    println!(
+        "| round trip | one cluster | {clusters} clusters | ratio | {clusters} x one cluster | fleet plugin CPU | fleet peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (rtt, one, all) in &remote_runs {
+        println!(
+            "| {rtt} ms | {:.3}s | {:.3}s | {:.2}x | {:.3}s | {:.3}s | {:.1} MiB |",
+            one.wall.as_secs_f64(),
+            all.wall.as_secs_f64(),
+            all.wall.as_secs_f64() / one.wall.as_secs_f64(),
+            one.wall.as_secs_f64() * clusters as f64,
+            all.cpu.as_secs_f64(),
+            all.rss
+        );
     }
 }

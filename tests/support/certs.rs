@@ -137,3 +137,21 @@ pub fn loopback_server_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBu
     write(&paths.2, &key.serialize_pem());
     paths
 }
+
+/// A rustls server configuration for a loopback TLS server of the tests (no client
+/// certificates asked for), from PEM files such as `loopback_server_cert` writes.
+pub fn server_tls_config(cert: &Path, key: &Path) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = vec![CertificateDer::from_pem_file(cert).expect("server certificate")];
+    let key = PrivateKeyDer::from_pem_file(key).expect("server key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server TLS config");
+    std::sync::Arc::new(config)
+}

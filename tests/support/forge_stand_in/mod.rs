@@ -288,7 +288,7 @@ impl ForgeStandIn {
             Forge::GitLab => "gitlab-stand-in",
         };
         let (ca_file, cert, key) = loopback_server_cert(&dir, name);
-        let tls = tls_config(&cert, &key);
+        let tls = super::certs::server_tls_config(&cert, &key);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the stand-in");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("local address").port();
@@ -498,22 +498,6 @@ fn gitlab_description() -> &'static ApiDescription {
             serde_json::from_slice(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"));
         ApiDescription::new(document, "/api/v4")
     })
-}
-
-fn tls_config(cert: &std::path::Path, key: &std::path::Path) -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = vec![CertificateDer::from_pem_file(cert).expect("stand-in certificate")];
-    let key = PrivateKeyDer::from_pem_file(key).expect("stand-in key");
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("TLS versions")
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .expect("stand-in TLS config");
-    Arc::new(config)
 }
 
 async fn serve(
