@@ -48,16 +48,8 @@ async fn source_controller_clones_with_a_protected_key_and_with_a_pem_key() {
         ]
         .map(str::to_string)
     };
-    let out = flux
-        .bootstrap(&with(&args(&protected)), &[("GIT_PASSWORD", passphrase)])
+    flux.bootstrap_ok(&with(&args(&protected)), &[("GIT_PASSWORD", passphrase)])
         .await;
-    assert!(
-        out.status.success(),
-        "{}\n{}\n{}",
-        stdout(&out),
-        stderr(&out),
-        flux.logs()
-    );
     // source-controller decrypted the key with the Secret's `password` and cloned.
     let revision = format!("main@sha1:{}", head(&bare));
     assert_synced_by_the_controllers(&flux, &revision).await;
@@ -77,14 +69,7 @@ async fn source_controller_clones_with_a_protected_key_and_with_a_pem_key() {
             .unwrap()
             .starts_with("-----BEGIN RSA PRIVATE KEY-----")
     );
-    let out = flux.bootstrap(&with(&args(&pem)), &[]).await;
-    assert!(
-        out.status.success(),
-        "{}\n{}\n{}",
-        stdout(&out),
-        stderr(&out),
-        flux.logs()
-    );
+    let out = flux.bootstrap_ok(&with(&args(&pem)), &[]).await;
     assert!(
         stdout(&out).contains("0 commits pushed"),
         "{}",
@@ -129,16 +114,8 @@ async fn source_controller_fetches_with_a_bearer_token() {
         "--path",
         "clusters/dev",
     ];
-    let out = flux
-        .bootstrap(&args, &[("GIT_PASSWORD", server.bearer_token.as_str())])
+    flux.bootstrap_ok(&args, &[("GIT_PASSWORD", server.bearer_token.as_str())])
         .await;
-    assert!(
-        out.status.success(),
-        "{}\n{}\n{}",
-        stdout(&out),
-        stderr(&out),
-        flux.logs()
-    );
     let secret = flux.get("secret", NS, NS).expect("Secret");
     let keys: Vec<&String> = secret["data"].as_object().expect("data").keys().collect();
     assert_eq!(keys, ["bearerToken", "ca.crt"]);

@@ -162,6 +162,19 @@ impl LiveFlux {
         run_async(self.bootstrap_command(args, env)).await
     }
 
+    /// `bootstrap`, which must succeed; a failure shows its output and the controllers' logs.
+    pub async fn bootstrap_ok(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = self.bootstrap(args, env).await;
+        assert!(
+            out.status.success(),
+            "bootstrap {args:?} failed:\n{}\n{}\n{}",
+            stdout(&out),
+            stderr(&out),
+            self.logs()
+        );
+        out
+    }
+
     /// An object as JSON, or None while it does not exist.
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<serde_json::Value> {
         let mut command = self.plane.kubectl();
