@@ -24,7 +24,7 @@
 //! | server-side apply, discovery of served resources             | [`cluster::apply`], [`cluster::discovery`] |
 //! | a Flux kind (short names, where its revision and source live) | [`flux::kinds`] (the table) |
 //! | how an object's state (Ready, Failed, Stalled, ...) is computed | [`flux::status`] (docs/flux-status.md) |
-//! | finding objects: `<kind>/<name>`, `--all`, `-l`, close names  | [`flux::objects`] |
+//! | finding objects: `<kind>/<name>`, `--all`, `-l`, close names; `-A` with partial rights | [`flux::objects`], `flux/per_namespace.rs` (docs/flux-status.md) |
 //! | what Flux applied (inventories, Helm records) and `tree`'s walk | [`flux::inventory`], [`flux::helm_storage`], [`flux::tree`] (docs/inventory.md) |
 //! | health of any Kubernetes object (kstatus rules)               | [`cluster::health`] |
 //! | reconcile, suspend, resume and when a request counts as done | [`flux::reconcile`], [`flux::suspend`] (docs/reconcile.md) |
