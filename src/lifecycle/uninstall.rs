@@ -96,6 +96,7 @@ async fn delete_components(
                 .await?;
             record(
                 &mut removed,
+                options,
                 progress,
                 &resource,
                 namespace,
@@ -149,6 +150,7 @@ async fn remove_finalizers(
                 .await?;
             record(
                 &mut removed,
+                options,
                 progress,
                 &served.resource,
                 Some(&namespace),
@@ -175,7 +177,7 @@ async fn delete_crds(
         connection
             .call(action, api.delete(&name, &delete_params(options)))
             .await?;
-        record(&mut removed, progress, &crd, None, name, "deleted");
+        record(&mut removed, options, progress, &crd, None, name, "deleted");
     }
     Ok(removed)
 }
@@ -208,7 +210,15 @@ async fn delete_namespace(
             )
             .await?;
         let name = options.namespace.clone();
-        record(&mut removed, progress, &resource, None, name, "deleted");
+        record(
+            &mut removed,
+            options,
+            progress,
+            &resource,
+            None,
+            name,
+            "deleted",
+        );
     }
     Ok(removed)
 }
@@ -271,6 +281,7 @@ async fn list_names(
 
 fn record(
     removed: &mut Vec<Removal>,
+    options: &UninstallOptions,
     progress: &Progress,
     resource: &ApiResource,
     namespace: Option<&str>,
@@ -283,6 +294,12 @@ fn record(
         name,
         action: what,
     };
-    progress.success(removal.to_string());
+    let line = removal.to_string();
+    if !options.dry_run {
+        // An interruption then names what was removed last ("nothing was changed after
+        // CustomResourceDefinition/kustomizations.kustomize.toolkit.fluxcd.io deleted").
+        crate::interrupt::changed(line.clone());
+    }
+    progress.success(line);
     removed.push(removal);
 }

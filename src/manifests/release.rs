@@ -212,6 +212,7 @@ fn store(cache_dir: &Path, version: &str, files: &[(&str, &[u8])]) -> Result<()>
 
 /// Creates `path`, readable by its owner only where the platform has modes.
 fn private_dir(path: &Path) -> std::io::Result<()> {
+    #[cfg_attr(not(unix), allow(unused_mut))] // only Unix sets a mode
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);

@@ -146,3 +146,38 @@ fn keep_namespace_keeps_it() {
         "Active"
     );
 }
+
+/// Ctrl-C during the deletions: exit 130 and the interruption line names the last removal
+/// that was made (and printed), not "nothing was changed".
+#[test]
+fn an_interrupted_uninstall_names_the_last_removal() {
+    use crate::support::streamed::Streamed;
+    let plane = flux_with_objects();
+    let mut run = Streamed::spawn(crate::support::plugin_command(
+        &plane.kubeconfig,
+        &["uninstall", "--yes"],
+    ));
+    run.wait_for_line(Duration::from_secs(60), |line| line.ends_with(" deleted"));
+    run.signal(libc::SIGINT);
+    let ended = run.finish(Duration::from_secs(30));
+    assert_eq!(ended.status.code(), Some(130), "{}", ended.stderr());
+    let lines: Vec<&str> = ended.lines.iter().map(|(_, l)| l.as_str()).collect();
+    let interrupted = lines
+        .iter()
+        .find(|l| l.starts_with("interrupted while "))
+        .unwrap_or_else(|| panic!("no interruption line:\n{}", ended.stderr()));
+    let (_, last) = interrupted
+        .split_once("; nothing was changed after ")
+        .unwrap_or_else(|| panic!("the line names no change: {interrupted}"));
+    assert!(
+        last.ends_with(" deleted") || last.ends_with(" finalizers removed"),
+        "{interrupted}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(last) && !l.starts_with("interrupted")),
+        "the named change was reported as done:\n{}",
+        ended.stderr()
+    );
+}

@@ -140,6 +140,13 @@ impl Streamed {
         self.finish(Duration::from_secs(10))
     }
 
+    /// Sends `signal` (e.g. `libc::SIGINT`, as Ctrl-C does) to the command.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid, which is not reaped before `finish`.
+        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(sent, 0, "kill({}, {signal})", self.child.id());
+    }
+
     /// How long the command has run.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
