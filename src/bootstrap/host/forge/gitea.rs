@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::error::{Error, Result};
 use super::http::{ApiClient, segment};
+use super::repos_api::{self, repo_path};
 use super::{
     ClientOptions, Endpoints, ForgeApi, ForgeKey, ForgeKind, GITEA, NewKey, OwnerKind, RepoRef,
     RepositoryInfo, RepositorySettings, TeamAccess, TeamGrant, Visibility,
@@ -101,39 +102,7 @@ impl From<Repository> for RepositoryInfo {
     }
 }
 
-#[derive(Deserialize)]
-struct DeployKey {
-    id: u64,
-    key: String,
-    title: String,
-    #[serde(default)]
-    read_only: bool,
-}
-
-impl From<DeployKey> for ForgeKey {
-    fn from(key: DeployKey) -> ForgeKey {
-        ForgeKey {
-            id: key.id,
-            title: key.title,
-            key: key.key,
-            read_only: key.read_only,
-        }
-    }
-}
-
-fn repo_path(repo: &RepoRef) -> String {
-    format!("repos/{}/{}", segment(&repo.owner), segment(&repo.name))
-}
-
 impl Gitea {
-    async fn exists(&self, path: &str) -> Result<bool> {
-        Ok(self
-            .client
-            .get_json::<serde_json::Value>(path)
-            .await?
-            .is_some())
-    }
-
     async fn create(
         &self,
         repo: &RepoRef,
@@ -186,7 +155,7 @@ impl ForgeApi for Gitea {
     }
 
     fn organisation_exists<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool>> {
-        async move { self.exists(&format!("orgs/{}", segment(name))).await }.boxed()
+        async move { self.client.exists(&format!("orgs/{}", segment(name))).await }.boxed()
     }
 
     fn get_repository<'a>(
@@ -214,16 +183,7 @@ impl ForgeApi for Gitea {
         repo: &'a RepoRef,
         settings: &'a RepositorySettings,
     ) -> BoxFuture<'a, Result<()>> {
-        async move {
-            let mut body = json!({ "private": settings.visibility != Visibility::Public });
-            if !settings.default_branch.is_empty() {
-                body["default_branch"] = json!(settings.default_branch);
-            }
-            self.client
-                .send_only(Method::PATCH, &repo_path(repo), Some(&body))
-                .await
-        }
-        .boxed()
+        repos_api::update_repository(&self.client, repo, settings).boxed()
     }
 
     fn branch_exists<'a>(
@@ -231,11 +191,7 @@ impl ForgeApi for Gitea {
         repo: &'a RepoRef,
         branch: &'a str,
     ) -> BoxFuture<'a, Result<bool>> {
-        async move {
-            self.exists(&format!("{}/branches/{}", repo_path(repo), segment(branch)))
-                .await
-        }
-        .boxed()
+        repos_api::branch_exists(&self.client, repo, branch).boxed()
     }
 
     /// On Gitea the permission belongs to the team, not to its link with the repository:
@@ -247,6 +203,7 @@ impl ForgeApi for Gitea {
     ) -> BoxFuture<'a, Result<TeamAccess>> {
         async move {
             let linked = self
+                .client
                 .exists(&format!(
                     "{}/teams/{}",
                     repo_path(repo),
@@ -276,9 +233,7 @@ impl ForgeApi for Gitea {
 
     fn list_deploy_keys<'a>(&'a self, repo: &'a RepoRef) -> BoxFuture<'a, Result<Vec<ForgeKey>>> {
         async move {
-            let path = format!("{}/keys?limit={PAGE_SIZE}", repo_path(repo));
-            let keys: Vec<DeployKey> = self.client.get_all_pages(&path).await?;
-            Ok(keys.into_iter().map(ForgeKey::from).collect())
+            repos_api::list_deploy_keys(&self.client, repo, &format!("limit={PAGE_SIZE}")).await
         }
         .boxed()
     }
@@ -288,22 +243,11 @@ impl ForgeApi for Gitea {
         repo: &'a RepoRef,
         key: &'a NewKey,
     ) -> BoxFuture<'a, Result<ForgeKey>> {
-        async move {
-            let path = format!("{}/keys", repo_path(repo));
-            // read_only always sent: Gitea's default is read-write.
-            let body = json!({ "title": key.title, "key": key.key, "read_only": key.read_only });
-            let added: DeployKey = self.client.send_json(Method::POST, &path, &body).await?;
-            Ok(added.into())
-        }
-        .boxed()
+        repos_api::add_deploy_key(&self.client, repo, key).boxed()
     }
 
     fn delete_deploy_key<'a>(&'a self, repo: &'a RepoRef, id: u64) -> BoxFuture<'a, Result<()>> {
-        async move {
-            let path = format!("{}/keys/{id}", repo_path(repo));
-            self.client.send_only(Method::DELETE, &path, None).await
-        }
-        .boxed()
+        repos_api::delete_deploy_key(&self.client, repo, id).boxed()
     }
 }
 

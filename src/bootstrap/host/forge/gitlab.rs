@@ -330,11 +330,7 @@ impl ForgeApi for GitLab {
                 project_path(repo),
                 segment(branch)
             );
-            Ok(self
-                .client
-                .get_json::<serde_json::Value>(&path)
-                .await?
-                .is_some())
+            self.client.exists(&path).await
         }
         .boxed()
     }

@@ -129,6 +129,11 @@ impl ApiClient {
         }
     }
 
+    /// Whether a GET of `path` finds something (anything but 404).
+    pub async fn exists(&self, path: &str) -> Result<bool> {
+        Ok(self.get_json::<serde_json::Value>(path).await?.is_some())
+    }
+
     /// A write whose answer is a JSON document, decoded (`POST` of a repository or a key).
     pub async fn send_json<T: DeserializeOwned>(
         &self,

@@ -26,6 +26,7 @@ pub mod gitea;
 pub mod github;
 pub mod gitlab;
 pub mod http;
+mod repos_api;
 pub mod token;
 
 use std::path::{Path, PathBuf};
