@@ -16,13 +16,18 @@ pub enum Rollout {
     Failed(String),
 }
 
-/// Reads where `deployment`'s rollout stands.
-pub fn rollout(deployment: &Deployment) -> Rollout {
-    let want = deployment
+/// The replicas `deployment` asks for (Kubernetes' default is 1).
+pub fn wanted_replicas(deployment: &Deployment) -> i32 {
+    deployment
         .spec
         .as_ref()
         .and_then(|s| s.replicas)
-        .unwrap_or(1);
+        .unwrap_or(1)
+}
+
+/// Reads where `deployment`'s rollout stands.
+pub fn rollout(deployment: &Deployment) -> Rollout {
+    let want = wanted_replicas(deployment);
     let status = deployment.status.as_ref();
     let conditions = status
         .and_then(|s| s.conditions.as_deref())

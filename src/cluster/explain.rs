@@ -220,11 +220,7 @@ impl Account {
 
     /// `name: 0/1 available[; why][; Pod p: Reason: message]`, or `None` while it answers.
     fn unavailable_line(&self, name: &str, deployment: &Deployment) -> Option<(String, bool)> {
-        let want = deployment
-            .spec
-            .as_ref()
-            .and_then(|s| s.replicas)
-            .unwrap_or(1);
+        let want = super::deployment::wanted_replicas(deployment);
         let status = deployment.status.as_ref();
         let available = status.and_then(|s| s.available_replicas).unwrap_or(0);
         if want > 0 && available > 0 {
