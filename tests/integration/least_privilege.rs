@@ -8,14 +8,12 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use kubectl_gitops::flux::KUSTOMIZATION;
-
 use crate::flux_objects::{
     create, git_repository, jsonpath, kind, kustomization, set_status, succeed,
 };
 use crate::rollback::Fixture;
 use crate::support::control_plane::random_hex;
-use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
+use crate::support::fake_flux_controller::fake_flux_controller;
 use crate::support::{
     admin_client, apply_object, assert_clean_failure, control_plane, fresh_namespace, plugin_async,
     plugin_command, run_async, stderr, stdout,
@@ -233,28 +231,7 @@ async fn history_and_rollback_work_with_the_roles_the_readme_names() {
     assert_eq!(f.head(), f.v2, "nothing pushed");
 
     let (_, operator) = user_with("rollbacker", &[("gitops-operate", &f.ns)], &f.ns);
-    let bare = f.server.bare_path("fleet");
-    let branch_head = || Behaviour::SucceedAtBranchHead {
-        bare_repo: bare.clone(),
-        branch: "main".into(),
-    };
-    let client = admin_client().await;
-    let _ks = fake_flux_controller(
-        client.clone(),
-        &KUSTOMIZATION,
-        &f.ns,
-        "apps",
-        branch_head(),
-        Duration::from_millis(200),
-    );
-    let _source = fake_flux_controller(
-        client,
-        kind("gitrepo"),
-        &f.ns,
-        "source",
-        branch_head(),
-        Duration::from_millis(200),
-    );
+    let _controllers = f.controllers_at_branch_head().await;
     let out = f
         .run_as(
             &operator,

@@ -9,7 +9,7 @@ use kubectl_gitops::flux::KUSTOMIZATION;
 
 use crate::flux_objects::{create, kind, set_status};
 use crate::git_remote::https_env;
-use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
+use crate::support::fake_flux_controller::{Behaviour, FakeFluxController, fake_flux_controller};
 use crate::support::git_servers::GitHttpServer;
 use crate::support::processes::temp_dir;
 use crate::support::{
@@ -115,6 +115,34 @@ impl Fixture {
         run_async(command).await
     }
 
+    /// Stand-ins for kustomize- and source-controller that answer every reconcile request of
+    /// `apps` and `source` as Ready at the head of the repository's main branch.
+    pub(crate) async fn controllers_at_branch_head(&self) -> [FakeFluxController; 2] {
+        let bare = self.server.bare_path("fleet");
+        let branch_head = || Behaviour::SucceedAtBranchHead {
+            bare_repo: bare.clone(),
+            branch: "main".into(),
+        };
+        let client = admin_client().await;
+        let ks = fake_flux_controller(
+            client.clone(),
+            &KUSTOMIZATION,
+            &self.ns,
+            "apps",
+            branch_head(),
+            Duration::from_millis(200),
+        );
+        let source = fake_flux_controller(
+            client,
+            kind("gitrepo"),
+            &self.ns,
+            "source",
+            branch_head(),
+            Duration::from_millis(200),
+        );
+        [ks, source]
+    }
+
     pub(crate) fn head(&self) -> String {
         let bare = self.server.bare_path("fleet");
         git(
@@ -148,27 +176,7 @@ impl Fixture {
 async fn a_branch_moved_during_rollback_is_retried_on_a_fresh_clone() {
     let f = Fixture::new("rollback-moved").await;
     let bare = f.server.bare_path("fleet");
-    let client = admin_client().await;
-    let branch_head = || Behaviour::SucceedAtBranchHead {
-        bare_repo: bare.clone(),
-        branch: "main".into(),
-    };
-    let _ks = fake_flux_controller(
-        client.clone(),
-        &KUSTOMIZATION,
-        &f.ns,
-        "apps",
-        branch_head(),
-        Duration::from_millis(200),
-    );
-    let _source = fake_flux_controller(
-        client,
-        kind("gitrepo"),
-        &f.ns,
-        "source",
-        branch_head(),
-        Duration::from_millis(200),
-    );
+    let _controllers = f.controllers_at_branch_head().await;
     f.server.move_branch_after_next_fetch("fleet", "main");
     let out = f
         .rollback(&["--to", &f.v1, "--yes", "--timeout", "60s"])
