@@ -13,7 +13,7 @@ use kubectl_gitops::flux::FluxKind;
 
 use crate::bootstrap::{bootstrap, bootstrap_command, git, https_args, stand_ins, strs};
 use crate::support::control_plane::ControlPlane;
-use crate::support::fake_flux_controller::{Behaviour, fake_flux_controller};
+use crate::support::fake_flux_controller::{Behaviour, FakeFluxController, fake_flux_controller};
 use crate::support::git_servers::{GitHttpServer, GitService, hold, release, wait_held};
 use crate::support::kubelet_stand_in::KubeletStandIn;
 use crate::support::large_cluster::{fill_large_cluster, grant_partial_rights};
@@ -69,6 +69,28 @@ fn git_repository() -> &'static FluxKind {
     FluxKind::lookup("GitRepository").expect("kind")
 }
 
+/// Stops the API server and starts it again on the same port 2 s later: a restart shorter
+/// than any `--request-timeout` the tests use.
+fn restart_apiserver(plane: &ControlPlane) {
+    plane.stop_apiserver();
+    std::thread::sleep(Duration::from_secs(2));
+    plane.start_apiserver_again();
+}
+
+/// The fake source-controller for `default/app`, answering Ready at REVISION.
+async fn app_controller(plane: &ControlPlane) -> FakeFluxController {
+    fake_flux_controller(
+        client_for(plane).await,
+        git_repository(),
+        "default",
+        "app",
+        Behaviour::Succeed {
+            revision: REVISION.into(),
+        },
+        Duration::from_millis(100),
+    )
+}
+
 /// `✔ GitRepository/app in namespace default: fetched revision <REVISION> (1.2s)` without the
 /// elapsed time, which varies.
 fn without_elapsed(line: &str) -> &str {
@@ -91,21 +113,10 @@ async fn reconcile_waits_through_an_api_server_restart() {
         ],
     ));
     wait_for_request(&plane);
-    plane.stop_apiserver();
-    std::thread::sleep(Duration::from_secs(2));
-    plane.start_apiserver_again();
+    restart_apiserver(&plane);
     // The controller answers only after the restart: the answer must come through the
     // resumed watch.
-    let _controller = fake_flux_controller(
-        client_for(&plane).await,
-        git_repository(),
-        "default",
-        "app",
-        Behaviour::Succeed {
-            revision: REVISION.into(),
-        },
-        Duration::from_millis(100),
-    );
+    let _controller = app_controller(&plane).await;
     let ended = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(120)))
         .await
         .unwrap();
@@ -174,20 +185,9 @@ async fn status_watch_goes_on_through_an_api_server_restart() {
     let mut running = Streamed::spawn(plugin_command(&plane, &["status", "-w", "-n", "default"]));
     running.wait_for_stdout_line(Duration::from_secs(20), |l| l.contains("GitRepository/app"));
     std::thread::sleep(Duration::from_secs(1));
-    plane.stop_apiserver();
-    std::thread::sleep(Duration::from_secs(2));
-    plane.start_apiserver_again();
+    restart_apiserver(&plane);
     // A change made after the restart is shown: the watch resumed.
-    let _controller = fake_flux_controller(
-        client_for(&plane).await,
-        git_repository(),
-        "default",
-        "app",
-        Behaviour::Succeed {
-            revision: REVISION.into(),
-        },
-        Duration::from_millis(100),
-    );
+    let _controller = app_controller(&plane).await;
     plane.kubectl_ok(&[
         "annotate",
         "--overwrite",
@@ -238,9 +238,7 @@ async fn bootstrap_waits_through_an_api_server_restart() {
     });
     std::thread::sleep(Duration::from_secs(1));
     let stopped_at = running.elapsed();
-    plane.stop_apiserver();
-    std::thread::sleep(Duration::from_secs(2));
-    plane.start_apiserver_again();
+    restart_apiserver(&plane);
     let _stand_ins = stand_ins(&plane, &bare).await;
     let ended = tokio::task::spawn_blocking(move || running.finish(Duration::from_secs(120)))
         .await
