@@ -17,6 +17,11 @@
 //!
 //! Memory: the drop in MemAvailable while the planes are up is reported, so the note can say
 //! whether N planes fit the machine.
+//!
+//! For work on the plugin's own speed, `BENCH_FLEET_ONLY=remote` starts one plane and runs only
+//! the remote stand-in runs (N contexts, all answered as that plane answers); with
+//! `BENCH_FLEET_HOLD=1` it then prints the stand-in's kubeconfig and keeps serving, for
+//! profiling by hand (`perf record kubectl-gitops status -A --contexts 's0-*' ...`).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -225,46 +230,24 @@ async fn seed(plane: &ControlPlane, total: usize) {
         .await;
 }
 
-#[tokio::main]
-async fn main() {
-    let clusters = env_number("BENCH_FLEET_CLUSTERS", 20);
-    let objects = env_number("BENCH_FLEET_OBJECTS", 500);
-    let runs = env_number("BENCH_RUNS", 5);
-    let available_before = mem_available_mib();
+/// The runs on the real planes: one cluster, the fleet, one after the other, with a hung
+/// cluster, and at every network distance.
+struct LocalRuns {
+    single: Run,
+    fleet: Run,
+    sequential: Duration,
+    sequential_cpu: Duration,
+    hung_run: Run,
+    distances: Vec<(u64, Run, Run)>,
+}
 
-    // A few at a time: each start is mostly waiting, but two cores are shared.
-    let started = Instant::now();
-    let mut planes: Vec<ControlPlane> = Vec::new();
-    for batch in (0..clusters).collect::<Vec<_>>().chunks(4) {
-        let started_batch: Vec<ControlPlane> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|_| {
-                    scope.spawn(|| {
-                        let plane = ControlPlane::start_private();
-                        plane.install_flux_crds();
-                        plane
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("start a plane"))
-                .collect()
-        });
-        for plane in &started_batch {
-            seed(plane, objects).await;
-        }
-        planes.extend(started_batch);
-        eprintln!(
-            "{} of {clusters} planes up and seeded ({:.0}s)",
-            planes.len(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    let available_after = mem_available_mib();
-
-    let dir = support::processes::temp_dir("bench-fleet-");
+fn measure_planes(
+    planes: &[ControlPlane],
+    dir: &std::path::Path,
+    rtts: &[u64],
+    runs: usize,
+) -> LocalRuns {
+    let clusters = planes.len();
     let kubeconfig = dir.join("config");
     // A port that accepts connections (the kernel's backlog) and never answers.
     let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -275,18 +258,13 @@ async fn main() {
     let names: Vec<String> = (0..clusters).map(|i| format!("c{i:02}")).collect();
     let mut entries: Vec<(&str, &str, &ControlPlane)> = names
         .iter()
-        .zip(&planes)
+        .zip(planes)
         .map(|(name, plane)| (name.as_str(), plane.server.as_str(), plane))
         .collect();
     entries.push(("hung", hung_server.as_str(), &planes[0]));
     // Each cluster again at every network distance: contexts r<RTT>-cNN through a delay proxy.
-    let rtts: Vec<u64> = std::env::var("BENCH_FLEET_RTTS_MS")
-        .unwrap_or_else(|_| "20,100".to_string())
-        .split(',')
-        .filter_map(|v| v.trim().parse().ok())
-        .collect();
     let mut distant: Vec<(String, String, usize)> = Vec::new();
-    for rtt in &rtts {
+    for rtt in rtts {
         for (index, plane) in planes.iter().enumerate() {
             let upstream: SocketAddr = plane
                 .server
@@ -350,7 +328,7 @@ async fn main() {
     drop(hung);
 
     let mut distances = Vec::new();
-    for rtt in &rtts {
+    for rtt in rtts {
         let first = format!("r{rtt}-c00");
         let one = with(&["--context", &first]);
         let one = measure(&one.iter().map(String::as_str).collect::<Vec<_>>(), runs, 0);
@@ -359,6 +337,65 @@ async fn main() {
         let all = measure(&all.iter().map(String::as_str).collect::<Vec<_>>(), runs, 0);
         distances.push((*rtt, one, all));
     }
+
+    LocalRuns {
+        single,
+        fleet,
+        sequential,
+        sequential_cpu,
+        hung_run,
+        distances,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let clusters = env_number("BENCH_FLEET_CLUSTERS", 20);
+    let objects = env_number("BENCH_FLEET_OBJECTS", 500);
+    let runs = env_number("BENCH_RUNS", 5);
+    let available_before = mem_available_mib();
+    let remote_only = std::env::var("BENCH_FLEET_ONLY").is_ok_and(|v| v == "remote");
+    let planes_wanted = if remote_only { 1 } else { clusters };
+
+    // A few at a time: each start is mostly waiting, but two cores are shared.
+    let started = Instant::now();
+    let mut planes: Vec<ControlPlane> = Vec::new();
+    for batch in (0..planes_wanted).collect::<Vec<_>>().chunks(4) {
+        let started_batch: Vec<ControlPlane> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|_| {
+                    scope.spawn(|| {
+                        let plane = ControlPlane::start_private();
+                        plane.install_flux_crds();
+                        plane
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("start a plane"))
+                .collect()
+        });
+        for plane in &started_batch {
+            seed(plane, objects).await;
+        }
+        planes.extend(started_batch);
+        eprintln!(
+            "{} of {planes_wanted} planes up and seeded ({:.0}s)",
+            planes.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let available_after = mem_available_mib();
+
+    let dir = support::processes::temp_dir("bench-fleet-");
+    let rtts: Vec<u64> = std::env::var("BENCH_FLEET_RTTS_MS")
+        .unwrap_or_else(|_| "20,100".to_string())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let local = (!remote_only).then(|| measure_planes(&planes, &dir, &rtts, runs));
 
     // Remote clusters: c00's answers replayed by the stand-in at every distance (and on
     // loopback), so the servers cost this machine almost nothing and the plugin's own work is
@@ -397,6 +434,10 @@ async fn main() {
     )
     .expect("write the stand-in kubeconfig");
     let rc = remote_config.display().to_string();
+    if std::env::var("BENCH_FLEET_HOLD").is_ok_and(|v| v == "1") {
+        println!("stand-in kubeconfig: {rc} (contexts s<RTT>-NN); serving until killed");
+        std::future::pending::<()>().await;
+    }
     let mut remote_runs = Vec::new();
     for rtt in remote {
         let args = |selection: &[&str]| -> Vec<String> {
@@ -421,66 +462,76 @@ async fn main() {
     println!(
         "fleet benchmark: {clusters} control planes x {objects} Flux objects, all on this {cores}-core machine (release build, median of {runs} runs)\n"
     );
-    println!("| command | wall time | plugin CPU | machine busy | peak RSS |");
-    println!("|---|---|---|---|---|");
-    let row = |what: &str, run: &Run, note: &str| {
-        println!(
-            "| {what} | {:.3}s{note} | {:.3}s | {:.0}% | {:.1} MiB |",
-            run.wall.as_secs_f64(),
-            run.cpu.as_secs_f64(),
-            run.busy * 100.0,
-            run.rss
-        );
-    };
-    row("`status -A --context c00` (one cluster)", &single, "");
-    row(
-        &format!(
-            "`status -A --contexts 'c*'` ({clusters} clusters, {} objects)",
-            clusters * objects
-        ),
-        &fleet,
-        &format!(
-            " ({:.2}x one cluster)",
-            fleet.wall.as_secs_f64() / single.wall.as_secs_f64()
-        ),
-    );
-    println!(
-        "| {clusters} x `status -A --context cNN`, one after the other | {:.3}s | {:.3}s | - | - |",
-        sequential.as_secs_f64(),
-        sequential_cpu.as_secs_f64()
-    );
-    row(
-        "`status -A --contexts 'hung,c*'` (+1 cluster that accepts and never answers; 10s deadline)",
-        &hung_run,
-        &format!(
-            " (+{:.3}s)",
-            hung_run.wall.as_secs_f64() - fleet.wall.as_secs_f64()
-        ),
-    );
-    println!(
-        "\nmemory: MemAvailable {:.0} MiB before, {:.0} MiB with {clusters} planes up ({:.0} MiB for the planes, {:.0} MiB each)",
-        available_before,
-        available_after,
-        available_before - available_after,
-        (available_before - available_after) / clusters as f64
-    );
-    if !distances.is_empty() {
-        println!(
-            "\nat a network distance (every byte delayed by half the round trip each way; the same planes):\n"
-        );
-        println!(
-            "| round trip | one cluster | {clusters} clusters | ratio | fleet plugin CPU | fleet peak RSS |"
-        );
-        println!("|---|---|---|---|---|---|");
-        for (rtt, one, all) in &distances {
+    if let Some(LocalRuns {
+        single,
+        fleet,
+        sequential,
+        sequential_cpu,
+        hung_run,
+        distances,
+    }) = &local
+    {
+        println!("| command | wall time | plugin CPU | machine busy | peak RSS |");
+        println!("|---|---|---|---|---|");
+        let row = |what: &str, run: &Run, note: &str| {
             println!(
-                "| {rtt} ms | {:.3}s | {:.3}s | {:.2}x | {:.3}s | {:.1} MiB |",
-                one.wall.as_secs_f64(),
-                all.wall.as_secs_f64(),
-                all.wall.as_secs_f64() / one.wall.as_secs_f64(),
-                all.cpu.as_secs_f64(),
-                all.rss
+                "| {what} | {:.3}s{note} | {:.3}s | {:.0}% | {:.1} MiB |",
+                run.wall.as_secs_f64(),
+                run.cpu.as_secs_f64(),
+                run.busy * 100.0,
+                run.rss
             );
+        };
+        row("`status -A --context c00` (one cluster)", single, "");
+        row(
+            &format!(
+                "`status -A --contexts 'c*'` ({clusters} clusters, {} objects)",
+                clusters * objects
+            ),
+            fleet,
+            &format!(
+                " ({:.2}x one cluster)",
+                fleet.wall.as_secs_f64() / single.wall.as_secs_f64()
+            ),
+        );
+        println!(
+            "| {clusters} x `status -A --context cNN`, one after the other | {:.3}s | {:.3}s | - | - |",
+            sequential.as_secs_f64(),
+            sequential_cpu.as_secs_f64()
+        );
+        row(
+            "`status -A --contexts 'hung,c*'` (+1 cluster that accepts and never answers; 10s deadline)",
+            hung_run,
+            &format!(
+                " (+{:.3}s)",
+                hung_run.wall.as_secs_f64() - fleet.wall.as_secs_f64()
+            ),
+        );
+        println!(
+            "\nmemory: MemAvailable {:.0} MiB before, {:.0} MiB with {clusters} planes up ({:.0} MiB for the planes, {:.0} MiB each)",
+            available_before,
+            available_after,
+            available_before - available_after,
+            (available_before - available_after) / clusters as f64
+        );
+        if !distances.is_empty() {
+            println!(
+                "\nat a network distance (every byte delayed by half the round trip each way; the same planes):\n"
+            );
+            println!(
+                "| round trip | one cluster | {clusters} clusters | ratio | fleet plugin CPU | fleet peak RSS |"
+            );
+            println!("|---|---|---|---|---|---|");
+            for (rtt, one, all) in distances {
+                println!(
+                    "| {rtt} ms | {:.3}s | {:.3}s | {:.2}x | {:.3}s | {:.1} MiB |",
+                    one.wall.as_secs_f64(),
+                    all.wall.as_secs_f64(),
+                    all.wall.as_secs_f64() / one.wall.as_secs_f64(),
+                    all.cpu.as_secs_f64(),
+                    all.rss
+                );
+            }
         }
     }
     println!(

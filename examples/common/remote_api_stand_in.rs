@@ -5,7 +5,7 @@
 //! wall time then measures the servers' CPU, not the plugin. Real fleets are remote; their
 //! servers' work happens elsewhere. This stand-in answers each request with the bytes one real
 //! kube-apiserver answered for the same method, path, query and Accept header (asked once, on the
-//! first miss, then kept in memory), over TLS as the real one does; put behind the delay proxy,
+//! first miss, then kept in memory), over TLS with HTTP/1.1 and HTTP/2 as the real one does; put behind the delay proxy,
 //! it is a cluster at a network distance whose server costs this machine almost nothing. Only
 //! the plugin's own work and its concurrency remain in the measurement.
 
@@ -36,7 +36,10 @@ pub struct RemoteApiStandIn {
 /// (an admin client of a real API server) answers. Serves until the process exits.
 pub fn start(upstream: kube::Client, dir: &Path) -> RemoteApiStandIn {
     let (ca, cert, key) = crate::support::certs::loopback_server_cert(dir, "remote-api-stand-in");
-    let tls = crate::support::certs::server_tls_config(&cert, &key);
+    // Both HTTP versions, as kube-apiserver offers them (ALPN).
+    let mut tls = (*crate::support::certs::server_tls_config(&cert, &key)).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tls = Arc::new(tls);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the stand-in");
     listener
         .set_nonblocking(true)
@@ -62,9 +65,11 @@ pub fn start(upstream: kube::Client, dir: &Path) -> RemoteApiStandIn {
                         )
                     }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
             });
         }
     });

@@ -141,7 +141,7 @@ impl ConnectionFlags {
             .to_string()
             .trim_end_matches('/')
             .to_string();
-        let client = Client::try_from(config).map_err(|err| Error::ClientUnusable {
+        let client = super::transport::client(config).map_err(|err| Error::ClientUnusable {
             server: server.clone(),
             source: Box::new(err),
         })?;

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod health;
 pub mod list;
 pub mod roles;
+pub mod transport;
 pub mod wait;
 
 pub use action::{Action, qualified_plural};
