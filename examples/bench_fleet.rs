@@ -238,7 +238,7 @@ struct LocalRuns {
     sequential: Duration,
     sequential_cpu: Duration,
     hung_run: Run,
-    distances: Vec<(u64, Run, Run)>,
+    distances: Vec<(u64, Run, Run, Run)>,
 }
 
 fn measure_planes(
@@ -328,6 +328,8 @@ fn measure_planes(
     drop(hung);
 
     let mut distances = Vec::new();
+    // The default --max-concurrency (16) runs a fleet of 20 in two waves; this many runs it in one.
+    let wave = clusters.to_string();
     for rtt in rtts {
         let first = format!("r{rtt}-c00");
         let one = with(&["--context", &first]);
@@ -335,7 +337,13 @@ fn measure_planes(
         let pattern = format!("r{rtt}-c*");
         let all = with(&["--contexts", &pattern]);
         let all = measure(&all.iter().map(String::as_str).collect::<Vec<_>>(), runs, 0);
-        distances.push((*rtt, one, all));
+        let one_wave = with(&["--contexts", &pattern, "--max-concurrency", &wave]);
+        let one_wave = measure(
+            &one_wave.iter().map(String::as_str).collect::<Vec<_>>(),
+            runs,
+            0,
+        );
+        distances.push((*rtt, one, all, one_wave));
     }
 
     LocalRuns {
@@ -455,7 +463,14 @@ async fn main() {
         let pattern = format!("s{rtt}-*");
         let all = args(&["--contexts", &pattern]);
         let all = measure(&all.iter().map(String::as_str).collect::<Vec<_>>(), runs, 0);
-        remote_runs.push((rtt, one, all));
+        let wave = clusters.to_string();
+        let one_wave = args(&["--contexts", &pattern, "--max-concurrency", &wave]);
+        let one_wave = measure(
+            &one_wave.iter().map(String::as_str).collect::<Vec<_>>(),
+            runs,
+            0,
+        );
+        remote_runs.push((rtt, one, all, one_wave));
     }
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -519,15 +534,17 @@ async fn main() {
                 "\nat a network distance (every byte delayed by half the round trip each way; the same planes):\n"
             );
             println!(
-                "| round trip | one cluster | {clusters} clusters | ratio | fleet plugin CPU | fleet peak RSS |"
+                "| round trip | one cluster | {clusters} clusters | ratio | with --max-concurrency {clusters} | ratio | fleet plugin CPU | fleet peak RSS |"
             );
-            println!("|---|---|---|---|---|---|");
-            for (rtt, one, all) in distances {
+            println!("|---|---|---|---|---|---|---|---|");
+            for (rtt, one, all, one_wave) in distances {
                 println!(
-                    "| {rtt} ms | {:.3}s | {:.3}s | {:.2}x | {:.3}s | {:.1} MiB |",
+                    "| {rtt} ms | {:.3}s | {:.3}s | {:.2}x | {:.3}s | {:.2}x | {:.3}s | {:.1} MiB |",
                     one.wall.as_secs_f64(),
                     all.wall.as_secs_f64(),
                     all.wall.as_secs_f64() / one.wall.as_secs_f64(),
+                    one_wave.wall.as_secs_f64(),
+                    one_wave.wall.as_secs_f64() / one.wall.as_secs_f64(),
                     all.cpu.as_secs_f64(),
                     all.rss
                 );
@@ -538,15 +555,17 @@ async fn main() {
         "\nremote clusters (stand-in for remote API servers: c00's answers replayed from memory, so this machine runs only the plugin):\n"
     );
     println!(
-        "| round trip | one cluster | {clusters} clusters | ratio | {clusters} x one cluster | fleet plugin CPU | fleet peak RSS |"
+        "| round trip | one cluster | {clusters} clusters | ratio | with --max-concurrency {clusters} | ratio | {clusters} x one cluster | fleet plugin CPU | fleet peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|");
-    for (rtt, one, all) in &remote_runs {
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (rtt, one, all, one_wave) in &remote_runs {
         println!(
-            "| {rtt} ms | {:.3}s | {:.3}s | {:.2}x | {:.3}s | {:.3}s | {:.1} MiB |",
+            "| {rtt} ms | {:.3}s | {:.3}s | {:.2}x | {:.3}s | {:.2}x | {:.3}s | {:.3}s | {:.1} MiB |",
             one.wall.as_secs_f64(),
             all.wall.as_secs_f64(),
             all.wall.as_secs_f64() / one.wall.as_secs_f64(),
+            one_wave.wall.as_secs_f64(),
+            one_wave.wall.as_secs_f64() / one.wall.as_secs_f64(),
             one.wall.as_secs_f64() * clusters as f64,
             all.cpu.as_secs_f64(),
             all.rss

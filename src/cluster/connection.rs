@@ -130,6 +130,8 @@ impl ConnectionFlags {
             .map_err(|err| Error::KubeconfigUnusable {
                 source: Box::new(err),
             })?;
+        // The read timeout applies only through a proxy (kube's own builder, see
+        // `transport`); direct connections bound each call instead.
         if let Some(limit) = request_timeout {
             config.connect_timeout = Some(limit);
             config.read_timeout = Some(limit);

@@ -22,8 +22,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::FuturesOrdered;
+use futures::{FutureExt, StreamExt};
 
 pub use error::Error;
 pub use select::{FleetFlags, Member};
@@ -81,11 +81,19 @@ impl Fleet {
         Fut: Future<Output = crate::Result<T>> + Send + 'static,
     {
         let task = Arc::new(task);
-        futures::stream::iter(self.members.clone())
-            .map(|member| self.spawn(member, task.clone()))
-            .buffered(self.max_concurrency)
-            .collect()
-            .await
+        // Unordered, so the next cluster starts as soon as any one finishes, not only when the
+        // earliest started one has; the fleet's order is restored afterwards.
+        let mut reached: Vec<(usize, Reached<T>)> =
+            futures::stream::iter(self.members.clone().into_iter().enumerate())
+                .map(|(index, member)| {
+                    self.spawn(member, task.clone())
+                        .map(move |reached| (index, reached))
+                })
+                .buffer_unordered(self.max_concurrency)
+                .collect()
+                .await;
+        reached.sort_by_key(|(index, _)| *index);
+        reached.into_iter().map(|(_, reached)| reached).collect()
     }
 
     /// `--rollout N`: runs `task` on at most `at_once` clusters at a time, starting them in the
