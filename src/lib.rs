@@ -18,6 +18,7 @@
 //! | how output, warnings, progress and prompts reach the user    | [`ui`] (`Ui`, tables/JSON/YAML in `ui/output.rs`) |
 //! | exit statuses, or which errors are usage errors              | [`error`] |
 //! | kubeconfig, `--context`/`--server`/... flags, request errors | [`cluster::connection`], [`cluster::error`] |
+//! | HTTP/2 to the API server (one connection per cluster) | [`cluster::transport`] |
 //! | waiting on anything (the one watch-until primitive, its retry policy) | [`cluster::wait`] |
 //! | what a wait says about the controllers it depends on (`0/1 available`, Pod reasons) | [`cluster::explain`] |
 //! | the least privilege each command needs (docs/rbac/)          | [`cluster::roles`] |
