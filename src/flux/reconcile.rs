@@ -30,7 +30,7 @@ use crate::flux::discovery::ServedKind;
 use crate::flux::objects::{
     FluxObject, Selection, SelectionArgs, discover_and_select, get, kind_named,
 };
-use crate::flux::refs::{SourceReference, reconciled_source};
+use crate::flux::refs::{SourceReference, reconciled_source, source_ref};
 use crate::flux::status::{Condition, condition, is_suspended, revision};
 
 pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
@@ -709,22 +709,49 @@ pub async fn source_of(
     apis: &FluxApis,
     object: &FluxObject,
 ) -> Result<Option<FluxObject>> {
-    let reference = match reconciled_source(object.kind, &object.object) {
-        None => return Ok(None),
-        Some(SourceReference::Named(reference)) => reference,
-        Some(SourceReference::Incomplete) => {
-            return Err(FluxError::NoSource {
-                object: object.display_name(),
-                namespace: object.namespace().to_string(),
-            }
-            .into());
-        }
+    let Some(reference) = named_source(object, reconciled_source(object.kind, &object.object))?
+    else {
+        return Ok(None);
     };
     let served = apis.require(kind_named(&reference.kind)?)?;
     let namespace = reference.namespace.as_deref().unwrap_or(object.namespace());
-    get(connection, served, namespace, &reference.name)
-        .await
-        .map(Some)
+    match get(connection, served, namespace, &reference.name).await {
+        // helm-controller makes a HelmRelease's HelmChart when it first reconciles the release
+        // (right after it was applied, it may not exist yet); until then the chart's own source
+        // (its HelmRepository, GitRepository or Bucket) is the one to refresh.
+        Err(crate::Error::Flux(FluxError::NotFound { .. })) if served.kind.kind == "HelmChart" => {
+            let Some(chart_source) = named_source(object, source_ref(object.kind, &object.object))?
+            else {
+                return Ok(None);
+            };
+            let served = apis.require(kind_named(&chart_source.kind)?)?;
+            let namespace = chart_source
+                .namespace
+                .as_deref()
+                .unwrap_or(object.namespace());
+            get(connection, served, namespace, &chart_source.name)
+                .await
+                .map(Some)
+        }
+        found => found.map(Some),
+    }
+}
+
+/// The named reference, `None` without one, or the error for an object whose reference lacks
+/// its kind or name.
+fn named_source(
+    object: &FluxObject,
+    reference: Option<SourceReference>,
+) -> Result<Option<crate::flux::refs::ObjectRef>> {
+    match reference {
+        None => Ok(None),
+        Some(SourceReference::Named(reference)) => Ok(Some(reference)),
+        Some(SourceReference::Incomplete) => Err(FluxError::NoSource {
+            object: object.display_name(),
+            namespace: object.namespace().to_string(),
+        }
+        .into()),
+    }
 }
 
 #[cfg(test)]

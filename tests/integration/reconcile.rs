@@ -605,6 +605,54 @@ async fn with_source_on_a_helm_release_reconciles_its_helm_chart() {
     );
 }
 
+/// Right after a HelmRelease is applied, helm-controller has not made its HelmChart yet; the
+/// chart's own source (the HelmRepository) is refreshed instead of failing on the missing chart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_source_before_the_helm_chart_exists_reconciles_the_chart_source() {
+    let ns = fresh_namespace("rec-hrnew");
+    create(&[
+        helm_release(&ns, "podinfo"),
+        serde_json::json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+            "metadata": {"name": "podinfo", "namespace": ns},
+            "spec": {"interval": "10m", "url": "https://charts.example.com"}
+        }),
+    ]);
+    let client = admin_client().await;
+    let index = Behaviour::Succeed {
+        revision: "sha256:0123".into(),
+    };
+    let _repository = fake_flux_controller(
+        client.clone(),
+        kind("helmrepo"),
+        &ns,
+        "podinfo",
+        index,
+        SHORT,
+    );
+    let release = Behaviour::Succeed {
+        revision: "6.5.0".into(),
+    };
+    let _release = fake_flux_controller(client, kind("hr"), &ns, "podinfo", release, SHORT);
+    let out = plugin_async(
+        control_plane(),
+        &["reconcile", "hr", "podinfo", "--with-source", "-n", &ns],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "✔ HelmRepository/podinfo in namespace {ns}: fetched revision sha256:0123"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("HelmRelease/podinfo") && text.contains("reconciled chart version 6.5.0"),
+        "{text}"
+    );
+}
+
 /// What `reconcile ks apps` prints when the controller succeeds, fails, stalls or does not
 /// answer in time, and with `--no-wait`, against golden files (tests/testdata/reconcile/). Each
 /// case has a namespace of a fixed name so that the output is the same from run to run; only
