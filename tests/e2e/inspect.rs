@@ -237,6 +237,27 @@ spec:
         &[("clusters/dev/helm.yaml", Some(&release))],
     );
     b.flux.gitops_ok(&RECONCILE_ROOT).await;
+    // This test is about the inventory, not the moment right after the release is applied
+    // (integration reconcile::with_source_before_the_helm_chart_exists_... covers that): wait
+    // until helm-controller has made the release's HelmChart and source-controller fetched it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !b
+        .flux
+        .get("helmchart", NS, "flux-system-demo")
+        .is_some_and(|chart| {
+            chart["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        })
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the HelmChart flux-system-demo never became Ready:\n{}",
+            repository.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     let out = b
         .flux
         .gitops(&[
