@@ -64,6 +64,26 @@ pub fn client(config: Config) -> kube::Result<Client> {
         .option_layer(retry)
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
+        // `-v` tracing of each request as kube's builder does it: a span with method and URL,
+        // one line when it is sent and one with the status (never headers: no credentials).
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|request: &http::Request<kube::client::Body>| {
+                    tracing::debug_span!(
+                        "HTTP",
+                        http.method = %request.method(),
+                        http.url = %request.uri(),
+                    )
+                })
+                .on_request(|_: &http::Request<kube::client::Body>, _: &tracing::Span| {
+                    tracing::debug!("requesting");
+                })
+                .on_response(
+                    |response: &http::Response<_>, _: Duration, _: &tracing::Span| {
+                        tracing::debug!(status = response.status().as_u16(), "answered");
+                    },
+                ),
+        )
         .map_err(BoxError::from)
         .service(http)
         .map_response_body(|body| {
