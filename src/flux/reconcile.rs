@@ -713,28 +713,35 @@ pub async fn source_of(
     else {
         return Ok(None);
     };
-    let served = apis.require(kind_named(&reference.kind)?)?;
-    let namespace = reference.namespace.as_deref().unwrap_or(object.namespace());
-    match get(connection, served, namespace, &reference.name).await {
+    match get_referenced(connection, apis, object, &reference).await {
         // helm-controller makes a HelmRelease's HelmChart when it first reconciles the release
         // (right after it was applied, it may not exist yet); until then the chart's own source
         // (its HelmRepository, GitRepository or Bucket) is the one to refresh.
-        Err(crate::Error::Flux(FluxError::NotFound { .. })) if served.kind.kind == "HelmChart" => {
+        Err(crate::Error::Flux(FluxError::NotFound { .. }))
+            if kind_named(&reference.kind)?.kind == "HelmChart" =>
+        {
             let Some(chart_source) = named_source(object, source_ref(object.kind, &object.object))?
             else {
                 return Ok(None);
             };
-            let served = apis.require(kind_named(&chart_source.kind)?)?;
-            let namespace = chart_source
-                .namespace
-                .as_deref()
-                .unwrap_or(object.namespace());
-            get(connection, served, namespace, &chart_source.name)
+            get_referenced(connection, apis, object, &chart_source)
                 .await
                 .map(Some)
         }
         found => found.map(Some),
     }
+}
+
+/// The object `reference` names, in `object`'s namespace unless the reference gives one.
+async fn get_referenced(
+    connection: &Connection,
+    apis: &FluxApis,
+    object: &FluxObject,
+    reference: &crate::flux::refs::ObjectRef,
+) -> Result<FluxObject> {
+    let served = apis.require(kind_named(&reference.kind)?)?;
+    let namespace = reference.namespace.as_deref().unwrap_or(object.namespace());
+    get(connection, served, namespace, &reference.name).await
 }
 
 /// The named reference, `None` without one, or the error for an object whose reference lacks
